@@ -1,0 +1,115 @@
+"""Profiles turn a registry run (the paper's recipe) into a RunSpec for one scale.
+
+- ``paper``: SPEC's recipe on the real datasets and pretrained weights.
+- ``smoke``: the same cell structure (backbone family, head, method, mask pool, evaluation) on
+  synthetic data in the dataset's real layout, with timm's tiny test models, for CI.
+
+A profile only rescales; it never changes the method, so a smoke cell exercises the same code
+path as its paper cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.errors import UserError
+from benchmark.registry import Registry
+from benchmark.spec import EvalSpec, RunSpec, SynthSpec
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    synthetic: SynthSpec | None = None  # None = real data
+    backbones: dict[str, str] | None = None  # family → tiny timm model
+    img_size: int | None = None
+    epochs: int | None = None
+    warmup_epochs: int | None = None
+    lr_step: int | None = None
+    pretrained: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile("paper", "SPEC's recipe on the real datasets (GPU, tens of GPU-hours)"),
+    "smoke": Profile(
+        "smoke",
+        "synthetic data in the real layouts, timm test models, 64 px, 2 epochs (CI)",
+        synthetic=SynthSpec(train_images=24, test_images=18, image_size=96, seed=0),
+        backbones={"resnet": "test_resnet", "vit": "test_vit"},
+        img_size=64,
+        epochs=2,
+        warmup_epochs=1,
+        lr_step=1,
+        pretrained=False,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise UserError(f"unknown profile {name!r} (choose from {', '.join(PROFILES)})")
+    return PROFILES[name]
+
+
+def backbone_family(backbone: str) -> str:
+    return "vit" if backbone.startswith("vit") or "_vit" in backbone else "resnet"
+
+
+def resolve_run(
+    registry: Registry,
+    run_name: str,
+    profile: str,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    mask_source: str | None = "nvidia",
+) -> RunSpec:
+    prof = get_profile(profile)
+    raw: dict[str, Any] = dict(registry.runs[run_name])
+    raw.pop("notes", None)
+    if prof.backbones is not None:
+        raw["backbone"] = prof.backbones[backbone_family(raw["backbone"])]
+    if not prof.pretrained:
+        raw["weights"] = None
+    for key in ("img_size", "epochs", "warmup_epochs", "lr_step"):
+        value = getattr(prof, key)
+        if value is not None:
+            raw[key] = value
+    if epochs is not None:
+        raw["epochs"] = epochs
+    if seed is not None:
+        raw["seed"] = seed
+    if raw["method"] == "supervised":
+        mask_source = None  # no training masks: the identity must not depend on them
+    return RunSpec(
+        name=run_name,
+        synth=prof.synthetic,
+        profile=profile,
+        mask_source=mask_source,
+        notes=tuple(registry.runs[run_name].get("notes", ())),
+        **raw,
+    )
+
+
+def resolve_eval(
+    registry: Registry,
+    eval_name: str,
+    profile: str,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    mask_source: str = "nvidia",
+) -> EvalSpec:
+    ev = registry.evaluations[eval_name]
+    run = resolve_run(
+        registry, ev["run"], profile, seed=seed, epochs=epochs, mask_source=mask_source
+    )
+    return EvalSpec(
+        name=eval_name,
+        run=run,
+        conditions=tuple(ev["conditions"]),
+        mask_seed=ev["mask_seed"],
+        mask_source=mask_source,
+    )

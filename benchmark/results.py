@@ -1,0 +1,157 @@
+"""The result store: one JSON file per run and per evaluation, written atomically.
+
+Layout: ``<results_dir>/<hash>/result.json`` beside ``checkpoints/`` and ``log.txt``. The folder
+name is the identity hash of the resolved spec, so a result can always be matched back to its
+configuration; a ``checksum`` over the file's content catches hand edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+RESULT_FILE = "result.json"
+STATUSES = ("done", "failed")
+HASH_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+
+
+def run_dir(results_dir: Path, spec_hash: str) -> Path:
+    """The folder of one run; refuses anything that is not a bare identity hash."""
+    if not HASH_PATTERN.match(spec_hash):
+        raise ValueError(f"not a run identity: {spec_hash!r}")
+    return Path(results_dir) / spec_hash
+
+
+def checksum(result: dict[str, Any]) -> str:
+    body = {k: v for k, v in result.items() if k != "checksum"}
+    payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def write_result(results_dir: Path, result: dict[str, Any]) -> Path:
+    result = {"schema_version": SCHEMA_VERSION, **result}
+    result["checksum"] = checksum(result)
+    path = run_dir(results_dir, result["hash"]) / RESULT_FILE
+    atomic_write_json(path, result)
+    return path
+
+
+@dataclass
+class LoadedResult:
+    path: Path
+    data: dict[str, Any] | None
+    problem: str | None  # why the file cannot be trusted; None when valid
+
+
+def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
+    """Read and validate a result file; never raises for a bad file, reports the problem."""
+    from benchmark.spec import EvalSpec, RunSpec  # local: keeps this module import-light
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return LoadedResult(Path(path), None, "missing")
+    except (OSError, ValueError) as exc:
+        return LoadedResult(Path(path), None, f"unreadable JSON: {exc}")
+    if not isinstance(data, dict):
+        return LoadedResult(Path(path), None, "not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        return LoadedResult(Path(path), data, f"unknown schema_version {version!r}")
+    for key in ("kind", "hash", "status", "spec", "checksum"):
+        if key not in data:
+            return LoadedResult(Path(path), data, f"missing field {key!r}")
+    if data["checksum"] != checksum(data):
+        return LoadedResult(Path(path), data, "checksum mismatch: the file was edited by hand")
+    if data["status"] not in STATUSES:
+        return LoadedResult(Path(path), data, f"unknown status {data['status']!r}")
+    try:
+        spec_cls = RunSpec if data["kind"] == "train" else EvalSpec
+        actual = spec_cls.from_dict(data["spec"]).hash
+    except (TypeError, KeyError, ValueError) as exc:
+        return LoadedResult(Path(path), data, f"spec does not parse: {exc}")
+    if actual != data["hash"]:
+        return LoadedResult(Path(path), data, f"config hash {actual} does not match {data['hash']}")
+    if expected_hash is not None and data["hash"] != expected_hash:
+        return LoadedResult(Path(path), data, f"stored under {expected_hash} but hash is {data['hash']}")
+    if Path(path).parent.name != data["hash"]:
+        return LoadedResult(Path(path), data, f"folder name does not match hash {data['hash']}")
+    return LoadedResult(Path(path), data, None)
+
+
+def load_result(results_dir: Path, spec_hash: str) -> LoadedResult:
+    return read_result(run_dir(results_dir, spec_hash) / RESULT_FILE, spec_hash)
+
+
+def iter_result_files(results_dir: Path) -> list[Path]:
+    return sorted(Path(results_dir).glob(f"*/{RESULT_FILE}"))
+
+
+def provenance(seed: int, device: str) -> dict[str, Any]:
+    """Where and with what a number was produced."""
+    import numpy
+    import torch
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "numpy": numpy.__version__}
+    for name in ("torchvision", "timm"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            versions[name] = None
+    commit, dirty = git_state()
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "versions": versions,
+        "device": device,
+        "host": platform.node(),
+        "seed": seed,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def git_state() -> tuple[str | None, bool | None]:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )
+        return commit.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None

@@ -1,0 +1,145 @@
+"""Fully resolved, hashable descriptions of one training run and one evaluation.
+
+A RunSpec is plain data: everything a run needs and nothing global. Its identity is a hash of
+the fields that change the science (``identity_fields``), so the same configuration reached from
+several table cells is trained once. Names and notes are labels and stay out of the hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Bump when the meaning of an existing field changes, so old results stop matching.
+HASH_VERSION = 1
+
+DATASET_CLASSES = {"voc2007": 20, "coco2014": 80, "wider": 14}
+ARCHS = ("plain", "csra", "mcar", "sst")
+METHODS = ("supervised", "msl")
+TRAIN_POOLS = ("high", "low")
+AUGMENTS = ("flip_rrc", "flip")
+NORMALIZATIONS = ("unit", "half")  # [0,1] inputs; mean 0.5 / std 0.5 → [-1,1] (WIDER)
+MASK_SOURCES = ("nvidia", "procedural")
+BUCKETS = tuple(f"bucket:{k}" for k in range(6))
+CURVE_CONDITIONS = ("clean", *BUCKETS)
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Synthetic data written in the dataset's real layout (smoke and mini profiles)."""
+
+    train_images: int
+    test_images: int
+    image_size: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run, fully resolved for a profile."""
+
+    name: str  # label from the registry (not part of the identity)
+    dataset: str
+    backbone: str  # timm model name
+    weights: str | None  # key of benchmark.models weights catalogue; None = random init
+    arch: str  # plain | csra | mcar | sst
+    num_heads: int
+    lam: float
+    method: str  # supervised | msl
+    mask_pool: str | None  # high | low for msl; None for supervised
+    img_size: int
+    epochs: int
+    lr_step: int  # StepLR step size in epochs
+    augment: str
+    normalize: str
+    batch_size: int = 6
+    lr: float = 0.01
+    head_lr_mult: float = 10.0
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 2
+    lr_gamma: float = 0.1
+    fused: bool = False  # MSL clean+masked in one forward (changes BatchNorm statistics)
+    mask_source: str | None = None  # nvidia | procedural for msl; None when no mask is drawn
+    seed: int = 0
+    synth: SynthSpec | None = None  # None = the real dataset
+    profile: str = "paper"
+    notes: tuple[str, ...] = field(default=())
+
+    LABEL_FIELDS = ("name", "notes")
+
+    @property
+    def num_classes(self) -> int:
+        return DATASET_CLASSES[self.dataset]
+
+    def identity(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in self.LABEL_FIELDS:
+            data.pop(key)
+        return data
+
+    @property
+    def hash(self) -> str:
+        return config_hash({"kind": "train", **self.identity()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        data = dict(data)
+        if data.get("synth") is not None:
+            data["synth"] = SynthSpec(**data["synth"])
+        data["notes"] = tuple(data.get("notes", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Evaluation of a trained run's selected checkpoint under test-time masking conditions.
+
+    ``conditions`` are ``clean``, ``high``, ``low`` or ``bucket:K``; each test image gets one
+    mask per condition, drawn from ``mask_seed`` and the image index, so every model evaluated
+    with the same EvalSpec fields sees exactly the same masks.
+    """
+
+    name: str
+    run: RunSpec
+    conditions: tuple[str, ...]
+    mask_seed: int = 0
+    mask_source: str = "nvidia"
+    checkpoint: str = "best"  # best (the paper's protocol) | last
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "run": self.run.hash,
+            "conditions": list(self.conditions),
+            "mask_seed": self.mask_seed,
+            "mask_source": self.mask_source,
+            "checkpoint": self.checkpoint,
+        }
+
+    @property
+    def hash(self) -> str:
+        return config_hash({"kind": "eval", **self.identity()})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["run"] = self.run.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalSpec:
+        data = dict(data)
+        data["run"] = RunSpec.from_dict(data["run"])
+        data["conditions"] = tuple(data["conditions"])
+        return cls(**data)
+
+
+def config_hash(identity: dict[str, Any]) -> str:
+    """Stable 12-hex-digit hash of a JSON-able identity."""
+    payload = json.dumps({"v": HASH_VERSION, **identity}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
