@@ -14,17 +14,23 @@ from benchmark.errors import UserError
 
 
 def _add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
-    parser.add_argument("--experiments", type=Path, default=None,
-                        help="registry folder (default: ./experiments)")
+    parser.add_argument(
+        "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
+    )
     parser.add_argument("--profile", default="smoke", help="paper | smoke (default: smoke)")
     if results:
-        parser.add_argument("--results-dir", type=Path, default=None,
-                            help="default: results/<profile>/")
+        parser.add_argument(
+            "--results-dir", type=Path, default=None, help="default: results/<profile>/"
+        )
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     parser.add_argument("--epochs", type=int, default=None, help="override every run's epochs")
-    parser.add_argument("--masks-root", type=Path, default=None,
-                        help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
-                             "procedural masks stand in when absent)")
+    parser.add_argument(
+        "--masks-root",
+        type=Path,
+        default=None,
+        help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
+        "procedural masks stand in when absent)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("score", help="score predictions with the paper's metrics")
     p.add_argument("--scores", type=Path, required=True, help=".npy or .csv, N×C probabilities")
-    p.add_argument("--targets", type=Path, required=True,
-                   help=".npy or .csv, N×C: 1 pos, 0 neg, -1 ignored, -2 ignored in AP only")
+    p.add_argument(
+        "--targets",
+        type=Path,
+        required=True,
+        help=".npy or .csv, N×C: 1 pos, 0 neg, -1 ignored, -2 ignored in AP only",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
@@ -62,7 +72,7 @@ def _register_optional(verbs: argparse._SubParsersAction) -> None:
         importlib.import_module(module).register(verbs)
 
 
-VERB_MODULES: tuple[str, ...] = ()
+VERB_MODULES = ("benchmark.data.cli", "benchmark.train.cli", "benchmark.report.cli")
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -82,8 +92,9 @@ def plan_options(args: argparse.Namespace):
     from benchmark.profiles import get_profile
 
     get_profile(args.profile)
-    masks_root = args.masks_root or (Path(os.environ["BENCHMARK_MASKS"])
-                                     if os.environ.get("BENCHMARK_MASKS") else None)
+    masks_root = args.masks_root or (
+        Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
+    )
     return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root)
 
 
@@ -104,20 +115,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     for cell in cells:
         status = cell_status(registry, cell, plan, results_dir(args))
         hashes = plan.cell_hashes[cell.id]
-        rows.append({
-            "id": cell.id, "table": cell.table, "row": cell.row, "dataset": cell.dataset,
-            "paper": cell.paper, "runnable": cell.runnable,
-            "run": (hashes[0] if len(hashes) == 1 else hashes) if hashes else None,
-            "run_name": cell.run or cell.evaluation, "status": status["status"],
-            "metrics": status["metrics"],
-        })
+        rows.append(
+            {
+                "id": cell.id,
+                "table": cell.table,
+                "row": cell.row,
+                "dataset": cell.dataset,
+                "paper": cell.paper,
+                "runnable": cell.runnable,
+                "run": (hashes[0] if len(hashes) == 1 else hashes) if hashes else None,
+                "run_name": cell.run or cell.evaluation,
+                "status": status["status"],
+                "metrics": status["metrics"],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = [
-        [r["id"], r["table"], r["row"], r["dataset"],
-         " ".join(f"{k} {v:.1f}" for k, v in r["paper"].items()), r["run_name"] or "cited",
-         r["status"]]
+        [
+            r["id"],
+            r["table"],
+            r["row"],
+            r["dataset"],
+            " ".join(f"{k} {v:.1f}" for k, v in r["paper"].items()),
+            r["run_name"] or "cited",
+            r["status"],
+        ]
         for r in rows
     ]
     print(tabulate(table, headers=["id", "table", "row", "dataset", "paper", "run", "status"]))
@@ -175,8 +199,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from benchmark.results import iter_result_files, read_result
 
     registry = load_registry(args.experiments)
-    print(f"registry: {len(registry.cells)} cells, {len(registry.runs)} runs, "
-          f"{len(registry.evaluations)} evaluations — valid")
+    print(
+        f"registry: {len(registry.cells)} cells, {len(registry.runs)} runs, "
+        f"{len(registry.evaluations)} evaluations — valid"
+    )
     folder = results_dir(args)
     problems = 0
     files = iter_result_files(folder)

@@ -119,7 +119,9 @@ def score(scores: np.ndarray, targets: np.ndarray) -> Scores:
 def validate(scores: np.ndarray, targets: np.ndarray) -> None:
     """Raise ValueError (with a row where useful) for inputs the metrics cannot score."""
     if scores.ndim != 2 or targets.ndim != 2:
-        raise ValueError(f"expected N×C matrices, got scores {scores.shape}, targets {targets.shape}")
+        raise ValueError(
+            f"expected N×C matrices, got scores {scores.shape}, targets {targets.shape}"
+        )
     if scores.shape != targets.shape:
         raise ValueError(f"shape mismatch: scores {scores.shape} vs targets {targets.shape}")
     bad = ~np.isfinite(scores)

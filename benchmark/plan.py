@@ -95,9 +95,17 @@ def cell_metrics(cell: Cell, result: dict[str, Any], which: str = "best") -> dic
 def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -> dict[str, Any]:
     """`{id, status, metrics, last, std, seeds, reason, hashes}` for one cell."""
     entry: dict[str, Any] = {
-        "id": cell.id, "table": cell.table, "row": cell.row, "dataset": cell.dataset,
-        "paper": cell.paper, "status": "cited", "metrics": None, "last": None, "std": None,
-        "reason": None, "hashes": plan.cell_hashes.get(cell.id, []),
+        "id": cell.id,
+        "table": cell.table,
+        "row": cell.row,
+        "dataset": cell.dataset,
+        "paper": cell.paper,
+        "status": "cited",
+        "metrics": None,
+        "last": None,
+        "std": None,
+        "reason": None,
+        "hashes": plan.cell_hashes.get(cell.id, []),
     }
     if not cell.runnable:
         return entry

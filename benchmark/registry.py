@@ -134,7 +134,10 @@ def default_root() -> Path:
     env = os.environ.get("BENCHMARK_EXPERIMENTS")
     if env:
         return Path(env)
-    for candidate in (Path.cwd() / "experiments", Path(__file__).resolve().parent.parent / "experiments"):
+    for candidate in (
+        Path.cwd() / "experiments",
+        Path(__file__).resolve().parent.parent / "experiments",
+    ):
         if (candidate / RUNS_FILE).is_file():
             return candidate
     raise RegistryError(
@@ -170,7 +173,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise RegistryError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
+        problem = getattr(exc, "problem", exc)
+        raise RegistryError(f"{path}{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise RegistryError(f"{path}: expected a mapping at the top level")
     return data
@@ -187,7 +191,9 @@ def _check_fields(
         expected = allowed[key]
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             continue
-        if not isinstance(value, expected) or (expected in (int, float) and isinstance(value, bool)):
+        if not isinstance(value, expected) or (
+            expected in (int, float) and isinstance(value, bool)
+        ):
             raise RegistryError(
                 f"{path}: {where}: field {key!r}: expected {_type_name(expected)}, got {value!r}"
             )
@@ -212,7 +218,10 @@ def _choice(path: Path, where: str, key: str, value: Any, options: tuple[str, ..
 def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     data = _read_yaml(path)
     _check_fields(
-        path, "top level", data, {"recipe": dict, "datasets": dict, "runs": dict, "evaluations": dict},
+        path,
+        "top level",
+        data,
+        {"recipe": dict, "datasets": dict, "runs": dict, "evaluations": dict},
         ("recipe", "datasets", "runs"),
     )
     recipe = data["recipe"]
@@ -220,7 +229,9 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
     per_dataset = data["datasets"]
     for name, values in per_dataset.items():
         _choice(path, "datasets", name, name, tuple(DATASET_CLASSES))
-        _check_fields(path, f"datasets.{name}", values, DATASET_RECIPE_FIELDS, tuple(DATASET_RECIPE_FIELDS))
+        _check_fields(
+            path, f"datasets.{name}", values, DATASET_RECIPE_FIELDS, tuple(DATASET_RECIPE_FIELDS)
+        )
     runs: dict[str, dict[str, Any]] = {}
     for name, run in data["runs"].items():
         where = f"run {name}"
@@ -243,7 +254,9 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
         if merged["method"] == "msl":
             _choice(path, where, "mask_pool", merged["mask_pool"], TRAIN_POOLS)
         elif merged["mask_pool"] is not None:
-            raise RegistryError(f"{path}: {where}: field 'mask_pool': only msl runs use a mask pool")
+            raise RegistryError(
+                f"{path}: {where}: field 'mask_pool': only msl runs use a mask pool"
+            )
         if merged["arch"] == "csra" and ("num_heads" not in run or "lam" not in run):
             raise RegistryError(f"{path}: {where}: field 'num_heads'/'lam': csra needs both")
         if merged["arch"] == "csra":
@@ -273,9 +286,18 @@ def _load_table(
 ) -> tuple[TableDef, list[Cell]]:
     data = _read_yaml(path)
     _check_fields(
-        path, "top level", data,
-        {"table": int, "title": str, "source": str, "datasets": list, "metrics": list,
-         "notes": list, "cells": list},
+        path,
+        "top level",
+        data,
+        {
+            "table": int,
+            "title": str,
+            "source": str,
+            "datasets": list,
+            "metrics": list,
+            "notes": list,
+            "cells": list,
+        },
         ("table", "title", "source", "datasets", "metrics", "cells"),
     )
     number = data["table"]
@@ -284,7 +306,11 @@ def _load_table(
     for metric in data["metrics"]:
         _choice(path, "top level", "metrics", metric, METRIC_NAMES)
     table = TableDef(
-        number, data["title"], data["source"], tuple(data["datasets"]), tuple(data["metrics"]),
+        number,
+        data["title"],
+        data["source"],
+        tuple(data["datasets"]),
+        tuple(data["metrics"]),
         tuple(data.get("notes", ())),
     )
     cells = []
@@ -304,19 +330,27 @@ def _load_table(
         evaluation = condition = None
         if runnable:
             if (run is None) == ("eval" not in raw):
-                raise RegistryError(f"{path}: {where}: field 'run': give exactly one of run or eval")
+                raise RegistryError(
+                    f"{path}: {where}: field 'run': give exactly one of run or eval"
+                )
             if run is not None:
                 if run not in runs:
                     raise RegistryError(f"{path}: {where}: field 'run': no run named {run!r}")
                 target_dataset = runs[run]["dataset"]
             else:
                 ev = raw["eval"]
-                _check_fields(path, f"{where}.eval", ev, {"evaluation": str, "condition": str},
-                              ("evaluation", "condition"))
+                _check_fields(
+                    path,
+                    f"{where}.eval",
+                    ev,
+                    {"evaluation": str, "condition": str},
+                    ("evaluation", "condition"),
+                )
                 evaluation, condition = ev["evaluation"], ev["condition"]
                 if evaluation not in evaluations:
                     raise RegistryError(
-                        f"{path}: {where}: field 'eval.evaluation': no evaluation named {evaluation!r}"
+                        f"{path}: {where}: field 'eval.evaluation': "
+                        f"no evaluation named {evaluation!r}"
                     )
                 if condition not in evaluations[evaluation]["conditions"]:
                     raise RegistryError(
@@ -333,9 +367,16 @@ def _load_table(
             raise RegistryError(f"{path}: {where}: field 'runnable': a cited cell names no run")
         cells.append(
             Cell(
-                id=raw["id"], table=number, row=raw["row"], dataset=raw["dataset"],
-                paper={k: float(v) for k, v in raw["paper"].items()}, runnable=runnable, run=run,
-                evaluation=evaluation, condition=condition, source=raw.get("source", table.source),
+                id=raw["id"],
+                table=number,
+                row=raw["row"],
+                dataset=raw["dataset"],
+                paper={k: float(v) for k, v in raw["paper"].items()},
+                runnable=runnable,
+                run=run,
+                evaluation=evaluation,
+                condition=condition,
+                source=raw.get("source", table.source),
                 notes=tuple(raw.get("notes", ())),
             )
         )

@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 STATUSES = ("done", "failed")
 HASH_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -34,6 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,7 +105,9 @@ def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
     if actual != data["hash"]:
         return LoadedResult(Path(path), data, f"config hash {actual} does not match {data['hash']}")
     if expected_hash is not None and data["hash"] != expected_hash:
-        return LoadedResult(Path(path), data, f"stored under {expected_hash} but hash is {data['hash']}")
+        return LoadedResult(
+            Path(path), data, f"stored under {expected_hash} but hash is {data['hash']}"
+        )
     if Path(path).parent.name != data["hash"]:
         return LoadedResult(Path(path), data, f"folder name does not match hash {data['hash']}")
     return LoadedResult(Path(path), data, None)
@@ -121,8 +126,11 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
     import numpy
     import torch
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__,
-                "numpy": numpy.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
     for name in ("torchvision", "timm"):
         try:
             versions[name] = __import__(name).__version__
@@ -150,7 +158,10 @@ def git_state() -> tuple[str | None, bool | None]:
             return None, None
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return commit.stdout.strip(), bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):

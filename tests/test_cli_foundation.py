@@ -27,10 +27,23 @@ def test_score_matches_sklearn_on_npy_and_csv(tmp_path, capsys):
     targets = (rng.random((200, 4)) < 0.3).astype(int)
     np.save(tmp_path / "s.npy", scores)
     np.savetxt(tmp_path / "t.csv", targets, delimiter=",", fmt="%d")
-    assert main(["score", "--scores", str(tmp_path / "s.npy"), "--targets",
-                 str(tmp_path / "t.csv"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--scores",
+                str(tmp_path / "s.npy"),
+                "--targets",
+                str(tmp_path / "t.csv"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    expected = 100 * np.mean([average_precision_score(targets[:, c], scores[:, c]) for c in range(4)])
+    expected = 100 * np.mean(
+        [average_precision_score(targets[:, c], scores[:, c]) for c in range(4)]
+    )
     assert out["mAP"] == pytest.approx(expected)
     assert set(out) >= {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "AP"}
 
@@ -47,9 +60,18 @@ def test_score_bad_input_is_one_line_exit_2(tmp_path, scores, targets, needle):
     np.save(tmp_path / "s.npy", scores)
     np.save(tmp_path / "t.npy", targets)
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmark.cli", "score", "--scores", str(tmp_path / "s.npy"),
-         "--targets", str(tmp_path / "t.npy")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "score",
+            "--scores",
+            str(tmp_path / "s.npy"),
+            "--targets",
+            str(tmp_path / "t.npy"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr

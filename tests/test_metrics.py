@@ -70,7 +70,9 @@ def test_minus_two_is_negative_in_precision_recall_but_ignored_in_ap():
     a = score(scores, targets_unspecified)
     b = score(scores, targets_ignored)
     assert a.mAP == pytest.approx(b.mAP) == pytest.approx(100.0)
-    assert a.OP == pytest.approx(50.0)  # the unspecified entry predicted positive is a false positive
+    assert a.OP == pytest.approx(
+        50.0
+    )  # the unspecified entry predicted positive is a false positive
     assert b.OP == pytest.approx(100.0)  # an ignored entry is not counted at all
 
 

@@ -2,16 +2,22 @@ import json
 
 import pytest
 
-from benchmark.registry import load_registry
 from benchmark.profiles import resolve_run
+from benchmark.registry import load_registry
 from benchmark.results import load_result, read_result, run_dir, write_result
 
 
 @pytest.fixture
 def result(tmp_path):
     spec = resolve_run(load_registry(), "voc-resnetcut-csra", "smoke")
-    data = {"kind": "train", "hash": spec.hash, "name": spec.name, "status": "done",
-            "spec": spec.to_dict(), "metrics": {"best": {"mAP": 50.0}, "last": {"mAP": 40.0}}}
+    data = {
+        "kind": "train",
+        "hash": spec.hash,
+        "name": spec.name,
+        "status": "done",
+        "spec": spec.to_dict(),
+        "metrics": {"best": {"mAP": 50.0}, "last": {"mAP": 40.0}},
+    }
     path = write_result(tmp_path, data)
     return tmp_path, spec, path
 

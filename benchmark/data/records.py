@@ -83,7 +83,7 @@ class InstanceBuilder:
 
     def build(self) -> InstanceTable:
         offsets = np.concatenate([[0], np.cumsum(np.asarray(self.counts, dtype=np.int64))])
-        dtypes = {"cls": np.int16, "area_frac": np.float32, "occluded": np.float32}
+        dtypes = {"cls": np.int16, "area_frac": np.float64, "occluded": np.float64}
         columns = {
             name: np.asarray(values, dtype=dtypes.get(name, np.int8))
             for name, values in self.rows.items()

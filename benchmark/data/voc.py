@@ -93,9 +93,7 @@ def _parse_xml(
     return file_name, objects
 
 
-def _parse_object(
-    obj: ET.Element, k: int, class_index: dict[str, int], image_area: float
-) -> dict:
+def _parse_object(obj: ET.Element, k: int, class_index: dict[str, int], image_area: float) -> dict:
     try:
         name = _text(obj, "name")
         if name not in class_index:

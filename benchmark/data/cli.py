@@ -1,0 +1,139 @@
+"""``benchmark data …``: stats, verify, masks and synth. Handlers parse, call and print; they
+return an exit code and raise UserError for bad input (the top-level CLI prints it, exits 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from benchmark.data.layout import DATASETS, SPLITS
+from benchmark.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``data`` verb and its sub-verbs; each sets ``func(args) -> int``."""
+    data = subparsers.add_parser("data", help="datasets, irregular-mask pools, synthetic trees")
+    verbs = data.add_subparsers(dest="data_verb", required=True, metavar="VERB")
+
+    stats = verbs.add_parser("stats", help="per-class positives and ignored entries of a split")
+    stats.add_argument("dataset", choices=list(DATASETS))
+    stats.add_argument("--root", required=True, type=Path, help="folder holding the dataset")
+    stats.add_argument("--split", required=True, choices=SPLITS)
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.set_defaults(func=cmd_stats)
+
+    verify = verbs.add_parser("verify", help="list every problem of a dataset tree")
+    verify.add_argument("dataset", choices=list(DATASETS))
+    verify.add_argument("--root", required=True, type=Path)
+    verify.add_argument(
+        "--archives", nargs="+", type=Path, default=[], metavar="FILE",
+        help="official archives to check (MD5 where published, contents)",
+    )  # fmt: skip
+    verify.set_defaults(func=cmd_verify)
+
+    masks = verbs.add_parser("masks", help="hole-ratio statistics of a mask pool")
+    masks.add_argument("--source", required=True, help="NVIDIA mask folder, or 'procedural'")
+    masks.add_argument("--pool", required=True, help="high | low | bucket:K (K = 0…5)")
+    masks.add_argument("--size", type=int, default=448, help="mask size in pixels (448)")
+    masks.add_argument("--json", action="store_true")
+    masks.add_argument("--gallery", type=Path, metavar="OUT.png", help="draw a grid of masks")
+    masks.set_defaults(func=cmd_masks)
+
+    synth = verbs.add_parser("synth", help="write a synthetic tree in the official layout")
+    synth.add_argument("dataset", choices=list(DATASETS))
+    synth.add_argument("--out", required=True, type=Path)
+    synth.add_argument("--images", required=True, type=int, help="training images")
+    synth.add_argument("--size", required=True, type=int, help="image width in pixels")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--test-images", type=int, help="test images (default: --images)")
+    synth.set_defaults(func=cmd_synth)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from benchmark.data.stats import dataset_stats
+
+    stats = dataset_stats(args.dataset, args.root, args.split)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    rows = zip(stats["classes"], stats["positives"], stats["ignored"], strict=True)
+    print(f"{args.dataset} {args.split}: {stats['images']} samples")
+    print(tabulate(rows, headers=["class", "positives", "ignored"]))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from benchmark.data.verify import verify_dataset
+
+    problems = verify_dataset(args.dataset, args.root, args.archives)
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s)" if problems else f"{args.dataset}: no problems found")
+    return 1 if problems else 0
+
+
+def cmd_masks(args: argparse.Namespace) -> int:
+    from benchmark.data.masks import load_pool, pool_stats
+
+    pool = load_pool(args.pool, args.size, args.source)
+    stats = pool_stats(pool)
+    if args.gallery is not None:
+        draw_gallery(pool.keep.numpy(), pool.ratios.numpy(), args.gallery, title=args.pool)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        rows = [(k, v if isinstance(v, int) else f"{v:.4f}") for k, v in stats.items()]
+        print(tabulate(rows, headers=["statistic", "value"], disable_numparse=True))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from benchmark.data.synthetic import read_marker, synthesize
+
+    test_images = args.images if args.test_images is None else args.test_images
+    root = synthesize(args.dataset, args.out, args.images, test_images, args.size, args.seed)
+    counts = read_marker(root)["counts"]
+    print(f"{args.dataset}: wrote {root} (samples: train {counts['train']}, test {counts['test']})")
+    return 0
+
+
+def draw_gallery(keep, ratios, out: Path, title: str, rows: int = 4, cols: int = 6) -> None:
+    """A grid of masks spread over the pool, holes white as in the NVIDIA files (Fig. 6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    picks = np.linspace(0, len(keep) - 1, min(rows * cols, len(keep))).round().astype(int)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.75))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), picks, strict=False):
+        ax.imshow(~keep[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"#{i}  {ratios[i]:.2f}", fontsize=7)
+    fig.suptitle(f"{title} pool: hole ratio per mask", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``benchmark data …`` standalone (tests, ``python -m benchmark.data.cli``)."""
+    parser = argparse.ArgumentParser(prog="benchmark")
+    register(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

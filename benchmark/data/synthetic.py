@@ -1,0 +1,245 @@
+"""Synthetic datasets written in the official on-disk layouts, so the real loaders read them
+unchanged (smoke and mini profiles, tests).
+
+Scenes are built for the paper's question: class signatures a small CNN can learn, 1–4
+objects of varied size (many below 3 % of the image), context groups that co-occur, and
+occluders and overlaps whose hidden fraction is measured and recorded. Output is a pure
+function of the arguments: JSON and XML are byte-identical for a seed, JPEG quality is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.data.cache import write_bytes_atomic
+from benchmark.data.classes import COCO_CATEGORIES, VOC_CLASSES, WIDER_ATTRIBUTES
+from benchmark.data.layout import dataset_info
+from benchmark.data.people import SCENES, person_scene
+from benchmark.data.scenes import Placed, object_scene
+from benchmark.errors import UserError
+
+GENERATOR_VERSION = 1
+MARKER = "SYNTHETIC.json"
+JPEG_QUALITY = 90
+SPLIT_CODES = {"train": 0, "test": 1}
+VOC_GROUPS = (  # context groups: classes that tend to appear together
+    ("aeroplane", "bicycle", "boat", "bus", "car", "motorbike", "train", "person"),
+    ("bird", "cat", "cow", "dog", "horse", "sheep", "person"),
+    ("bottle", "chair", "diningtable", "pottedplant", "sofa", "tvmonitor", "person", "cat"),
+)
+COCO_CONTEXTS = (  # COCO supercategories merged into scene contexts
+    ("person", "vehicle", "outdoor", "accessory"),
+    ("animal",),
+    ("sports", "person"),
+    ("kitchen", "food", "appliance"),
+    ("furniture", "electronic", "indoor"),
+)
+
+
+def synthesize(
+    dataset: str, out: Path, train_images: int, test_images: int, image_size: int, seed: int
+) -> Path:
+    """Write a synthetic ``dataset`` tree under ``out`` and return ``out`` (a valid ``--root``).
+
+    ``out`` must be empty, absent, or a previous synthetic tree (it is then replaced).
+    A ``SYNTHETIC.json`` marker records the arguments and the expected sample counts.
+    """
+    dataset_info(dataset)
+    for name, value, low in (
+        ("images", train_images, 1),
+        ("test-images", test_images, 1),
+        ("size", image_size, 32),
+    ):
+        if value < low:
+            raise UserError(f"--{name}: must be at least {low}, got {value}")
+    out = Path(out)
+    _prepare(out)
+    writer = WRITERS[dataset]
+    counts = {}
+    for split, n in (("train", train_images), ("test", test_images)):
+        counts[split] = writer(out, split, n, image_size, seed)
+    marker = {
+        "dataset": dataset,
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "image_size": image_size,
+        "images": {"train": train_images, "test": test_images},
+        "counts": counts,
+    }
+    write_bytes_atomic(out / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
+    return out
+
+
+def read_marker(root: Path) -> dict[str, Any] | None:
+    """The SYNTHETIC.json of a tree written by ``synthesize``, or None for real data."""
+    path = Path(root) / MARKER
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise UserError(f"--out {out}: folder is not empty and holds no {MARKER}")
+        for child in out.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _rng(seed: int, dataset: str, split: str, i: int) -> np.random.Generator:
+    """One generator per image: output does not depend on order or on the other split."""
+    code = {"voc2007": 1, "coco2014": 2, "wider": 3}[dataset]
+    return np.random.default_rng([seed, code, SPLIT_CODES[split], i])
+
+
+def _save_jpeg(image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="JPEG", quality=JPEG_QUALITY)
+
+
+def _groups(names: tuple[str, ...], groups: tuple[tuple[str, ...], ...]) -> list[list[int]]:
+    index = {name: i for i, name in enumerate(names)}
+    return [[index[n] for n in group] for group in groups]
+
+
+def _write_voc(out: Path, split: str, n: int, size: int, seed: int) -> int:
+    base = out / "VOCdevkit" / "VOC2007"
+    groups = _groups(VOC_CLASSES, VOC_GROUPS)
+    offset = 0 if split == "train" else 500000  # test ids follow train ids, as in VOC
+    ids = []
+    for i in range(n):
+        rng = _rng(seed, "voc2007", split, i)
+        image, objects = object_scene(rng, size, groups, len(VOC_CLASSES))
+        image_id = f"{offset + i + 1:06d}"
+        _save_jpeg(image, base / "JPEGImages" / f"{image_id}.jpg")
+        xml = _voc_xml(image_id, image.size, objects, rng)
+        write_bytes_atomic(base / "Annotations" / f"{image_id}.xml", xml.encode())
+        ids.append(image_id)
+    list_name = "trainval.txt" if split == "train" else "test.txt"
+    lines = "".join(f"{i}\n" for i in ids)
+    write_bytes_atomic(base / "ImageSets" / "Main" / list_name, lines.encode())
+    return n
+
+
+def _voc_difficult(obj: Placed, rng: np.random.Generator) -> bool:
+    """Heavily hidden objects are always difficult; hidden or tiny ones sometimes, as in VOC."""
+    if obj.occluded >= 0.8:
+        return True
+    return (obj.occluded >= 0.5 or obj.area_frac < 0.01) and rng.random() < 0.4
+
+
+def _voc_xml(image_id: str, size: tuple[int, int], objects: list[Placed], rng) -> str:
+    parts = [
+        "<annotation>",
+        "\t<folder>VOC2007</folder>",
+        f"\t<filename>{image_id}.jpg</filename>",
+        "\t<source><database>benchmark synthetic</database></source>",
+        f"\t<size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>",
+        "\t<segmented>0</segmented>",
+    ]
+    for obj in objects:
+        x0, y0, x1, y1 = obj.box
+        parts += [
+            "\t<object>",
+            f"\t\t<name>{VOC_CLASSES[obj.cls]}</name>",
+            "\t\t<pose>Unspecified</pose>",
+            f"\t\t<truncated>{int(obj.truncated)}</truncated>",
+            f"\t\t<difficult>{int(_voc_difficult(obj, rng))}</difficult>",
+            f"\t\t<occlusion>{obj.occluded:.3f}</occlusion>",
+            # VOC boxes are 1-based and inclusive.
+            f"\t\t<bndbox><xmin>{x0 + 1}</xmin><ymin>{y0 + 1}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox>",
+            "\t</object>",
+        ]
+    parts.append("</annotation>")
+    return "\n".join(parts) + "\n"
+
+
+def _write_coco(out: Path, split: str, n: int, size: int, seed: int) -> int:
+    folder = "train2014" if split == "train" else "val2014"
+    names = tuple(name for _, name, _ in COCO_CATEGORIES)
+    supers = [sup for _, _, sup in COCO_CATEGORIES]
+    contexts = [[i for i, s in enumerate(supers) if s in ctx] for ctx in COCO_CONTEXTS]
+    images, annotations = [], []
+    offset = 0 if split == "train" else 500000
+    for i in range(n):
+        rng = _rng(seed, "coco2014", split, i)
+        image, objects = object_scene(
+            rng, size, contexts, len(names), empty_prob=0.03, crowd_prob=0.08
+        )
+        image_id = offset + i + 1
+        file_name = f"COCO_{folder}_{image_id:012d}.jpg"
+        _save_jpeg(image, out / folder / file_name)
+        images.append(
+            {"id": image_id, "file_name": file_name, "width": image.size[0],
+             "height": image.size[1]}
+        )  # fmt: skip
+        for obj in objects:
+            x0, y0, x1, y1 = obj.box
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": COCO_CATEGORIES[obj.cls][0],
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": obj.visible,
+                    "iscrowd": int(obj.crowd),
+                    "occlusion": obj.occluded,  # not in real COCO; read when present
+                    "truncated": int(obj.truncated),  # idem
+                }
+            )
+    categories = [{"id": i, "name": name, "supercategory": s} for i, name, s in COCO_CATEGORIES]
+    data = {
+        "info": {"description": "benchmark synthetic COCO-2014 layout", "version": "1"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+    _write_json(out / "annotations" / f"instances_{folder}.json", data)
+    return len({a["image_id"] for a in annotations})
+
+
+def _write_wider(out: Path, split: str, n: int, size: int, seed: int) -> int:
+    images, boxes = [], 0
+    for i in range(n):
+        rng = _rng(seed, "wider", split, i)
+        image, scene, people = person_scene(rng, size)
+        sub = "test" if split == "test" else ("val" if i % 5 == 4 else "train")
+        name = SCENES[scene]
+        file_name = f"{sub}/{scene}--{name}/{scene}_{name}_{i + 1}.jpg"
+        _save_jpeg(image, out / "Image" / file_name)
+        targets = [
+            {"attribute": p.attributes, "bbox": list(p.box), "occlusion": p.occluded}
+            for p in people
+        ]
+        images.append({"file_name": file_name, "scene_id": scene, "targets": targets})
+        boxes += len(people)
+    data = {
+        "images": images,
+        "attribute_id_map": {str(i): name for i, name in enumerate(WIDER_ATTRIBUTES)},
+        "scene_id_map": {str(i): name for i, name in enumerate(SCENES)},
+    }
+    which = "trainval" if split == "train" else "test"
+    _write_json(out / "Annotations" / f"wider_attribute_{which}.json", data)
+    return boxes
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_bytes_atomic(path, json.dumps(data, separators=(",", ":")).encode())
+
+
+WRITERS: dict[str, Callable[..., int]] = {
+    "voc2007": _write_voc,
+    "coco2014": _write_coco,
+    "wider": _write_wider,
+}

@@ -1,0 +1,81 @@
+"""`benchmark report`: parse, build, write, print what was written."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+DEFAULT_FORMATS = ("md",)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    from benchmark.cli import _add_common
+
+    p = verbs.add_parser(
+        "report", help="rebuild Tables 1-6 beside the paper's values, with figures"
+    )
+    p.add_argument(
+        "selector",
+        nargs="?",
+        default="all",
+        help="all | table4 | a glob over cell ids (default: all)",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--format",
+        action="append",
+        default=None,
+        metavar="FMT",
+        help="md | csv | latex | html; repeat or comma-separate (default: md)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="default: reports/<profile>/")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="mask pool cache (default: $BENCHMARK_CACHE or .cache/benchmark)",
+    )
+    p.add_argument("--no-figures", action="store_true", help="tables and appendices only")
+    p.set_defaults(func=cmd_report)
+
+
+def parse_formats(values: list[str] | None) -> list[str]:
+    from benchmark.report.formats import RENDERERS
+
+    chosen = [f.strip() for v in (values or DEFAULT_FORMATS) for f in v.split(",") if f.strip()]
+    for fmt in chosen:
+        if fmt not in RENDERERS:
+            choices = ", ".join(RENDERERS)
+            raise UserError(f"--format: unknown format {fmt!r} (choose from {choices})")
+    return list(dict.fromkeys(chosen)) or list(DEFAULT_FORMATS)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.cli import plan_options, results_dir
+    from benchmark.registry import load_registry
+    from benchmark.report.build import build_report
+    from benchmark.report.formats import write_report
+
+    formats = parse_formats(args.format)
+    registry = load_registry(args.experiments)
+    options = plan_options(args)
+    cache = args.cache_dir or Path(os.environ.get("BENCHMARK_CACHE", ".cache/benchmark"))
+    report = build_report(
+        registry,
+        results_dir(args),
+        options,
+        selector=args.selector,
+        figures=not args.no_figures,
+        cache_dir=cache / "masks",
+    )
+    out = args.out if args.out is not None else Path("reports") / options.profile
+    for path in write_report(report, out, formats):
+        print(path)
+    skipped = [f for f in report.figures if f.png is None]
+    for figure in skipped:
+        print(f"figure {figure.name}: {figure.note}")
+    print(f"report: {report.header.cells}; {len(report.failures)} failed or invalid result(s)")
+    return 0

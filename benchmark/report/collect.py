@@ -1,0 +1,174 @@
+"""Reading the result store for a report: each file once, through the plan's hashes.
+
+The plan is the same one `status` and the runner use, so the report looks up exactly the
+hashes the runner writes; files outside the plan only matter when they record a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.plan import Plan
+from benchmark.results import RESULT_FILE, LoadedResult, iter_result_files, load_result, read_result
+from benchmark.spec import EvalSpec, RunSpec
+
+FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
+THROUGHPUT_COLUMNS = (
+    "name", "kind", "seed", "hash", "train_samples_per_s", "eval_samples_per_s", "global_batch",
+    "world_size", "wall_s", "device",
+)  # fmt: skip
+
+
+class ResultIndex:
+    """The plan's result files, loaded lazily and at most once."""
+
+    def __init__(self, results_dir: Path, plan: Plan):
+        self.results_dir = Path(results_dir)
+        self.plan = plan
+        self._loaded: dict[str, LoadedResult] = {}
+
+    def get(self, spec_hash: str) -> LoadedResult:
+        if spec_hash not in self._loaded:
+            self._loaded[spec_hash] = load_result(self.results_dir, spec_hash)
+        return self._loaded[spec_hash]
+
+    def done(self, spec_hash: str) -> dict[str, Any] | None:
+        """The result's content when it is valid and done, else None."""
+        loaded = self.get(spec_hash)
+        if loaded.problem is None and loaded.data["status"] == "done":
+            return loaded.data
+        return None
+
+    def specs(self) -> list[tuple[str, RunSpec | EvalSpec]]:
+        """Every training then every evaluation of the plan, in first-use order."""
+        return [*self.plan.runs.items(), *self.plan.evals.items()]
+
+    def cells_for(self, spec_hash: str) -> list[str]:
+        """Cells that read this result, directly or through an evaluation of it."""
+        evals = {h for h, ev in self.plan.evals.items() if ev.run.hash == spec_hash}
+        return [
+            cell for cell, hashes in self.plan.cell_hashes.items()
+            if spec_hash in hashes or evals.intersection(hashes)
+        ]  # fmt: skip
+
+
+def _seed(spec: RunSpec | EvalSpec) -> int:
+    return spec.run.seed if isinstance(spec, EvalSpec) else spec.seed
+
+
+def _kind(spec: RunSpec | EvalSpec) -> str:
+    return "eval" if isinstance(spec, EvalSpec) else "train"
+
+
+def _distinct(values: list[str]) -> str:
+    """Distinct values, most frequent first; a dash when there are none."""
+    if not values:
+        return "— (no results yet)"
+    return "; ".join(v for v, _ in Counter(values).most_common())
+
+
+def header_fields(index: ResultIndex) -> dict[str, str]:
+    """Commit, device and creation dates as recorded in the results' provenance."""
+    commits, devices, created = [], [], []
+    for spec_hash, _ in index.specs():
+        data = index.done(spec_hash)
+        if data is None:
+            continue
+        prov = data.get("provenance") or {}
+        if prov.get("git_commit"):
+            commits.append(prov["git_commit"][:12] + (" (dirty)" if prov.get("git_dirty") else ""))
+        if prov.get("device"):
+            devices.append(str(prov["device"]))
+        if prov.get("created"):
+            created.append(str(prov["created"]))
+    if not created:
+        span = "— (no results yet)"
+    else:
+        span = min(created) if min(created) == max(created) else f"{min(created)} … {max(created)}"
+    return {
+        "commit": _distinct(commits),
+        "device": _distinct(devices),
+        "created": span,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def failures(index: ResultIndex) -> pd.DataFrame:
+    """Failed and invalid results: the plan's first, then stray failed files in the folder."""
+    rows = []
+    seen = set()
+    for spec_hash, spec in index.specs():
+        seen.add(spec_hash)
+        row = _failure_row(index.get(spec_hash), index.results_dir)
+        if row is not None:
+            cells = ", ".join(index.cells_for(spec_hash))
+            rows.append(
+                {
+                    "name": spec.name,
+                    "kind": _kind(spec),
+                    "seed": _seed(spec),
+                    "hash": spec_hash,
+                    "cells": cells,
+                    **row,
+                }
+            )
+    for path in iter_result_files(index.results_dir):
+        if path.parent.name in seen:
+            continue
+        loaded = read_result(path, path.parent.name)
+        row = _failure_row(loaded, index.results_dir)
+        if row is not None:
+            data = loaded.data or {}
+            spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+            seed = spec.get("seed", (spec.get("run") or {}).get("seed"))
+            rows.append(
+                {
+                    "name": data.get("name", "?"),
+                    "kind": data.get("kind", "?"),
+                    "seed": seed,
+                    "hash": path.parent.name,
+                    "cells": "(not in this report's plan)",
+                    **row,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
+
+
+def _failure_row(loaded: LoadedResult, results_dir: Path) -> dict[str, str] | None:
+    if loaded.problem == "missing":
+        return None
+    if loaded.problem is not None:
+        where = f"{loaded.path.parent.name}/{RESULT_FILE}"
+        return {"status": "invalid", "reason": f"invalid result {where}: {loaded.problem}"}
+    if loaded.data["status"] == "failed":
+        return {"status": "failed", "reason": str(loaded.data.get("error") or "failed")}
+    return None
+
+
+def throughput(index: ResultIndex) -> pd.DataFrame:
+    """Samples per second of every finished training and evaluation."""
+    rows = []
+    for spec_hash, spec in index.specs():
+        data = index.done(spec_hash)
+        if data is None:
+            continue
+        rows.append(
+            {
+                "name": spec.name,
+                "kind": _kind(spec),
+                "seed": _seed(spec),
+                "hash": spec_hash,
+                "train_samples_per_s": data.get("train_samples_per_s"),
+                "eval_samples_per_s": data.get("eval_samples_per_s"),
+                "global_batch": data.get("global_batch"),
+                "world_size": data.get("world_size"),
+                "wall_s": (data.get("timings") or {}).get("wall_s"),
+                "device": (data.get("provenance") or {}).get("device"),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(THROUGHPUT_COLUMNS))

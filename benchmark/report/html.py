@@ -1,0 +1,159 @@
+"""The report as one self-contained HTML file: figures inlined as base64, no external assets,
+so it can be mailed or attached to an issue as is."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from html import escape
+
+from benchmark.report.appendix import (
+    FAILURE_HEADERS,
+    NO_FAILURES,
+    NO_THROUGHPUT,
+    THROUGHPUT_HEADERS,
+    THROUGHPUT_NOTE,
+    failure_rows,
+    throughput_rows,
+)
+from benchmark.report.model import DATASET_NAMES, Figure, Header, Report, TableData
+from benchmark.report.numbers import is_number
+from benchmark.report.tables import wide
+from benchmark.report.wording import (
+    LAST_LEGEND,
+    LEGEND,
+    SYNTHETIC_BANNER,
+    last_text,
+    main_text,
+    row_label,
+)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+       color: #222; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border-top: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { border-bottom: 2px solid #444; text-align: center; }
+.banner { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6em 1em; font-weight: bold; }
+.note, figcaption { color: #555; font-size: 0.9em; }
+img { max-width: 100%; }
+"""
+
+
+def _markup(text: str) -> str:
+    """The legends' **bold** and *italic* in HTML (the only markdown they use)."""
+    out, bold, italic, i = [], False, False, 0
+    text = escape(text)
+    while i < len(text):
+        if text.startswith("**", i):
+            out.append("</b>" if bold else "<b>")
+            bold, i = not bold, i + 2
+        elif text[i] == "*":
+            out.append("</i>" if italic else "<i>")
+            italic, i = not italic, i + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def grid(headers: Sequence[str], rows: Sequence[Sequence[object]], head: str = "") -> str:
+    top = head or "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in headers) + "</tr>"
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead>{top}</thead><tbody>{body}</tbody></table>"
+
+
+def _table_head(table: TableData) -> str:
+    """Two header rows for multi-dataset tables: one column group per dataset."""
+    metrics = "".join(f"<th>{escape(m)}</th>" for _, m in table.columns)
+    if len(table.datasets) == 1:
+        return f"<tr><th>Method</th>{metrics}</tr>"
+    groups = "".join(
+        f'<th colspan="{len(table.metrics)}">{escape(DATASET_NAMES.get(d, d))}</th>'
+        for d in table.datasets
+    )
+    return f'<tr><th rowspan="2">Method</th>{groups}</tr><tr>{metrics}</tr>'
+
+
+def table_html(table: TableData) -> str:
+    head = _table_head(table)
+    rows = [[row_label(label, cited), *texts] for label, cited, texts in wide(table, main_text)]
+    parts = [
+        f"<h2>Table {table.number}: {escape(table.title)}</h2>",
+        f'<p class="note">Source: {escape(table.source)}.</p>',
+        grid([], rows, head),
+    ]
+    if not table.has_last:
+        parts.append(
+            '<p class="note">Evaluations score the best-on-test checkpoint: there is '
+            "no last-epoch number.</p>"
+        )
+    elif table.frame["last"].map(is_number).any():
+        last = [[label, *texts] for label, _, texts in wide(table, last_text, cited=False)]
+        parts += [f'<p class="note">{_markup(LAST_LEGEND)}</p>', grid([], last, head)]
+    if table.notes:
+        items = "".join(f"<li>{escape(n)}</li>" for n in table.notes)
+        parts.append(f'<p class="note">Notes:</p><ul class="note">{items}</ul>')
+    return "\n".join(parts)
+
+
+def figure_html(figure: Figure) -> str:
+    if figure.png is None:
+        return f'<p class="note"><i>{escape(figure.title)}</i>: {escape(figure.note or "")}</p>'
+    data = base64.b64encode(figure.png).decode("ascii")
+    return (
+        f'<figure><img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
+        f"<figcaption><i>{escape(figure.title)}.</i> {escape(figure.caption)}</figcaption>"
+        "</figure>"
+    )
+
+
+def header_html(header: Header) -> str:
+    parts = ["<h1>MSL reproduction report: Tables 1–6 beside the paper</h1>"]
+    if header.synthetic:
+        parts.append(
+            f'<p class="banner">{escape(SYNTHETIC_BANNER)} (profile {escape(header.profile)})</p>'
+        )
+    items = (
+        ("Profile", header.profile),
+        ("Seeds", header.seeds),
+        ("Commit", header.commit),
+        ("Device", header.device),
+        ("Results created", header.created),
+        ("Report generated", header.generated),
+        ("Results folder", header.results),
+        ("Cells", header.cells),
+    )
+    parts.append("<ul>" + "".join(f"<li><b>{n}:</b> {escape(v)}</li>" for n, v in items) + "</ul>")
+    return "\n".join(parts)
+
+
+def render_html(report: Report) -> str:
+    parts = [header_html(report.header), f"<p>{_markup(LEGEND)}</p>"]
+    parts += [table_html(t) for t in report.tables]
+    parts.append("<h2>Figures</h2>")
+    section = None
+    for figure in report.figures:
+        if figure.section != section:
+            section = figure.section
+            parts.append(f"<h3>{escape(section)}</h3>")
+        parts.append(figure_html(figure))
+    parts.append("<h2>Appendix A: failed runs</h2>")
+    if report.failures.empty:
+        parts.append(f"<p>{NO_FAILURES}</p>")
+    else:
+        parts.append(grid(FAILURE_HEADERS, failure_rows(report.failures)))
+    parts += ["<h2>Appendix B: throughput</h2>", f'<p class="note">{THROUGHPUT_NOTE}</p>']
+    if report.throughput.empty:
+        parts.append(f"<p>{NO_THROUGHPUT}</p>")
+    else:
+        parts.append(grid(THROUGHPUT_HEADERS, throughput_rows(report.throughput)))
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>MSL reproduction report ({escape(report.header.profile)})</title>"
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

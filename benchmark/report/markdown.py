@@ -1,0 +1,138 @@
+"""The report as GitHub-flavoured markdown: the format people read first, and the golden one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from tabulate import tabulate
+
+from benchmark.report.appendix import (
+    FAILURE_HEADERS,
+    NO_FAILURES,
+    NO_THROUGHPUT,
+    THROUGHPUT_HEADERS,
+    THROUGHPUT_NOTE,
+    failure_rows,
+    throughput_rows,
+)
+from benchmark.report.model import Header, Report, TableData
+from benchmark.report.numbers import is_number
+from benchmark.report.tables import header_label, wide
+from benchmark.report.wording import (
+    LAST_LEGEND,
+    LEGEND,
+    SYNTHETIC_BANNER,
+    last_text,
+    main_text,
+    row_label,
+)
+
+
+def escape(text: object) -> str:
+    """One table cell: no line breaks, no stray column separators."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def grid(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    return tabulate(
+        [[escape(v) for v in row] for row in rows],
+        headers=[escape(h) for h in headers],
+        tablefmt="github",
+        disable_numparse=True,
+    )
+
+
+def header_lines(header: Header) -> list[str]:
+    lines = ["# MSL reproduction report: Tables 1–6 beside the paper", ""]
+    if header.synthetic:
+        lines += [
+            f"> **{SYNTHETIC_BANNER}** Profile `{header.profile}` trains tiny models on "
+            "generated images in the datasets' layouts; it checks the pipeline, not the "
+            "science.",
+            "",
+        ]
+    lines += [
+        "Zunair & Ben Hamza, *Learning to Recognize Occluded and Small Objects with Partial "
+        "Inputs* (MSL), WACV 2024.",
+        "",
+        f"- **Profile:** `{header.profile}`",
+        f"- **Seeds:** {header.seeds}",
+        f"- **Commit:** {header.commit}",
+        f"- **Device:** {header.device}",
+        f"- **Results created:** {header.created}",
+        f"- **Report generated:** {header.generated}",
+        f"- **Results folder:** `{header.results}`",
+        f"- **Cells:** {header.cells}",
+        "",
+    ]
+    return lines
+
+
+def table_lines(table: TableData) -> list[str]:
+    multi = len(table.datasets) > 1
+    headers = ["Method", *(header_label(d, m, multi) for d, m in table.columns)]
+    rows = [[row_label(label, cited), *texts] for label, cited, texts in wide(table, main_text)]
+    lines = [
+        f"## Table {table.number}: {table.title}",
+        "",
+        f"Source: {table.source}.",
+        "",
+        grid(headers, rows),
+        "",
+    ]
+    if not table.has_last:
+        lines += [
+            "Evaluations score the best-on-test checkpoint: there is no last-epoch number.",
+            "",
+        ]
+    elif table.frame["last"].map(is_number).any():
+        last = [[label, *texts] for label, _, texts in wide(table, last_text, cited=False)]
+        lines += [LAST_LEGEND, "", grid(headers, last), ""]
+    if table.notes:
+        lines += ["Notes:", "", *(f"- {escape(note)}" for note in table.notes), ""]
+    return lines
+
+
+def figure_lines(report: Report) -> list[str]:
+    if not report.figures:
+        return ["## Figures", "", "Figures were not drawn for this report.", ""]
+    lines = ["## Figures", ""]
+    section = None
+    for figure in report.figures:
+        if figure.section != section:
+            section = figure.section
+            lines += [f"### {section}", ""]
+        if figure.png is None:
+            lines += [f"- *{figure.title}*: {figure.note}", ""]
+        else:
+            lines += [
+                f"![{figure.title}]({figure.path})",
+                "",
+                f"*{figure.title}.* {figure.caption}".rstrip(),
+                "",
+            ]
+    return lines
+
+
+def failure_lines(failures: pd.DataFrame) -> list[str]:
+    lines = ["## Appendix A: failed runs", ""]
+    if failures.empty:
+        return [*lines, NO_FAILURES, ""]
+    return [*lines, grid(FAILURE_HEADERS, failure_rows(failures)), ""]
+
+
+def throughput_lines(throughput: pd.DataFrame) -> list[str]:
+    lines = ["## Appendix B: throughput", "", THROUGHPUT_NOTE, ""]
+    if throughput.empty:
+        return [*lines, NO_THROUGHPUT, ""]
+    return [*lines, grid(THROUGHPUT_HEADERS, throughput_rows(throughput)), ""]
+
+
+def render_markdown(report: Report) -> str:
+    lines = header_lines(report.header) + [LEGEND, ""]
+    for table in report.tables:
+        lines += table_lines(table)
+    lines += figure_lines(report) + failure_lines(report.failures)
+    lines += throughput_lines(report.throughput)
+    return "\n".join(lines).rstrip() + "\n"

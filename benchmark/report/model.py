@@ -1,0 +1,88 @@
+"""What a report is, as data: tables, figures and appendices, before any formatting.
+
+Kept apart from rendering so other tools (and tests) can read the numbers without parsing text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+# The tidy columns of a table frame: one row per (cell, metric).
+TABLE_COLUMNS = (
+    "table", "row", "label", "cited", "cell", "dataset", "metric", "column", "status",
+    "ours", "paper", "delta", "std", "last", "seeds", "reason",
+)  # fmt: skip
+DATASET_NAMES = {"voc2007": "VOC2007", "coco2014": "MS-COCO", "wider": "WIDER-Attribute"}
+
+
+@dataclass(frozen=True)
+class Header:
+    """Where the numbers come from; every field is a display string so it can be frozen."""
+
+    profile: str
+    seeds: str
+    generated: str
+    commit: str
+    device: str
+    created: str
+    results: str
+    cells: str
+
+    @property
+    def synthetic(self) -> bool:
+        return self.profile != "paper"
+
+
+@dataclass
+class TableData:
+    """One paper table: its definition and a tidy frame of (cell, metric) rows."""
+
+    number: int
+    title: str
+    source: str
+    datasets: tuple[str, ...]
+    metrics: tuple[str, ...]
+    frame: pd.DataFrame
+    notes: tuple[str, ...] = ()
+    has_last: bool = True  # False for evaluation tables: they score the best checkpoint only
+
+    @property
+    def labels(self) -> list[tuple[int, str, bool]]:
+        """(row index, paper label, cited) in the paper's order."""
+        rows = self.frame.drop_duplicates("row").sort_values("row")
+        return [(int(r.row), str(r.label), bool(r.cited)) for r in rows.itertuples()]
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """(dataset, metric) in the paper's order: one group per dataset."""
+        return [(d, m) for d in self.datasets for m in self.metrics]
+
+
+@dataclass
+class Figure:
+    """A PNG in memory, or the reason it could not be drawn."""
+
+    name: str  # file stem under figures/
+    section: str
+    title: str
+    caption: str = ""
+    png: bytes | None = None
+    note: str | None = None  # why the figure was skipped
+
+    @property
+    def path(self) -> str:
+        return f"figures/{self.name}.png"
+
+
+@dataclass
+class Report:
+    header: Header
+    tables: list[TableData]
+    figures: list[Figure] = field(default_factory=list)
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def table(self, number: int) -> TableData:
+        return next(t for t in self.tables if t.number == number)

@@ -1,0 +1,54 @@
+"""The report's shared wording — how a cell reads, the legends, the banner — so the markdown and
+HTML versions say the same thing.
+
+A measured cell shows ours / paper (ours − paper); an unmeasured one says why (pending,
+running, failed) next to the paper's value; a cited row shows the paper's value alone.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.report.numbers import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
+
+SYNTHETIC_BANNER = "Synthetic data: numbers are not comparable to the paper's."
+LEGEND = (
+    "Each cell reads **ours / paper (ours − paper)**, in percent with one decimal. *Ours* is the "
+    "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several. "
+    "“— (pending)”, “— (running)” and “— (failed)” mark cells without a finished result; rows "
+    "marked *(cited)* are not run and show the paper's value only; “–” means the paper gives "
+    "no value."
+)
+LAST_LEGEND = (
+    "Last epoch, without the paper's best-on-test selection: **last (last − best)**; the "
+    "difference is what the selection protocol adds."
+)
+
+
+def main_text(r: pd.Series | None) -> str:
+    if r is None:
+        return MISSING
+    if r["cited"]:
+        return fmt(r["paper"])
+    if r["status"] != "done":
+        return f"{DASH} ({r['status']}) / {fmt(r['paper'])}"
+    if not is_number(r["ours"]):
+        return f"{DASH} / {fmt(r['paper'])}"
+    ours = fmt_mean_std(r["ours"], r["std"])
+    if not is_number(r["paper"]):
+        return f"{ours} / {MISSING}"
+    return f"{ours} / {fmt(r['paper'])} ({fmt_diff(r['ours'], r['paper'])})"
+
+
+def last_text(r: pd.Series | None) -> str:
+    if r is None or r["cited"]:
+        return MISSING
+    if r["status"] != "done":
+        return f"{DASH} ({r['status']})"
+    if not is_number(r["last"]):
+        return DASH
+    return f"{fmt(r['last'])} ({fmt_diff(r['last'], r['ours'])})"
+
+
+def row_label(label: str, cited: bool) -> str:
+    return f"{label} (cited)" if cited else label

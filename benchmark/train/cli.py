@@ -1,0 +1,166 @@
+"""`benchmark run` and `benchmark status`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    from benchmark.cli import _add_common
+
+    p = verbs.add_parser("run", help="train and evaluate the cells of a selector")
+    p.add_argument("selector", help="all | table4 | a glob over cell ids (t4.*)")
+    _add_common(p)
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding voc2007/, coco2014/, wider/ (paper profile)",
+    )
+    p.add_argument(
+        "--weights-root",
+        type=Path,
+        default=None,
+        help="folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="synthetic data and mask pools (default: $BENCHMARK_CACHE or .cache/benchmark)",
+    )
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="data-loader workers (default: 0 on CPU, 8 on CUDA)",
+    )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip corrupt images and record them in the result instead of stopping",
+    )
+    p.add_argument("--force", action="store_true", help="discard existing results and retrain")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and its cost, run nothing"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = verbs.add_parser("status", help="status and metrics of each cell")
+    p.add_argument("selector", nargs="?", default="all")
+    _add_common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+
+def _context(args: argparse.Namespace, options):
+    import torch
+
+    from benchmark.cli import results_dir
+    from benchmark.train.context import RunContext
+
+    cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
+    workers = args.workers if args.workers is not None else (8 if cuda else 0)
+    cache = args.cache_dir or Path(os.environ.get("BENCHMARK_CACHE", ".cache/benchmark"))
+    weights = args.weights_root or (
+        Path(os.environ["BENCHMARK_WEIGHTS"]) if os.environ.get("BENCHMARK_WEIGHTS") else None
+    )
+    return RunContext(
+        results_dir=results_dir(args),
+        data_root=args.data_root,
+        weights_root=weights,
+        masks_root=options.masks_root,
+        cache_dir=cache,
+        device=args.device,
+        num_workers=workers,
+        skip_bad=args.skip_bad,
+        progress=not args.no_progress,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from benchmark.cli import plan_options
+    from benchmark.launch.local import LocalExecutor
+    from benchmark.plan import build_plan
+    from benchmark.registry import load_registry
+    from benchmark.train.runner import estimate, run_plan
+
+    registry = load_registry(args.experiments)
+    cells = registry.select(args.selector)
+    options = plan_options(args)
+    plan = build_plan(registry, cells, options)
+    ctx = _context(args, options)
+    print(
+        f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
+        f"evaluation(s); profile {options.profile}; results in {ctx.results_dir}"
+    )
+    if args.dry_run:
+        from benchmark.train.job import is_done
+
+        rows = estimate(plan)
+        for row in rows:
+            row["done"] = is_done(ctx.results_dir, row["hash"])
+        print(tabulate(rows, headers="keys", floatfmt=".1f"))
+        for ev in plan.evals.values():
+            print(f"evaluation {ev.name} [{ev.hash}] of {ev.run.name}: {', '.join(ev.conditions)}")
+        print(
+            f"total: {sum(r['passes'] for r in rows):,} training passes, "
+            f"{sum(r['train_tmacs'] for r in rows):,.0f} TMACs"
+        )
+        return 0
+    if options.profile != "smoke" and options.mask_source == "procedural":
+        print(
+            "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
+            "(recorded in each result as mask_source: procedural)"
+        )
+    outcome = run_plan(plan, ctx, LocalExecutor(), force=args.force)
+    print()
+    _print_summary(registry, cells, plan, ctx.results_dir)
+    failed = sum(s == "failed" for s in outcome.statuses)
+    return 1 if failed else 0
+
+
+def _print_summary(registry, cells, plan, folder) -> None:
+    from tabulate import tabulate
+
+    from benchmark.plan import cell_status
+
+    rows = []
+    for cell in cells:
+        entry = cell_status(registry, cell, plan, folder)
+        ours = entry["metrics"] or {}
+        rows.append(
+            [
+                cell.id,
+                cell.row,
+                entry["status"],
+                " ".join(f"{k} {ours[k]:.1f}" for k in cell.paper if k in ours) or "—",
+                " ".join(f"{k} {v:.1f}" for k, v in cell.paper.items()),
+                (entry["reason"] or "")[:80],
+            ]
+        )
+    print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "reason"]))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from benchmark.cli import plan_options, results_dir
+    from benchmark.plan import build_plan, cell_status
+    from benchmark.registry import load_registry
+
+    registry = load_registry(args.experiments)
+    cells = registry.select(args.selector)
+    plan = build_plan(registry, cells, plan_options(args))
+    folder = results_dir(args)
+    if args.json:
+        entries = [cell_status(registry, cell, plan, folder) for cell in cells]
+        print(json.dumps(entries, indent=2))
+        return 0
+    _print_summary(registry, cells, plan, folder)
+    return 0

@@ -1,0 +1,87 @@
+"""Where a run reads its inputs and writes its outputs, and on what device.
+
+Kept apart from RunSpec on purpose: moving data or weights to another folder must not change a
+run's identity.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from benchmark.spec import RunSpec
+
+DATASET_FOLDERS = {"voc2007": "voc2007", "coco2014": "coco2014", "wider": "wider"}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    results_dir: Path
+    data_root: Path | None = None  # holds voc2007/, coco2014/, wider/ (or the official trees)
+    weights_root: Path | None = None
+    masks_root: Path | None = None
+    cache_dir: Path = Path(".cache/benchmark")
+    device: str = "auto"
+    num_workers: int = 0
+    skip_bad: bool = False
+    progress: bool = True
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def mask_source(self, source: str | None) -> str | Path:
+        """What benchmark.data.masks.load_pool takes for a spec's mask_source."""
+        if source == "nvidia":
+            if self.masks_root is None:
+                raise ValueError("mask_source nvidia needs --masks-root")
+            return self.masks_root
+        return "procedural"
+
+    def dataset_root(self, spec: RunSpec) -> Path:
+        """The real dataset's folder, or the synthetic tree for this spec (written once)."""
+        if spec.synth is None:
+            if self.data_root is None:
+                from benchmark.errors import DataError
+
+                raise DataError(
+                    f"no --data-root given for {spec.dataset} (the paper profile reads the real "
+                    f"dataset; --profile smoke runs on synthetic data without it)"
+                )
+            candidate = Path(self.data_root) / DATASET_FOLDERS[spec.dataset]
+            return candidate if candidate.exists() else Path(self.data_root)
+        return synthetic_tree(spec, self.cache_dir)
+
+
+def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
+    from benchmark.data.synthetic import synthesize
+
+    synth = spec.synth
+    name = (
+        f"{spec.dataset}-n{synth.train_images}-t{synth.test_images}-s{synth.image_size}"
+        f"-seed{synth.seed}"
+    )
+    final = Path(cache_dir) / "synthetic" / name
+    if final.exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed into place, so a concurrent or killed writer leaves no half tree.
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{name}."))
+    try:
+        synthesize(
+            spec.dataset, tmp, synth.train_images, synth.test_images, synth.image_size, synth.seed
+        )
+        os.replace(tmp, final)
+    except OSError:
+        if not final.exists():
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final

@@ -1,0 +1,135 @@
+"""Scoring a model on the test split: clean, masked (Table 6) and the robustness curves.
+
+A masked condition gives each test image one mask chosen from (mask_seed, image index), so the
+baseline and MSL models are tested on exactly the same partial inputs. Rows are stored
+unaggregated — one per condition and metric — and curves are drawn from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from benchmark.metrics import METRIC_NAMES, score
+from benchmark.spec import EvalSpec
+from benchmark.train.context import RunContext
+
+EXAMPLES = 8
+KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, loader: DataLoader, device: torch.device, keep_fn: KeepFn | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
+    model.eval()
+    cuda = device.type == "cuda"
+    probs, targets, indices, bad_files = [], [], [], []
+    for images, target, index, bad in loader:
+        bad_files.extend(bad)
+        if len(images) == 0:
+            continue
+        images = images.to(device, non_blocking=True)
+        if cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if keep_fn is not None:
+            images = images * keep_fn(index).to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            out = model(images)
+        probs.append(model.probabilities(out).float().cpu())
+        targets.append(target)
+        indices.append(torch.as_tensor(index))
+    return (
+        torch.cat(probs).numpy(),
+        torch.cat(targets).numpy().astype(np.int64),
+        torch.cat(indices).numpy(),
+        bad_files,
+    )
+
+
+def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
+    """Evaluate a trained run's checkpoint under every condition of the EvalSpec."""
+    from benchmark.data import build_dataset
+    from benchmark.data.masks import load_pool
+    from benchmark.models import build_model
+    from benchmark.train import checkpoint
+    from benchmark.train.loop import make_loader
+
+    spec = ev.run
+    device = ctx.torch_device()
+    ckpt_path = (
+        Path(ctx.results_dir)
+        / spec.hash
+        / "checkpoints"
+        / (checkpoint.BEST if ev.checkpoint == "best" else checkpoint.LAST)
+    )
+    saved = checkpoint.load(ckpt_path)
+    # The checkpoint carries every weight: build the architecture without the pretrained file.
+    model = build_model(dataclasses.replace(spec, weights=None)).to(device)
+    model.load_state_dict(saved["model"])
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    test_set = build_dataset(
+        spec.dataset,
+        ctx.dataset_root(spec),
+        "test",
+        img_size=spec.img_size,
+        train=False,
+        augment=spec.augment,
+        normalize=spec.normalize,
+        skip_bad=ctx.skip_bad,
+    )
+    loader = make_loader(test_set, spec, ctx, False, 0)
+    rows, timings, examples = [], {}, {"probs": {}}
+    for condition in ev.conditions:
+        keep_fn, ratios = None, []
+        if condition != "clean":
+            pool = load_pool(
+                condition,
+                spec.img_size,
+                ctx.mask_source(ev.mask_source),
+                cache_dir=Path(ctx.cache_dir) / "masks",
+            )
+
+            def keep_fn(index, pool=pool, ratios=ratios):
+                keep = pool.for_indices(torch.as_tensor(index), ev.mask_seed)
+                ratios.extend((1 - keep.flatten(1).mean(1)).tolist())
+                return keep
+
+        start = time.perf_counter()
+        probs, targets, indices, _ = predict(model, loader, device, keep_fn)
+        timings[condition] = time.perf_counter() - start
+        # A few test images' predictions for the report's qualitative figure (same images,
+        # same masks for every model evaluated with this EvalSpec).
+        examples["indices"] = indices[:EXAMPLES].tolist()
+        examples["files"] = [test_set.files[i] for i in examples["indices"]]
+        examples["targets"] = targets[:EXAMPLES].tolist()
+        examples["probs"][condition] = probs[:EXAMPLES].round(5).tolist()
+        result = score(probs, targets)
+        hole = float(np.mean(ratios)) if ratios else 0.0
+        for metric in METRIC_NAMES:
+            rows.append(
+                {
+                    "condition": condition,
+                    "hole_ratio": hole,
+                    "metric": metric,
+                    "value": getattr(result, metric),
+                }
+            )
+    total = sum(timings.values())
+    return {
+        "rows": rows,
+        "checkpoint_epoch": saved.get("epoch"),
+        "classes": list(test_set.classes),
+        "examples": examples,
+        "eval_samples_per_s": len(test_set) * len(ev.conditions) / total if total else 0.0,
+        "timings": {"per_condition_s": timings},
+    }

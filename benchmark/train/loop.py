@@ -1,0 +1,256 @@
+"""The training loop, read top to bottom: fit → train_one_epoch → evaluate (SPEC §1.8).
+
+Every epoch is evaluated on the test split; the best-on-test epoch (the paper's protocol) and
+the last epoch are both recorded. `last.pt` is written after every epoch, so a run killed at any
+moment resumes from the last completed epoch and ends with the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from benchmark.data import build_dataset
+from benchmark.data.masks import load_pool
+from benchmark.metrics import score
+from benchmark.models import build_model
+from benchmark.spec import RunSpec
+from benchmark.train import checkpoint
+from benchmark.train.context import RunContext
+from benchmark.train.evaluate import predict
+from benchmark.train.objectives import msl_step_loss, supervised_step_loss
+from benchmark.train.seeding import (
+    derive_seed,
+    generator,
+    rng_state,
+    seed_everything,
+    seed_worker,
+    set_rng_state,
+)
+
+log = logging.getLogger("benchmark.train")
+
+
+class NonFiniteLoss(RuntimeError):
+    def __init__(self, epoch: int, iteration: int):
+        super().__init__(f"non-finite loss at epoch {epoch}, iteration {iteration}")
+
+
+def lr_factor(iteration: int, iters_per_epoch: int, spec: RunSpec) -> float:
+    """Linear warm-up from 0 over the first epochs, stepped per iteration, then StepLR.
+
+    As in the CSRA/MSL code, the StepLR epoch counter starts at the first epoch (warm-up
+    epochs included): with step 4, the rate drops ×γ after epochs 4, 8, …
+    """
+    warm_iters = spec.warmup_epochs * iters_per_epoch
+    warm = min(1.0, (iteration + 1) / warm_iters) if warm_iters > 0 else 1.0
+    epoch = iteration // iters_per_epoch
+    return warm * spec.lr_gamma ** (epoch // spec.lr_step)
+
+
+def configure_determinism(device: torch.device) -> None:
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def make_loader(dataset, spec: RunSpec, ctx: RunContext, train: bool, seed: int) -> DataLoader:
+    cuda = ctx.torch_device().type == "cuda"
+    return DataLoader(
+        dataset,
+        batch_size=spec.batch_size,
+        shuffle=train,
+        generator=generator(seed) if train else None,
+        num_workers=ctx.num_workers,
+        worker_init_fn=seed_worker,
+        collate_fn=dataset.collate,
+        pin_memory=cuda,
+        drop_last=False,
+    )
+
+
+def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
+    """Train one run to completion (resuming if possible); returns the result body."""
+    device = ctx.torch_device()
+    configure_determinism(device)
+    seed_everything(spec.seed)
+    root = ctx.dataset_root(spec)
+    common = dict(
+        img_size=spec.img_size,
+        augment=spec.augment,
+        normalize=spec.normalize,
+        skip_bad=ctx.skip_bad,
+    )
+    train_set = build_dataset(spec.dataset, root, "train", train=True, **common)
+    test_set = build_dataset(spec.dataset, root, "test", train=False, **common)
+    model = build_model(spec, ctx.weights_root).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        model.param_groups(spec.lr, spec.head_lr_mult),
+        lr=spec.lr,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+    )
+    iters_per_epoch = math.ceil(len(train_set) / spec.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: lr_factor(it, iters_per_epoch, spec)
+    )
+    pool = None
+    if spec.method == "msl":
+        pool = load_pool(
+            spec.mask_pool,
+            spec.img_size,
+            ctx.mask_source(spec.mask_source),
+            cache_dir=Path(ctx.cache_dir) / "masks",
+        ).to(device)
+
+    ckpt_dir = out_dir / "checkpoints"
+    state = {"epoch": 0, "history": [], "best": None, "last": None, "skipped_files": []}
+    last_path = ckpt_dir / checkpoint.LAST
+    if last_path.exists():
+        saved = checkpoint.load(last_path)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
+        state = {k: saved[k] for k in state}
+        log.info("resuming %s from epoch %d/%d", spec.name, state["epoch"], spec.epochs)
+        print(f"  resuming {spec.name} from its checkpoint at epoch {state['epoch']}/{spec.epochs}")
+
+    skipped: set[str] = set(state["skipped_files"])
+    for epoch in range(state["epoch"], spec.epochs):
+        seed_everything(derive_seed(spec.seed, epoch))
+        loader = make_loader(train_set, spec, ctx, True, derive_seed(spec.seed, epoch, 1))
+        mask_gen = generator(derive_seed(spec.seed, epoch, 2))
+        start = time.perf_counter()
+        loss, seen = train_one_epoch(
+            model, loader, optimizer, scheduler, spec, device, pool, mask_gen, epoch, ctx, skipped
+        )
+        train_time = time.perf_counter() - start
+        start = time.perf_counter()
+        test_loader = make_loader(test_set, spec, ctx, False, 0)
+        probs, targets, _, bad = predict(model, test_loader, device)
+        skipped.update(bad)
+        eval_time = time.perf_counter() - start
+        scores = score(probs, targets).to_dict()
+        row = {
+            "epoch": epoch + 1,
+            "loss": loss,
+            "lr": optimizer.param_groups[0]["lr"],
+            "mAP": scores["mAP"],
+            "train_time_s": train_time,
+            "eval_time_s": eval_time,
+            "train_samples_per_s": seen / train_time,
+            "eval_samples_per_s": len(probs) / eval_time,
+        }
+        state["history"].append(row)
+        log.info(
+            "epoch %d/%d loss %.4f lr %.6f mAP %.2f time %.1fs train %.1f img/s eval %.1f img/s",
+            epoch + 1,
+            spec.epochs,
+            loss,
+            row["lr"],
+            row["mAP"],
+            train_time + eval_time,
+            row["train_samples_per_s"],
+            row["eval_samples_per_s"],
+        )
+        last = {**scores, "epoch": epoch + 1}
+        # Ties keep the earlier epoch: a later epoch must be strictly better to be "best".
+        if state["best"] is None or scores["mAP"] > state["best"]["mAP"]:
+            state["best"] = last
+            checkpoint.save(
+                ckpt_dir / checkpoint.BEST, {"model": model.state_dict(), "epoch": epoch + 1}
+            )
+        state["epoch"] = epoch + 1
+        state["skipped_files"] = sorted(skipped)
+        state["last"] = last
+        checkpoint.save(
+            last_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng_state(),
+                **state,
+            },
+        )
+
+    history = state["history"]
+    if state["last"] is None:
+        raise RuntimeError("the run finished without an evaluated epoch (epochs = 0?)")
+    return {
+        "metrics": {"best": state["best"], "last": state["last"]},
+        "history": history,
+        "skipped_files": state["skipped_files"],
+        "train_samples_per_s": _mean(r["train_samples_per_s"] for r in history),
+        "eval_samples_per_s": _mean(r["eval_samples_per_s"] for r in history),
+        "global_batch": spec.batch_size,
+        "world_size": 1,
+    }
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def train_one_epoch(
+    model,
+    loader,
+    optimizer,
+    scheduler,
+    spec: RunSpec,
+    device: torch.device,
+    pool,
+    mask_gen: torch.Generator,
+    epoch: int,
+    ctx: RunContext,
+    skipped: set[str],
+) -> tuple[float, int]:
+    model.train()
+    cuda = device.type == "cuda"
+    total, seen = 0.0, 0
+    bar = tqdm(
+        loader,
+        desc=f"{spec.name} {epoch + 1}/{spec.epochs}",
+        leave=False,
+        disable=not ctx.progress,
+        dynamic_ncols=True,
+    )
+    for iteration, (images, targets, _, bad) in enumerate(bar):
+        skipped.update(bad)
+        if len(images) == 0:
+            continue
+        images = images.to(device, non_blocking=True)
+        if cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        labels = (targets == 1).float().to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            if pool is None:
+                loss, _ = supervised_step_loss(model, images, labels)
+            else:
+                keep = pool.sample(len(images), mask_gen).to(device, non_blocking=True)
+                loss, _ = msl_step_loss(model, images, images * keep, labels, fused=spec.fused)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLoss(epoch + 1, iteration + 1)
+        total += value * len(images)
+        seen += len(images)
+        bar.set_postfix(loss=f"{value:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+    return total / max(seen, 1), seen

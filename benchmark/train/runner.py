@@ -1,0 +1,124 @@
+"""`benchmark run`: from a plan to finished result files.
+
+Trainings first, then the evaluations that read their checkpoints. Work already done is
+skipped, failed work is retried, and a failing run never stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import UserError
+from benchmark.plan import Plan
+from benchmark.train.context import RunContext
+from benchmark.train.job import Job, is_done
+
+# Rough costs for --dry-run: GMACs of one forward pass at the model's native size.
+GMACS = {
+    "resnet101": (31.0, 448),
+    "vit_large_patch16_224": (61.6, 224),
+    "vit_base_patch16_224": (17.6, 224),
+}
+PAPER_TRAIN_IMAGES = {"voc2007": 5011, "coco2014": 82081, "wider": 28345}
+ARCH_PASSES = {"plain": 1, "csra": 1, "sst": 1, "mcar": 5}
+
+
+@dataclass
+class RunOutcome:
+    jobs: list[Job]
+    statuses: list[str]
+
+
+def jobs_for(plan: Plan, ctx: RunContext, force: bool = False) -> tuple[list[Job], list[Job]]:
+    trains = [Job("train", spec, ctx) for spec in plan.runs.values()]
+    evals = [Job("eval", spec, ctx) for spec in plan.evals.values()]
+    if force:
+        for job in trains + evals:
+            _discard(Path(ctx.results_dir) / job.hash)
+    return trains, evals
+
+
+def _discard(folder: Path) -> None:
+    """--force: forget the result and checkpoints so the run starts from scratch."""
+    import shutil
+
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def preflight(plan: Plan, ctx: RunContext) -> None:
+    """Under real data, stop before any training if a dataset or weight file is missing."""
+    from benchmark.data.layout import find_root
+    from benchmark.models.weights import resolve_weights
+
+    problems = []
+    for spec in plan.runs.values():
+        if is_done(ctx.results_dir, spec.hash):
+            continue
+        if spec.synth is None:
+            try:
+                find_root(spec.dataset, ctx.dataset_root(spec))
+            except UserError as exc:
+                problems.append(f"{spec.name}: {exc}")
+        if spec.weights is not None and not spec.weights.startswith("timm:"):
+            try:
+                resolve_weights(spec.weights, ctx.weights_root)
+            except UserError as exc:
+                problems.append(f"{spec.name}: {exc}")
+    if plan.options.mask_source == "nvidia" and not Path(plan.options.masks_root).is_dir():
+        problems.append(f"--masks-root {plan.options.masks_root} is not a folder")
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise UserError(
+            "cannot start: "
+            + " | ".join(unique)
+            + " — nothing was trained; `--profile smoke` runs on synthetic data without them"
+        )
+
+
+def run_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> RunOutcome:
+    all_trains, all_evals = jobs_for(plan, ctx, force)
+    preflight(plan, ctx)
+    trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]
+    evals = [job for job in all_evals if not is_done(ctx.results_dir, job.hash)]
+    done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
+    if done:
+        print(f"{done} of {len(all_trains) + len(all_evals)} job(s) already done: not launched")
+    train_status = executor.run(trains) if trains else []
+    failed_runs = {job.hash for job, s in zip(trains, train_status, strict=True) if s == "failed"}
+    runnable_evals = [job for job in evals if job.spec.run.hash not in failed_runs]
+    blocked = [job for job in evals if job.spec.run.hash in failed_runs]
+    for job in blocked:
+        print(f"  not evaluating {job.name}: its training run {job.spec.run.name} failed")
+    eval_status = executor.run(runnable_evals) if runnable_evals else []
+    statuses = {job.hash: "skipped" for job in all_trains + all_evals}
+    statuses.update(zip([j.hash for j in trains], train_status, strict=True))
+    statuses.update(zip([j.hash for j in runnable_evals], eval_status, strict=True))
+    statuses.update({j.hash: "failed" for j in blocked})
+    jobs = all_trains + all_evals
+    return RunOutcome(jobs, [statuses[j.hash] for j in jobs])
+
+
+def estimate(plan: Plan) -> list[dict]:
+    """Per run: training forward passes and TMACs at the plan's scale (for --dry-run)."""
+    rows = []
+    for spec in plan.runs.values():
+        images = spec.synth.train_images if spec.synth else PAPER_TRAIN_IMAGES[spec.dataset]
+        passes = images * spec.epochs * (2 if spec.method == "msl" else 1) * ARCH_PASSES[spec.arch]
+        gmacs, native = GMACS.get(spec.backbone, (0.0, spec.img_size))
+        tmacs = passes * gmacs * (spec.img_size / native) ** 2 * 3 / 1000  # fwd+bwd ≈ 3× fwd
+        rows.append(
+            {
+                "run": spec.name,
+                "hash": spec.hash,
+                "dataset": spec.dataset,
+                "backbone": spec.backbone,
+                "method": spec.method,
+                "epochs": spec.epochs,
+                "img_size": spec.img_size,
+                "passes": passes,
+                "train_tmacs": tmacs,
+            }
+        )
+    return rows

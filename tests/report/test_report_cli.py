@@ -1,0 +1,63 @@
+"""`benchmark report` as a verb: flags, default output folder, formats."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+import pytest
+from report_fixtures import EXPERIMENTS
+
+from benchmark.errors import UserError
+from benchmark.report.cli import parse_formats, register
+
+
+def run_report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmark")
+    register(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(["report", *argv])
+    return args.func(args)
+
+
+def test_formats_repeat_or_comma_separate():
+    assert parse_formats(None) == ["md"]
+    assert parse_formats(["md,csv", "latex", "md"]) == ["md", "csv", "latex"]
+    with pytest.raises(UserError, match="unknown format 'docx'"):
+        parse_formats(["md,docx"])
+
+
+def test_report_verb_writes_the_chosen_formats(scenario, tmp_path, monkeypatch, capsys):
+    root, _ = scenario
+    monkeypatch.chdir(tmp_path)
+    code = run_report([
+        "table6", "--experiments", str(EXPERIMENTS), "--results-dir", str(root / "results"),
+        "--format", "md,csv", "--format", "html", "--no-figures",
+    ])  # fmt: skip
+    assert code == 0
+    out = tmp_path / "reports" / "smoke"  # the default: reports/<profile>/
+    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html", "report.md"]
+    assert "| MSL             | 86.7 / 86.7 (+0.0) |" in (out / "report.md").read_text()
+    assert set(pd.read_csv(out / "report.csv")["table"]) == {6}
+    printed = capsys.readouterr().out
+    assert "reports/smoke/report.md" in printed and "4 done (of 4)" in printed
+
+
+def test_report_verb_with_no_results_still_writes_every_table(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = run_report(
+        [
+            "--experiments",
+            str(EXPERIMENTS),
+            "--results-dir",
+            str(tmp_path / "none"),
+            "--seeds",
+            "0,1",
+            "--no-figures",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert all(f"## Table {n}:" in text for n in range(1, 7))
+    assert "**Seeds:** 0, 1" in text
