@@ -7,7 +7,6 @@ same plan, so they always look up the hashes the runner writes.
 
 from __future__ import annotations
 
-import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,20 +62,16 @@ def build_plan(registry: Registry, cells: list[Cell], options: PlanOptions) -> P
     return plan
 
 
-def lock_holder(results_dir: Path, spec_hash: str) -> int | None:
-    """PID of a live process holding the run's lock, else None."""
-    lock = Path(results_dir) / spec_hash / ".lock"
+def is_locked(results_dir: Path, spec_hash: str) -> bool:
+    """Whether a live process (here, or on another host) holds the run's lock."""
+    from benchmark.train.job import LOCK, lock_held
+
+    lock = Path(results_dir) / spec_hash / LOCK
     try:
-        pid = int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+        stamp = lock.read_text()
+    except OSError:
+        return False
+    return lock_held(stamp, lock)
 
 
 def cell_metrics(cell: Cell, result: dict[str, Any], which: str = "best") -> dict[str, float]:
@@ -106,6 +101,7 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
         "std": None,
         "reason": None,
         "hashes": plan.cell_hashes.get(cell.id, []),
+        "slurm": None,
     }
     if not cell.runnable:
         return entry
@@ -117,7 +113,7 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
             best.append(cell_metrics(cell, loaded.data, "best"))
             if loaded.data["kind"] == "train":
                 last.append(cell_metrics(cell, loaded.data, "last"))
-        elif lock_holder(results_dir, spec_hash) is not None:
+        elif is_locked(results_dir, spec_hash):
             states.append("running")
         elif loaded.problem is None and loaded.data["status"] == "failed":
             states.append("failed")
@@ -126,7 +122,7 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
             states.append("failed")
             reasons.append(f"invalid result {loaded.path}: {loaded.problem}")
         else:
-            states.append("pending")
+            states.append(_queued_state(results_dir, spec_hash, entry))
     for state in ("failed", "running", "pending"):
         if state in states:
             entry["status"] = state
@@ -141,6 +137,21 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
         if len(best) > 1:
             entry["std"] = {k: statistics.stdev(m[k] for m in best) for k in best[0]}
     return entry
+
+
+def _queued_state(results_dir: Path, spec_hash: str, entry: dict[str, Any]) -> str:
+    """pending, or running when a submitted Slurm job for this run is running."""
+    import json
+
+    path = Path(results_dir) / spec_hash / "slurm.json"
+    if not path.is_file():
+        return "pending"
+    from benchmark.launch.slurm import slurm_state
+
+    job_id = json.loads(path.read_text())["job_id"]
+    state = slurm_state(job_id)
+    entry["slurm"] = {"job_id": job_id, "state": state}
+    return "running" if state in ("RUNNING", "COMPLETING", "CONFIGURING") else "pending"
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

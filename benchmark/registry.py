@@ -235,7 +235,7 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
     runs: dict[str, dict[str, Any]] = {}
     for name, run in data["runs"].items():
         where = f"run {name}"
-        if not ID_PATTERN.match(str(name)):
+        if not ID_PATTERN.fullmatch(str(name)):
             raise RegistryError(f"{path}: {where}: run names use a-z, 0-9, '.', '_' and '-'")
         _check_fields(path, where, run, RUN_FIELDS, RUN_REQUIRED)
         _choice(path, where, "dataset", run["dataset"], tuple(DATASET_CLASSES))
@@ -317,7 +317,7 @@ def _load_table(
     for index, raw in enumerate(data["cells"]):
         where = f"cell {raw.get('id', f'#{index}') if isinstance(raw, dict) else f'#{index}'}"
         _check_fields(path, where, raw, CELL_FIELDS, ("id", "row", "dataset", "paper"))
-        if not ID_PATTERN.match(raw["id"]):
+        if not ID_PATTERN.fullmatch(raw["id"]):
             raise RegistryError(f"{path}: {where}: field 'id': use a-z, 0-9, '.', '_' and '-'")
         if raw["dataset"] not in table.datasets:
             raise RegistryError(f"{path}: {where}: field 'dataset': not among the table's datasets")

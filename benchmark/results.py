@@ -38,8 +38,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() or fsync() names no file: say which
         raise
 
 
@@ -49,7 +51,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 def run_dir(results_dir: Path, spec_hash: str) -> Path:
     """The folder of one run; refuses anything that is not a bare identity hash."""
-    if not HASH_PATTERN.match(spec_hash):
+    if not HASH_PATTERN.fullmatch(spec_hash):  # match() would let a trailing newline through
         raise ValueError(f"not a run identity: {spec_hash!r}")
     return Path(results_dir) / spec_hash
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from tabulate import tabulate
@@ -26,8 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.set_defaults(func=cmd_stats)
 
-    verify = verbs.add_parser("verify", help="list every problem of a dataset tree")
-    verify.add_argument("dataset", choices=list(DATASETS))
+    verify = verbs.add_parser(
+        "verify", help="list every problem of a dataset tree or of an NVIDIA mask folder"
+    )
+    verify.add_argument("dataset", choices=[*DATASETS, "masks"])
     verify.add_argument("--root", required=True, type=Path)
     verify.add_argument(
         "--archives", nargs="+", type=Path, default=[], metavar="FILE",
@@ -67,9 +68,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from benchmark.data.verify import verify_dataset
+    from benchmark.data.verify import verify_dataset, verify_masks
 
-    problems = verify_dataset(args.dataset, args.root, args.archives)
+    if args.dataset == "masks":
+        if args.archives:
+            raise UserError("--archives: the NVIDIA mask set has no archive check")
+        problems = verify_masks(args.root)
+    else:
+        problems = verify_dataset(args.dataset, args.root, args.archives)
     for problem in problems:
         print(problem)
     print(f"{len(problems)} problem(s)" if problems else f"{args.dataset}: no problems found")
@@ -121,19 +127,3 @@ def draw_gallery(keep, ratios, out: Path, title: str, rows: int = 4, cols: int =
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``benchmark data …`` standalone (tests, ``python -m benchmark.data.cli``)."""
-    parser = argparse.ArgumentParser(prog="benchmark")
-    register(parser.add_subparsers(dest="verb", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

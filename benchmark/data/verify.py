@@ -10,6 +10,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
@@ -52,6 +53,40 @@ def verify_dataset(name: str, root: str | Path, archives: list[Path] | None = No
     for archive in archives or []:
         problems += check_archive(name, Path(archive))
     return problems
+
+
+MASK_FILES = 12000  # the NVIDIA irregular mask testing set: 00000.png … 11999.png
+
+
+def verify_masks(folder: str | Path) -> list[str]:
+    """Problems of an NVIDIA mask folder, all at once: missing files (one line for the lot),
+    files that do not decode and masks that are not binary, each named."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder}: mask folder not found (expected 00000.png … 11999.png)"]
+    names = [f"{n:05d}.png" for n in range(MASK_FILES)]
+    present = set(os.listdir(folder))
+    missing = [name for name in names if name not in present]
+    problems = []
+    if missing:
+        shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+        problems.append(f"{folder}: {len(missing)} of {MASK_FILES} mask files missing ({shown})")
+    files = [str(folder / name) for name in names if name in present]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = pool.map(_mask_problem, files)
+        problems += [p for p in tqdm(results, total=len(files), desc="masks", disable=None) if p]
+    return problems
+
+
+def _mask_problem(path: str) -> str | None:
+    try:
+        with Image.open(path) as img:
+            values = np.asarray(img.convert("L"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        return f"{path}: mask does not decode ({err})"
+    if np.any((values != 0) & (values != 255)):
+        return f"{path}: mask is not binary (values other than 0 and 255)"
+    return None
 
 
 def undecodable(files: list[str]) -> list[str]:

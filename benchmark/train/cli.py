@@ -49,6 +49,35 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--dry-run", action="store_true", help="print the plan and its cost, run nothing"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes per run, launched with torchrun (DDP; splits the global batch)",
+    )
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    p.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        default="local",
+        help="where runs execute (default: this machine)",
+    )
+    p.add_argument("--partition", default=None, help="Slurm partition")
+    p.add_argument(
+        "--gpus-per-run",
+        type=int,
+        default=None,
+        help="Slurm: GPUs per run (default: --nproc on a GPU, 0 on CPU)",
+    )
+    p.add_argument("--time", type=int, default=24 * 60, help="Slurm time limit per job (minutes)")
+    p.add_argument(
+        "--slurm-arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra sbatch parameter, e.g. --slurm-arg account=vision (repeatable)",
+    )
+    p.add_argument("--wait", action="store_true", help="Slurm: wait for every job to finish")
     p.set_defaults(func=cmd_run)
 
     p = verbs.add_parser("status", help="status and metrics of each cell")
@@ -80,14 +109,40 @@ def _context(args: argparse.Namespace, options):
         num_workers=workers,
         skip_bad=args.skip_bad,
         progress=not args.no_progress,
+        sync_bn=args.sync_bn,
     )
+
+
+def _executor(args: argparse.Namespace):
+    from benchmark.errors import UserError
+
+    if args.nproc < 1:
+        raise UserError("--nproc must be at least 1")
+    if args.executor == "slurm":
+        from benchmark.launch.slurm import SlurmExecutor
+
+        return SlurmExecutor(
+            folder=(args.results_dir or Path("results") / args.profile) / ".slurm",
+            nproc=args.nproc,
+            partition=args.partition,
+            gpus_per_run=args.gpus_per_run,
+            time_min=args.time,
+            extra=args.slurm_arg,
+            wait=args.wait,
+        )
+    if args.nproc > 1:
+        from benchmark.launch.torchrun import TorchrunExecutor
+
+        return TorchrunExecutor(args.nproc)
+    from benchmark.launch.local import LocalExecutor
+
+    return LocalExecutor()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from benchmark.cli import plan_options
-    from benchmark.launch.local import LocalExecutor
     from benchmark.plan import build_plan
     from benchmark.registry import load_registry
     from benchmark.train.runner import estimate, run_plan
@@ -120,7 +175,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
-    outcome = run_plan(plan, ctx, LocalExecutor(), force=args.force)
+    outcome = run_plan(plan, ctx, _executor(args), force=args.force)
+    if "submitted" in outcome.statuses:
+        print("submitted; follow with `benchmark status` (add --wait to block until done)")
+        return 0
     print()
     _print_summary(registry, cells, plan, ctx.results_dir)
     failed = sum(s == "failed" for s in outcome.statuses)
@@ -143,10 +201,17 @@ def _print_summary(registry, cells, plan, folder) -> None:
                 entry["status"],
                 " ".join(f"{k} {ours[k]:.1f}" for k in cell.paper if k in ours) or "—",
                 " ".join(f"{k} {v:.1f}" for k, v in cell.paper.items()),
-                (entry["reason"] or "")[:80],
+                _note(entry)[:80],
             ]
         )
     print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "reason"]))
+
+
+def _note(entry: dict) -> str:
+    if entry.get("slurm"):
+        slurm = entry["slurm"]
+        return f"slurm job {slurm['job_id']} {slurm['state'] or ''}".strip()
+    return entry["reason"] or ""
 
 
 def cmd_status(args: argparse.Namespace) -> int:

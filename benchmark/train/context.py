@@ -30,6 +30,7 @@ class RunContext:
     num_workers: int = 0
     skip_bad: bool = False
     progress: bool = True
+    sync_bn: bool = False  # SyncBatchNorm across processes under torchrun
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":

@@ -59,12 +59,13 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     """Evaluate a trained run's checkpoint under every condition of the EvalSpec."""
     from benchmark.data import build_dataset
     from benchmark.data.masks import load_pool
+    from benchmark.launch import distributed as ddp
     from benchmark.models import build_model
     from benchmark.train import checkpoint
-    from benchmark.train.loop import make_loader
+    from benchmark.train.loop import evaluate_test_set
 
     spec = ev.run
-    device = ctx.torch_device()
+    device = ddp.local_device(ctx.torch_device())
     ckpt_path = (
         Path(ctx.results_dir)
         / spec.hash
@@ -87,7 +88,6 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         normalize=spec.normalize,
         skip_bad=ctx.skip_bad,
     )
-    loader = make_loader(test_set, spec, ctx, False, 0)
     rows, timings, examples = [], {}, {"probs": {}}
     for condition in ev.conditions:
         keep_fn, ratios = None, []
@@ -105,7 +105,7 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
                 return keep
 
         start = time.perf_counter()
-        probs, targets, indices, _ = predict(model, loader, device, keep_fn)
+        probs, targets, indices, _ = evaluate_test_set(model, test_set, spec, ctx, device, keep_fn)
         timings[condition] = time.perf_counter() - start
         # A few test images' predictions for the report's qualitative figure (same images,
         # same masks for every model evaluated with this EvalSpec).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from benchmark.train.context import RunContext
 
 LOCK = ".lock"
 POLL_S = 1.0
+FRESH_S = 10.0  # a lock file without a PID this young is being written, not abandoned
 
 
 @dataclass(frozen=True)
@@ -46,54 +48,94 @@ def is_done(results_dir: Path, spec_hash: str) -> bool:
 
 
 class RunLock:
-    """A lock file holding the owner's PID; a lock whose owner is dead is taken over."""
+    """A lock file naming its owner, ``PID HOST``; a lock whose owner died is taken over.
+
+    A lock from another host is respected, since its PID cannot be checked from here (Slurm
+    jobs share one results folder); a lock without a PID counts as held while it is young (its
+    owner is between creating and writing it). Take-overs are serialised by a second file, so
+    two processes that both find the same stale lock cannot both take it.
+    """
 
     def __init__(self, folder: Path):
         self.path = folder / LOCK
+        self.stamp = f"{os.getpid()} {socket.gethostname()}\n"
 
     def try_acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._create(self.path):
+            return True
+        seen = _read(self.path)
+        if seen is None or lock_held(seen, self.path):  # None: just released; retry next poll
+            return False
+        guard = self.path.with_name(LOCK + ".takeover")
+        if not self._create(guard):
+            other = _read(guard)
+            if other is not None and not lock_held(other, guard):
+                guard.unlink(missing_ok=True)  # its taker died mid-takeover; retry next poll
+            return False
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if self._owner_alive():
+            if _read(self.path) != seen:  # someone took it over while we looked
                 return False
-            # Stale: replace it atomically; if two processes race, the rename's winner holds it
-            # and the loser sees a live owner on its next try.
             tmp = self.path.with_name(f"{LOCK}.{os.getpid()}")
-            tmp.write_text(f"{os.getpid()}\n")
+            tmp.write_text(self.stamp)
             os.replace(tmp, self.path)
-            return self._mine()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return True
+            return True
+        finally:
+            guard.unlink(missing_ok=True)
 
     def release(self) -> None:
-        if self._mine():
+        if _read(self.path) == self.stamp:
             self.path.unlink(missing_ok=True)
 
-    def _owner(self) -> int | None:
-        try:
-            return int(self.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+    def holder(self) -> str:
+        """Who holds it, for messages; how to clear it when that cannot be checked from here."""
+        fields = (_read(self.path) or "").split()
+        if len(fields) < 2:
+            return "owner unknown"
+        if fields[1] == socket.gethostname():
+            return f"PID {fields[0]}"
+        return f"PID {fields[0]} on {fields[1]}; if that run is gone, delete {self.path}"
 
-    def _mine(self) -> bool:
-        return self._owner() == os.getpid()
-
-    def _owner_alive(self) -> bool:
-        pid = self._owner()
-        if pid is None:
-            return False
-        if pid == os.getpid():
-            return True
+    def _create(self, path: Path) -> bool:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
             return False
-        except PermissionError:
-            return True
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.stamp)
         return True
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def lock_held(stamp: str, path: Path) -> bool:
+    """Whether the owner a lock file names may still be running."""
+    fields = stamp.split()
+    try:
+        pid = int(fields[0])
+    except (IndexError, ValueError):
+        try:  # no PID yet: held while young (being written), stale once old (garbage)
+            return time.time() - path.stat().st_mtime < FRESH_S
+        except FileNotFoundError:
+            return False
+    if len(fields) > 1 and fields[1] != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def execute(job: Job) -> str:
@@ -106,7 +148,10 @@ def execute(job: Job) -> str:
     waited = False
     while not lock.try_acquire():
         if not waited:
-            print(f"  {job.name} [{job.hash}] is running in another process; waiting for it")
+            print(
+                f"  {job.name} [{job.hash}] is running in another process ({lock.holder()}); "
+                f"waiting for it"
+            )
             waited = True
         time.sleep(POLL_S)
     try:
@@ -119,11 +164,11 @@ def execute(job: Job) -> str:
 
 def _run_locked(job: Job, folder: Path) -> str:
     handler = _attach_log(folder)
-    device = job.ctx.torch_device()
     started = time.time()
     body: dict[str, Any] = {}
     status, error = "done", None
     try:
+        _recover_from_kill(job, folder)
         if job.kind == "train":
             from benchmark.train.loop import fit
 
@@ -135,12 +180,60 @@ def _run_locked(job: Job, folder: Path) -> str:
     except KeyboardInterrupt:
         raise
     except UserError as exc:
-        status, error = "failed", str(exc)
+        status, error = "failed", _user_message(exc)
+        logging.getLogger("benchmark.train").error("%s", error)
     except Exception as exc:  # noqa: BLE001 — any crash becomes a failed result, not a lost run
         status, error = "failed", _describe(exc, job)
         logging.getLogger("benchmark.train").error("%s", traceback.format_exc())
     finally:
         _detach_log(handler)
+    from benchmark.launch import distributed as ddp
+
+    if not ddp.is_main():  # under torchrun, rank 0 alone writes the result
+        return status
+    return _record(job, folder, status, error, body, started)
+
+
+def _recover_from_kill(job: Job, folder: Path) -> None:
+    """Undo what a killed predecessor may have left (we hold the lock, so nobody else writes
+    here): temp files of an interrupted atomic write are removed, and a `last.pt` that does
+    not read is set aside so that training starts over instead of failing at resume."""
+    from benchmark.launch import distributed as ddp
+    from benchmark.train import checkpoint
+
+    if ddp.is_main():  # under torchrun, rank 0 alone writes in the run's folder
+        for leftover in [*folder.glob(".*.tmp"), *folder.glob("checkpoints/.*.tmp")]:
+            leftover.unlink(missing_ok=True)
+        last = folder / "checkpoints" / checkpoint.LAST
+        reason = checkpoint.set_aside_if_unreadable(last) if job.kind == "train" else None
+        if reason is not None:
+            message = (
+                f"warning: {job.name} [{job.hash}]: {reason}; set aside as "
+                f"{last.name}{checkpoint.UNREADABLE}, training starts over"
+            )
+            logging.getLogger("benchmark.train").warning("%s", message)
+            print(f"  {message}")
+    ddp.barrier()  # the other ranks look for last.pt only once rank 0 has dealt with it
+
+
+def _user_message(exc: UserError) -> str:
+    """The error's own message. A DataLoader worker re-raises it with the worker's traceback
+    in the text; keep only the original line, which names the file."""
+    text = str(exc)
+    marker = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    if "Original Traceback" in text and marker in text:
+        return text.rsplit(marker, 1)[1].strip()
+    return text
+
+
+def write_failure(job: Job, error: str) -> str:
+    """Record a failure seen from outside the run (its process died before writing)."""
+    return _record(job, run_dir(job.ctx.results_dir, job.hash), "failed", error, {}, time.time())
+
+
+def _record(
+    job: Job, folder: Path, status: str, error: str | None, body: dict[str, Any], started: float
+) -> str:
     seed = job.spec.seed if job.kind == "train" else job.spec.run.seed
     result = {
         "kind": job.kind,
@@ -152,7 +245,7 @@ def _run_locked(job: Job, folder: Path) -> str:
         "spec": job.spec.to_dict(),
         **body,
         "provenance": {
-            **provenance(seed, _device_name(device)),
+            **provenance(seed, _device_name(job.ctx.torch_device())),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         },
         "timings": {**body.get("timings", {}), "wall_s": time.time() - started},
@@ -181,6 +274,12 @@ def _describe(exc: Exception, job: Job) -> str:
 
     if isinstance(exc, NonFiniteLoss):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = Path(exc.filename).parent if exc.filename else Path(job.ctx.results_dir)
+        return (
+            f"no space left on device writing to {where}: free some space and run again "
+            f"(training resumes from its last checkpoint)"
+        )
     return f"{type(exc).__name__}: {exc} (traceback in the run's log.txt)"
 
 

@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
+from benchmark.errors import UserError
+from benchmark.launch import distributed as ddp
 from benchmark.metrics import score
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
@@ -64,26 +66,77 @@ def configure_determinism(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def make_loader(dataset, spec: RunSpec, ctx: RunContext, train: bool, seed: int) -> DataLoader:
+def make_loader(
+    dataset,
+    batch_size: int,
+    ctx: RunContext,
+    train: bool,
+    seed: int,
+    sampler=None,
+    collate=None,
+) -> DataLoader:
     cuda = ctx.torch_device().type == "cuda"
+    workers = ctx.num_workers
     return DataLoader(
         dataset,
-        batch_size=spec.batch_size,
-        shuffle=train,
-        generator=generator(seed) if train else None,
-        num_workers=ctx.num_workers,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        generator=generator(seed) if train and sampler is None else None,
+        num_workers=workers,
         worker_init_fn=seed_worker,
-        collate_fn=dataset.collate,
+        collate_fn=collate or dataset.collate,
         pin_memory=cuda,
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
         drop_last=False,
     )
 
 
+def train_sampler(dataset, spec: RunSpec, epoch: int):
+    """None in one process (the loader shuffles); a DistributedSampler under torchrun."""
+    if ddp.world_size() == 1:
+        return None
+    from torch.utils.data.distributed import DistributedSampler
+
+    return DistributedSampler(
+        dataset,
+        num_replicas=ddp.world_size(),
+        rank=ddp.rank(),
+        shuffle=True,
+        seed=derive_seed(spec.seed, epoch, 1) % 2**31,
+    )
+
+
+def per_rank_batch(spec: RunSpec) -> int:
+    """The paper's global batch split over the processes."""
+    world = ddp.world_size()
+    if spec.batch_size % world:
+        raise UserError(
+            f"the global batch of {spec.batch_size} does not split over {world} processes: "
+            f"use --nproc among the divisors of {spec.batch_size}"
+        )
+    return spec.batch_size // world
+
+
+def evaluate_test_set(model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None):
+    """Every test image scored once across ranks, gathered in index order on every rank."""
+    subset = test_set
+    if ddp.world_size() > 1:
+        subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
+    loader = make_loader(subset, spec.batch_size, ctx, False, 0, collate=test_set.collate)
+    probs, targets, indices, bad = predict(model, loader, device, keep_fn)
+    probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
+    return probs, targets, indices, bad
+
+
 def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
-    device = ctx.torch_device()
+    device = ddp.local_device(ctx.torch_device())
     configure_determinism(device)
     seed_everything(spec.seed)
+    batch = per_rank_batch(spec)
+    main = ddp.is_main()
     root = ctx.dataset_root(spec)
     common = dict(
         img_size=spec.img_size,
@@ -96,13 +149,14 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     model = build_model(spec, ctx.weights_root).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    model = ddp.wrap_model(model, device, ctx.sync_bn)
     optimizer = torch.optim.SGD(
-        model.param_groups(spec.lr, spec.head_lr_mult),
+        ddp.unwrap(model).param_groups(spec.lr, spec.head_lr_mult),
         lr=spec.lr,
         momentum=spec.momentum,
         weight_decay=spec.weight_decay,
     )
-    iters_per_epoch = math.ceil(len(train_set) / spec.batch_size)
+    iters_per_epoch = math.ceil(math.ceil(len(train_set) / ddp.world_size()) / batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(it, iters_per_epoch, spec)
     )
@@ -120,27 +174,33 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     last_path = ckpt_dir / checkpoint.LAST
     if last_path.exists():
         saved = checkpoint.load(last_path)
-        model.load_state_dict(saved["model"])
+        ddp.unwrap(model).load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"])
         state = {k: saved[k] for k in state}
         log.info("resuming %s from epoch %d/%d", spec.name, state["epoch"], spec.epochs)
-        print(f"  resuming {spec.name} from its checkpoint at epoch {state['epoch']}/{spec.epochs}")
+        if main:
+            print(
+                f"  resuming {spec.name} from its checkpoint at epoch "
+                f"{state['epoch']}/{spec.epochs}"
+            )
 
     skipped: set[str] = set(state["skipped_files"])
     for epoch in range(state["epoch"], spec.epochs):
         seed_everything(derive_seed(spec.seed, epoch))
-        loader = make_loader(train_set, spec, ctx, True, derive_seed(spec.seed, epoch, 1))
-        mask_gen = generator(derive_seed(spec.seed, epoch, 2))
+        sampler = train_sampler(train_set, spec, epoch)
+        loader = make_loader(
+            train_set, batch, ctx, True, derive_seed(spec.seed, epoch, 1), sampler=sampler
+        )
+        mask_gen = generator(derive_seed(spec.seed, epoch, 2 + 10 * ddp.rank()))
         start = time.perf_counter()
         loss, seen = train_one_epoch(
             model, loader, optimizer, scheduler, spec, device, pool, mask_gen, epoch, ctx, skipped
         )
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        test_loader = make_loader(test_set, spec, ctx, False, 0)
-        probs, targets, _, bad = predict(model, test_loader, device)
+        probs, targets, _, bad = evaluate_test_set(model, test_set, spec, ctx, device)
         skipped.update(bad)
         eval_time = time.perf_counter() - start
         scores = score(probs, targets).to_dict()
@@ -153,6 +213,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             "eval_time_s": eval_time,
             "train_samples_per_s": seen / train_time,
             "eval_samples_per_s": len(probs) / eval_time,
+            "test_samples": len(probs),
         }
         state["history"].append(row)
         log.info(
@@ -197,7 +258,9 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         "train_samples_per_s": _mean(r["train_samples_per_s"] for r in history),
         "eval_samples_per_s": _mean(r["eval_samples_per_s"] for r in history),
         "global_batch": spec.batch_size,
-        "world_size": 1,
+        "per_rank_batch": batch,
+        "world_size": ddp.world_size(),
+        "sync_bn": ctx.sync_bn and ddp.world_size() > 1,
     }
 
 

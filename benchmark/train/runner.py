@@ -6,6 +6,7 @@ skipped, failed work is retried, and a failing run never stops the others.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ GMACS = {
 }
 PAPER_TRAIN_IMAGES = {"voc2007": 5011, "coco2014": 82081, "wider": 28345}
 ARCH_PASSES = {"plain": 1, "csra": 1, "sst": 1, "mcar": 5}
+# Below this much free space a run would fail at its first checkpoint (a smoke one holds KBs,
+# a paper ResNet-101 `last.pt` ~0.5 GB: the check catches a full disk, not a tight one).
+MIN_FREE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -77,7 +81,38 @@ def preflight(plan: Plan, ctx: RunContext) -> None:
         )
 
 
+def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
+    """Stop before any training if results could not be saved: hours of work must not end in
+    an unwritable folder. A probe file is created and removed, and free space is checked."""
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"results folder {folder} is a file, not a folder (see --results-dir)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise UserError(
+            f"cannot write to the results folder {folder}: {exc.strerror or exc} "
+            f"(nothing was trained; choose another with --results-dir)"
+        ) from None
+    if free < min_free:
+        raise UserError(
+            f"results folder {folder}: only {free / 2**20:.1f} MiB free on its disk, at least "
+            f"{min_free / 2**20:.0f} MiB needed (nothing was trained; free space or choose "
+            f"another with --results-dir)"
+        )
+
+
 def run_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> RunOutcome:
+    # Only when there is work: a finished, read-only results folder still reports "done".
+    if force or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
+        check_writable(Path(ctx.results_dir))
     all_trains, all_evals = jobs_for(plan, ctx, force)
     preflight(plan, ctx)
     trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.data.cli import main
+from benchmark.cli import main
 from benchmark.data.synthetic import synthesize
 from benchmark.data.verify import check_archive, verify_dataset
 

@@ -1,0 +1,40 @@
+"""A job as a JSON file, so another process (torchrun, a Slurm node) can run it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from benchmark.results import atomic_write_json
+from benchmark.spec import EvalSpec, RunSpec
+from benchmark.train.context import RunContext
+from benchmark.train.job import Job
+
+PATH_FIELDS = ("results_dir", "data_root", "weights_root", "masks_root", "cache_dir")
+
+
+def job_to_dict(job: Job) -> dict:
+    ctx = dataclasses.asdict(job.ctx)
+    for key in PATH_FIELDS:
+        if ctx[key] is not None:
+            ctx[key] = str(Path(ctx[key]).resolve())
+    return {"kind": job.kind, "spec": job.spec.to_dict(), "ctx": ctx}
+
+
+def job_from_dict(data: dict) -> Job:
+    ctx = dict(data["ctx"])
+    for key in PATH_FIELDS:
+        if ctx[key] is not None:
+            ctx[key] = Path(ctx[key])
+    spec_cls = RunSpec if data["kind"] == "train" else EvalSpec
+    return Job(data["kind"], spec_cls.from_dict(data["spec"]), RunContext(**ctx))
+
+
+def write_job(job: Job, path: Path) -> Path:
+    atomic_write_json(path, job_to_dict(job))
+    return path
+
+
+def read_job(path: Path) -> Job:
+    return job_from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,111 @@
+"""Two `benchmark run` processes on one results folder with overlapping plans: the shared run
+trains once, the second process waits for it instead of training it again, both succeed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from faults import CELL, ONE_EPOCH, dead_pid, results, start_benchmark, wait_for_text
+
+from benchmark.cli import main
+from benchmark.results import load_result
+from benchmark.train.job import RunLock
+
+
+def test_overlapping_runs_train_the_shared_run_once(workdir: Path, shared_cache: Path) -> None:
+    folder = workdir / "results"
+    # Different selectors, one training run: Table 4's CSRA cell and Table 2's baseline row.
+    first_args = ["run", CELL, *ONE_EPOCH, "--results-dir", str(folder)]
+    second_args = ["run", "t2.resnet-cut.voc2007", *ONE_EPOCH, "--results-dir", str(folder)]
+    go_first, go_second = workdir / "go-first", workdir / "go-second"
+    log_first, log_second = workdir / "first.log", workdir / "second.log"
+    # Both import at once; the first holds the run's lock until the second is seen waiting on it.
+    first = start_benchmark(
+        first_args, workdir, shared_cache, log_first, FAULT_HOLD_LOCK=str(go_first)
+    )
+    second = start_benchmark(
+        second_args, workdir, shared_cache, log_second, FAULT_START_AFTER=str(go_second)
+    )
+    procs = [first, second]
+    try:
+        wait_for_text(log_first, "fault: holding", procs)
+        go_second.touch()
+        wait_for_text(log_second, "is running in another process (PID ", procs)
+        go_first.touch()
+        assert first.wait(timeout=300) == 0, log_first.read_text()
+        assert second.wait(timeout=300) == 0, log_second.read_text()
+    finally:
+        for proc in procs:  # a failed assertion must not leave them running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    (run_hash,) = results(folder)
+    log = (folder / run_hash / "log.txt").read_text()
+    assert log.count("epoch 1/1 ") == 1, f"trained more than once:\n{log}"
+    assert "resuming" not in log_second.read_text()  # it found the result, not a checkpoint
+    assert load_result(folder, run_hash).problem is None
+    assert main(["check", "--results-dir", str(folder)]) == 0
+
+
+def _stale(lock: RunLock, text: str) -> None:
+    lock.path.write_text(text)
+    old = time.time() - 3600
+    os.utime(lock.path, (old, old))
+
+
+def test_stale_locks_are_taken_over_and_live_or_remote_ones_are_not(tmp_path: Path) -> None:
+    lock = RunLock(tmp_path)
+    me = socket.gethostname()
+    for stale in (f"{dead_pid()}\n", f"{dead_pid()} {me}\n", "", "not a pid\n"):
+        _stale(lock, stale)
+        assert lock.try_acquire(), f"lock holding {stale!r} was not taken over"
+        assert lock.path.read_text() == f"{os.getpid()} {me}\n"
+        lock.release()
+        assert not lock.path.exists()
+
+    lock.path.write_text("")  # just created by its owner, PID not written yet: held
+    assert not lock.try_acquire()
+    # On another machine: its PID means nothing here, so it is never judged dead from here.
+    lock.path.write_text(f"{dead_pid()} another-node\n")
+    assert not lock.try_acquire() and "delete" in lock.holder()
+
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        lock.path.write_text(f"{holder.pid} {me}\n")
+        assert not lock.try_acquire()
+        lock.release()  # not ours: must stay
+        assert lock.path.read_text() == f"{holder.pid} {me}\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock.try_acquire()  # its holder died
+    lock.release()
+
+
+def test_two_processes_finding_one_stale_lock_do_not_both_take_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import benchmark.train.job as job
+
+    first, second = RunLock(tmp_path), RunLock(tmp_path)
+    second.stamp = f"{dead_pid()} {socket.gethostname()}\n"  # stands for another live process
+    monkeypatch.setattr(job, "lock_held", lambda stamp, path: stamp == first.stamp)
+    _stale(first, f"{dead_pid()}\n")
+    real_read, calls = job._read, []
+
+    def read(path: Path):
+        seen = real_read(path)
+        calls.append(path)
+        if len(calls) == 1:  # `second` has just seen the stale lock: `first` takes it now
+            assert first.try_acquire()
+        return seen
+
+    monkeypatch.setattr(job, "_read", read)
+    assert not second.try_acquire(), "both processes hold the lock"
+    assert real_read(first.path) == first.stamp
