@@ -72,7 +72,12 @@ def _register_optional(verbs: argparse._SubParsersAction) -> None:
         importlib.import_module(module).register(verbs)
 
 
-VERB_MODULES = ("benchmark.data.cli", "benchmark.train.cli", "benchmark.report.cli")
+VERB_MODULES = (
+    "benchmark.data.cli",
+    "benchmark.train.cli",
+    "benchmark.report.cli",
+    "benchmark.perf.cli",
+)
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -46,20 +46,23 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Non-interpolated AP per class; NaN where a class has no positives.
 
     Entries coded -1 or -2 are dropped before ranking. Ties are ranked in input order (a stable
-    sort), so with tie-free scores this equals sklearn's ``average_precision_score``.
+    sort), so with tie-free scores this equals sklearn's ``average_precision_score``. Only the
+    positives' ranks are needed: the k-th positive of a class at valid rank r adds k / r, so no
+    full-length cumulative sum is built unless some entries are ignored.
     """
-    scores_t = np.ascontiguousarray(np.asarray(scores, dtype=np.float64).T)  # C×N: rows sort fast
-    targets_t = np.ascontiguousarray(np.asarray(targets).T)
-    order = _descending_stable_order(scores_t)
-    ranked = np.take_along_axis(targets_t, order, axis=1)
-    valid = (ranked == 0) | (ranked == 1)
-    positive = ranked == 1
-    rank_valid = np.cumsum(valid, axis=1)
-    hits = np.cumsum(positive, axis=1)
-    precision_at_hits = np.where(positive, hits / np.maximum(rank_valid, 1), 0.0)
-    n_pos = positive.sum(axis=1)
+    scores_t = np.ascontiguousarray(np.asarray(scores).T)  # C×N: rows sort fast
+    targets_t = np.ascontiguousarray(np.asarray(targets, dtype=np.int8).T)
+    ranked = np.take_along_axis(targets_t, _descending_stable_order(scores_t), axis=1)
+    rows, cols = np.nonzero(ranked == 1)  # row-major: each class's positives in rank order
+    n_pos = np.bincount(rows, minlength=ranked.shape[0])
+    first = np.concatenate(([0], np.cumsum(n_pos)[:-1]))
+    k = np.arange(1, rows.size + 1) - first[rows]  # 1-based index among the class's positives
+    rank = cols + 1
+    ignored = (ranked != 0) & (ranked != 1)
+    if ignored.any():
+        rank = rank - np.cumsum(ignored, axis=1, dtype=np.int32)[rows, cols]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ap = precision_at_hits.sum(axis=1) / n_pos
+        ap = np.bincount(rows, weights=k / rank, minlength=ranked.shape[0]) / n_pos
     ap[n_pos == 0] = np.nan
     return ap
 
@@ -86,7 +89,9 @@ def _descending_stable_order(scores_t: np.ndarray) -> np.ndarray:
 
 def score(scores: np.ndarray, targets: np.ndarray) -> Scores:
     """All of SPEC §3 for an N×C score matrix and target matrix."""
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    if scores.dtype != np.float32:  # model outputs stay float32: no 2× copy to rank them
+        scores = scores.astype(np.float64)
     targets = np.asarray(targets)
     validate(scores, targets)
     ap = average_precision(scores, targets)
@@ -128,7 +133,10 @@ def validate(scores: np.ndarray, targets: np.ndarray) -> None:
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
         raise ValueError(f"non-finite score at row {row}")
-    unknown = ~np.isin(targets, TARGET_CODES)
+    if np.issubdtype(targets.dtype, np.integer):  # the codes are the range -2…1
+        unknown = (targets < IGNORE_AP) | (targets > 1)
+    else:
+        unknown = ~np.isin(targets, TARGET_CODES)
     if unknown.any():
         row, col = (int(v) for v in np.argwhere(unknown)[0])
         raise ValueError(

@@ -54,30 +54,19 @@ def test_two_processes_split_the_batch_and_score_every_test_image_once(tmp_path)
     assert all(row["test_samples"] == test_images for row in result["history"])
 
 
-def test_a_global_batch_that_does_not_split_is_refused(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmark.cli",
-            "run",
-            "t4.resnet-cut.voc2007",
-            "--nproc",
-            "4",
-            "--no-progress",
-            "--results-dir",
-            str(tmp_path / "r"),
-        ],
-        env=_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 1
-    (result,) = _results(tmp_path / "r")
-    assert result["status"] == "failed"
-    assert "global batch of 6 does not split over 4 processes" in result["error"]
+def test_a_global_batch_that_does_not_split_is_refused(monkeypatch):
+    from benchmark.errors import UserError
+    from benchmark.launch import distributed
+    from benchmark.profiles import resolve_run
+    from benchmark.registry import load_registry
+    from benchmark.train.loop import per_rank_batch
+
+    spec = resolve_run(load_registry(REPO / "experiments"), "voc-resnetcut-plain", "smoke")
+    monkeypatch.setattr(distributed, "world_size", lambda: 3)
+    assert per_rank_batch(spec) == 2
+    monkeypatch.setattr(distributed, "world_size", lambda: 4)
+    with pytest.raises(UserError, match="global batch of 6 does not split over 4 processes"):
+        per_rank_batch(spec)
 
 
 def _slurm_up() -> bool:

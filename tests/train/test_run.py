@@ -39,8 +39,8 @@ def test_smoke_cell_trains_then_second_call_launches_nothing(workdir, capsys):
 
 
 def test_table6_evaluations_score_the_same_masks_for_both_models(workdir, capsys):
-    assert main(["run", "t6.*.voc2007", "--no-progress"]) == 0
-    entries = _status(capsys, "t6.*.voc2007")
+    assert main(["run", "t6.*.voc2007", "--no-progress", "--epochs", "1"]) == 0
+    entries = _status(capsys, "t6.*.voc2007", "--epochs", "1")
     assert {e["status"] for e in entries.values()} == {"done"}
     results = {}
     for cell_id, entry in entries.items():
@@ -66,9 +66,9 @@ def test_non_finite_loss_marks_the_run_failed_and_others_continue(workdir, capsy
         return loss * float("nan"), out
 
     monkeypatch.setattr(loop, "supervised_step_loss", poisoned)
-    code = main(["run", "t4.resnet-cut*.voc2007", "--no-progress"])
+    code = main(["run", "t4.resnet-cut*.voc2007", "--no-progress", "--epochs", "1"])
     assert code == 1
-    entries = _status(capsys, "t4.resnet-cut*.voc2007")
+    entries = _status(capsys, "t4.resnet-cut*.voc2007", "--epochs", "1")
     assert entries["t4.resnet-cut.voc2007"]["status"] == "failed"
     assert "non-finite loss at epoch 1, iteration 1" in entries["t4.resnet-cut.voc2007"]["reason"]
     assert entries["t4.resnet-cut-msl.voc2007"]["status"] == "done"  # msl objective untouched
@@ -109,7 +109,7 @@ def _metrics(results_dir: Path) -> dict:
 
 def test_sigkill_then_rerun_gives_the_same_metrics_as_uninterrupted(workdir):
     cell = "t4.resnet-cut-msl.voc2007"
-    args = [sys.executable, "-m", "benchmark.cli", "run", cell, "--epochs", "4", "--no-progress"]
+    args = [sys.executable, "-m", "benchmark.cli", "run", cell, "--epochs", "3", "--no-progress"]
     env = cli_env(workdir)
     straight = workdir / "straight"
     subprocess.run(

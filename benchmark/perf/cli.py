@@ -1,0 +1,133 @@
+"""`benchmark perf`: the suite's training, data, metric and evaluation speed, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import UserError
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+ROWS = (  # (key, label, format)
+    ("supervised_step_s", "supervised step", "{:.3f} s"),
+    ("msl_step_s", "MSL step (two passes)", "{:.3f} s"),
+    ("msl_step_ratio", "MSL / supervised (paired)", "{:.3f}×"),
+    ("fused_msl_step_s", "fused MSL step", "{:.3f} s"),
+    ("fused_msl_step_ratio", "fused MSL / supervised (paired)", "{:.3f}×"),
+    ("msl_images_per_s", "MSL training", "{:.1f} img/s"),
+    ("mfu_supervised", "MFU supervised", "{:.1%}"),
+    ("mfu_msl", "MFU MSL", "{:.1%}"),
+    ("mfu_fused_msl", "MFU fused MSL", "{:.1%}"),
+    ("data_plain_per_s", "data pipeline, plain", "{:.1f} samples/s"),
+    ("data_masked_per_s", "data pipeline, masked", "{:.1f} samples/s"),
+    ("mask_overhead", "masked / plain time per sample", "{:.3f}×"),
+    ("metrics_coco_s", "metrics, COCO val scale", "{:.3f} s"),
+    ("eval_images_per_s", "evaluation", "{:.1f} img/s"),
+)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("perf", help="time training steps, data pipeline, metrics, evaluation")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--model", default="resnet101", help="timm backbone under a CSRA head")
+    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--batch", type=int, default=6)
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed rounds, medians reported (default: 5 on CPU, 20 on CUDA)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed rounds first (default: 1 on CPU, 3 on CUDA)",
+    )
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the "
+        "fix for small-batch launch overhead) | max-autotune",
+    )
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="bf16 dense peak for MFU (default: from the GPU's name)",
+    )
+    p.add_argument(
+        "--data-images",
+        type=int,
+        default=192,
+        help="synthetic VOC images read per data-pipeline pass",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="mask-pool cache (default: $BENCHMARK_CACHE or ~/.cache/benchmark)",
+    )
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_perf)
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.perf.suite import TARGETS, PerfOptions, run_perf
+
+    for name in ("img_size", "batch", "repeats", "data_images"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
+    if args.warmup is not None and args.warmup < 0:
+        raise UserError(f"--warmup: must be at least 0, got {args.warmup}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {args.device}: CUDA is not available on this machine")
+    options = PerfOptions(
+        device=args.device,
+        model=args.model,
+        img_size=args.img_size,
+        batch=args.batch,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        compile=args.compile,
+        peak_tflops=args.peak_tflops,
+        data_images=args.data_images,
+        cache_dir=args.cache_dir,
+    )
+    result = run_perf(options)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(_table(result, TARGETS))
+    return 0
+
+
+def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
+    from tabulate import tabulate
+
+    rows = []
+    for key, label, fmt in ROWS:
+        if key not in result:
+            continue
+        target = (
+            f"≤ {targets[key]:g}: {'met' if result[key] <= targets[key] else 'MISSED'}"
+            if key in targets
+            else ""
+        )
+        rows.append([label, fmt.format(result[key]), target])
+    head = (
+        f"{result['model']} + CSRA, {result['img_size']} px, batch {result['batch']}, "
+        f"{result['device_name']} ({result['device']}), torch {result['torch']}, "
+        f"{result['threads']} threads, median of {result['repeats']}"
+    )
+    return head + "\n" + tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])

@@ -1,0 +1,229 @@
+"""Every `benchmark perf` measurement in one process, on one model, one batch and one pool.
+
+Measuring side by side is what makes the ratios meaningful: the supervised, MSL and fused MSL
+steps share the model, optimizer, batch and machine state, and are timed in interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.data.masks import load_pool
+from benchmark.perf.flops import mfu, peak_tflops, step_flops
+from benchmark.perf.pipeline import WORKERS, PipelineTimes, synthetic_voc, time_pipeline
+from benchmark.perf.scoring import metrics_fn
+from benchmark.perf.steps import STEP_VARIANTS, build_trainer, eval_fn, perf_spec, random_batch
+from benchmark.perf.timing import Samples, interleaved, paired_ratio
+from benchmark.train.context import RunContext
+from benchmark.train.loop import configure_determinism
+
+# Targets set for the CPU defaults (ResNet-101 + CSRA, 224 px, batch 6, 2 cores): the authors'
+# code measured 2.20×, 1.54× and 2.2 s; MSL's physical floor is 2.0× (two passes).
+TARGETS = {"msl_step_ratio": 2.05, "mask_overhead": 1.05, "metrics_coco_s": 0.2}
+NOISY_SPREAD = 1.25  # slowest ÷ fastest timed round above which a warning is printed
+BUSY_LOAD = 0.5  # load average per core, before measuring, above which a CPU run warns
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PerfOptions:
+    device: str = "auto"
+    model: str = "resnet101"
+    img_size: int = 224
+    batch: int = 6
+    repeats: int | None = None  # default: 5 on CPU, 20 on CUDA
+    warmup: int | None = None  # default: 1 on CPU, 3 on CUDA (compilation, cudnn autotuning)
+    compile: str | None = None  # a torch.compile mode; None = eager
+    peak_tflops: float | None = None
+    data_images: int = 192
+    cache_dir: Path | None = None
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@dataclass
+class Measured:
+    """Raw timings of one perf run, before they are turned into figures."""
+
+    steps: dict[str, Samples]
+    evals: Samples
+    eval_images: int
+    data: PipelineTimes
+    data_samples: int
+    metrics: Samples
+    flops: dict[str, int]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def run_perf(options: PerfOptions, log: Log = _stderr) -> dict[str, Any]:
+    """All figures as one flat dict (seconds, per-second rates, ratios, FLOPs, MFU)."""
+    device = options.torch_device()
+    cuda = device.type == "cuda"
+    repeats = options.repeats or (20 if cuda else 5)
+    warmup = options.warmup if options.warmup is not None else (3 if cuda else 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    cores = os.cpu_count() or 1
+    if not cuda and load > BUSY_LOAD * cores:
+        log(
+            f"perf: warning: load average {load:.1f} on {cores} cores before measuring: other "
+            "processes compete for the CPU, and PyTorch's threads then wait on each other"
+            + ("" if os.environ.get("OMP_WAIT_POLICY") else " (OMP_WAIT_POLICY=PASSIVE helps)")
+        )
+    log(
+        f"perf: {options.model} + CSRA, {options.img_size} px, batch {options.batch} on "
+        f"{device}; {warmup} warm-up + {repeats} timed rounds"
+    )
+    measured = _measure(options, device, repeats, warmup, log)
+    result: dict[str, Any] = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device)
+        if cuda
+        else platform.processor() or platform.machine(),
+        "model": options.model,
+        "head": "csra(H=1, lambda=0.1)",
+        "num_classes": perf_spec(options.model, options.img_size, options.batch).num_classes,
+        "img_size": options.img_size,
+        "batch": options.batch,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "compile": options.compile or False,
+        "repeats": repeats,
+        "warmup": warmup,
+        "cpu_count": cores,
+        "load_average_1m": load,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "data_workers": WORKERS,
+    }
+    peak = options.peak_tflops or (peak_tflops(result["device_name"]) if cuda else None)
+    result.update(_figures(measured, options.batch, peak, cuda))
+    noisy = {k: v for k, v in result["spread"].items() if v > NOISY_SPREAD and k != "data_mask"}
+    if noisy:  # the mask part of a pass lasts milliseconds: its spread says nothing
+        worst = max(noisy, key=noisy.get)
+        log(
+            f"perf: warning: timed rounds vary by up to {noisy[worst]:.2f}x ({worst}); the "
+            "machine was busy, so medians are noisy: rerun on an idle machine"
+            + ("" if cuda else " or compare cpu_time_ratios")
+        )
+    _check_finite(result)
+    return result
+
+
+def _measure(
+    options: PerfOptions, device: torch.device, repeats: int, warmup: int, log: Log
+) -> Measured:
+    cuda = device.type == "cuda"
+    spec = perf_spec(options.model, options.img_size, options.batch)
+    with _training_flags(device):
+        log("perf: mask pool (generated once, then read from the cache)")
+        pool = load_pool("high", spec.img_size, "procedural", cache_dir=options.cache_dir)
+        pool = pool.to(device)
+        trainer = build_trainer(spec, device, options.compile)
+        batch = random_batch(spec, device)
+        log("perf: training steps (supervised, MSL, fused MSL)")
+        steps = {v: trainer.step_fn(v, batch, pool, seed=1) for v in STEP_VARIANTS}
+        steps = interleaved(steps, repeats, warmup, device)
+        log("perf: evaluation")
+        eval_batches = 20 if cuda else 2
+        evals = interleaved(
+            {"eval": eval_fn(trainer, batch, eval_batches)}, repeats, warmup, device
+        )["eval"]
+        del trainer
+        log("perf: data pipeline (plain, masked)")
+        with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp:
+            root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
+            ctx = RunContext(
+                results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
+            )
+            samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)
+        log("perf: metrics at COCO scale")
+        metrics = interleaved({"metrics": metrics_fn()}, repeats, 1, device)["metrics"]
+    log("perf: FLOPs per step (meta device)")
+    flops = step_flops(spec, STEP_VARIANTS)
+    return Measured(steps, evals, eval_batches * options.batch, data, samples, metrics, flops)
+
+
+def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[str, Any]:
+    """Medians and paired ratios (see benchmark.perf.timing) from the raw timings."""
+    out: dict[str, Any] = {}
+    for variant in STEP_VARIANTS:
+        out[f"{variant}_step_s"] = m.steps[variant].median
+    for variant in ("msl", "fused_msl"):
+        out[f"{variant}_step_ratio"] = paired_ratio(
+            m.steps[variant].wall, m.steps["supervised"].wall
+        )
+    out["data_plain_per_s"] = m.data_samples / m.data.plain_s
+    # Masked time per sample ÷ plain time per sample, pass by pass.
+    out["mask_overhead"] = m.data.overhead()
+    out["data_masked_per_s"] = out["data_plain_per_s"] / out["mask_overhead"]
+    out["metrics_coco_s"] = m.metrics.median
+    out["eval_images_per_s"] = m.eval_images / m.evals.median
+    for variant in STEP_VARIANTS:
+        out[f"{variant}_step_flops"] = m.flops[variant]
+        out[f"{variant}_images_per_s"] = batch / out[f"{variant}_step_s"]
+    if peak is not None:
+        out["peak_tflops"] = peak
+        for variant in STEP_VARIANTS:
+            out[f"mfu_{variant}"] = mfu(m.flops[variant], out[f"{variant}_step_s"], peak)
+    out["targets_met"] = {k: out[k] <= v for k, v in TARGETS.items()}
+    if not cuda:  # on a GPU the process's CPU time is host work only: no cross-check
+        sup = m.steps["supervised"].cpu
+        out["cpu_time_ratios"] = {
+            "msl_step_ratio": paired_ratio(m.steps["msl"].cpu, sup),
+            "fused_msl_step_ratio": paired_ratio(m.steps["fused_msl"].cpu, sup),
+            "mask_overhead": m.data.overhead(cpu=True),
+        }
+    timed = {
+        **m.steps,
+        "eval": m.evals,
+        "data_load": m.data.load,
+        "data_mask": m.data.mask,
+        "metrics": m.metrics,
+    }
+    out["spread"] = {name: s.spread for name, s in timed.items()}
+    out["timings_s"] = {name: s.wall for name, s in timed.items()}
+    out["cpu_times_s"] = {name: s.cpu for name, s in timed.items()}
+    return out
+
+
+@contextmanager
+def _training_flags(device: torch.device) -> Iterator[None]:
+    """The loop's determinism / autotuning settings while measuring, restored afterwards."""
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    configure_determinism(device)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.benchmark = saved[2]
+        torch.backends.cuda.matmul.allow_tf32 = saved[3]
+        torch.backends.cudnn.allow_tf32 = saved[4]
+
+
+def _check_finite(result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RuntimeError(f"perf: {key} is not finite ({value})")
