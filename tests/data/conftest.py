@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-REAL_MASKS = Path("/work/shared/masks/irregular_test")
-
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
