@@ -1,25 +1,8 @@
-"""`python -m benchmark.perf [flags]`: the perf verb on its own, the same as `benchmark perf`."""
+"""`python -m benchmark.perf [flags]`: the same as `benchmark perf [flags]`."""
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from benchmark.errors import UserError
-from benchmark.perf.cli import register
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.perf")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    register(verbs)
-    args = parser.parse_args(["perf", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"benchmark: error: {exc}", file=sys.stderr)
-        return 2
-
+from benchmark.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["perf", *sys.argv[1:]]))

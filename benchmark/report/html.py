@@ -117,16 +117,7 @@ def header_html(header: Header) -> str:
         parts.append(
             f'<p class="banner">{escape(SYNTHETIC_BANNER)} (profile {escape(header.profile)})</p>'
         )
-    items = (
-        ("Profile", header.profile),
-        ("Seeds", header.seeds),
-        ("Commit", header.commit),
-        ("Device", header.device),
-        ("Results created", header.created),
-        ("Report generated", header.generated),
-        ("Results folder", header.results),
-        ("Cells", header.cells),
-    )
+    items = header.items()
     parts.append("<ul>" + "".join(f"<li><b>{n}:</b> {escape(v)}</li>" for n, v in items) + "</ul>")
     return "\n".join(parts)
 

@@ -136,15 +136,7 @@ def header_latex(header: Header) -> str:
             r"\noindent\fbox{\textbf{Synthetic data: numbers are not comparable to the "
             r"paper's.}}\par\medskip"
         )
-    for name, value in (
-        ("Profile", header.profile),
-        ("Seeds", header.seeds),
-        ("Commit", header.commit),
-        ("Device", header.device),
-        ("Results created", header.created),
-        ("Report generated", header.generated),
-        ("Cells", header.cells),
-    ):
+    for name, value in header.items():
         lines.append(rf"\noindent\textbf{{{name}:}} {escape(value)}\par")
     lines.append(
         r"\medskip\noindent Ours: best-on-test epoch (mean $\pm$ std over seeds); "

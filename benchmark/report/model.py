@@ -34,6 +34,19 @@ class Header:
     def synthetic(self) -> bool:
         return self.profile != "paper"
 
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """(label, value) pairs in display order, shared by every renderer."""
+        return (
+            ("Profile", self.profile),
+            ("Seeds", self.seeds),
+            ("Commit", self.commit),
+            ("Device", self.device),
+            ("Results created", self.created),
+            ("Report generated", self.generated),
+            ("Results folder", self.results),
+            ("Cells", self.cells),
+        )
+
 
 @dataclass
 class TableData:
