@@ -17,7 +17,7 @@ def _add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
     parser.add_argument(
         "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
     )
-    parser.add_argument("--profile", default="smoke", help="paper | smoke (default: smoke)")
+    parser.add_argument("--profile", default="smoke", help="paper | mini | smoke (default: smoke)")
     if results:
         parser.add_argument(
             "--results-dir", type=Path, default=None, help="default: results/<profile>/"

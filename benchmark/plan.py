@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.profiles import resolve_eval, resolve_run
+from benchmark.profiles import get_profile, resolve_eval, resolve_run
 from benchmark.registry import Cell, Registry
 from benchmark.results import load_result
 from benchmark.spec import EvalSpec, RunSpec
@@ -27,8 +27,10 @@ class PlanOptions:
 
     @property
     def mask_source(self) -> str:
-        # smoke never needs files; the paper profile uses the NVIDIA set when it is given
-        if self.profile != "smoke" and self.masks_root is not None:
+        # Synthetic profiles (smoke, mini) never need files, so their results stay valid and
+        # reproducible without the CC BY-NC-SA download; the paper profile uses the NVIDIA set
+        # when it is given.
+        if get_profile(self.profile).synthetic is None and self.masks_root is not None:
             return "nvidia"
         return "procedural"
 

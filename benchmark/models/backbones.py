@@ -18,6 +18,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from benchmark.errors import MissingWeightsError, UserError
+from benchmark.models import mini  # noqa: F401  (registers the mini profile's backbones)
 from benchmark.models.weights import (
     CATALOGUE,
     TIMM_PREFIX,

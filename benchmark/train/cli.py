@@ -144,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from benchmark.cli import plan_options
     from benchmark.plan import build_plan
+    from benchmark.profiles import get_profile
     from benchmark.registry import load_registry
     from benchmark.train.runner import estimate, run_plan
 
@@ -170,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{sum(r['train_tmacs'] for r in rows):,.0f} TMACs"
         )
         return 0
-    if options.profile != "smoke" and options.mask_source == "procedural":
+    if get_profile(options.profile).synthetic is None and options.mask_source == "procedural":
         print(
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"

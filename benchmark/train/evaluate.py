@@ -57,6 +57,7 @@ def predict(
 
 def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     """Evaluate a trained run's checkpoint under every condition of the EvalSpec."""
+    from benchmark.breakdown import breakdown
     from benchmark.data import build_dataset
     from benchmark.data.masks import load_pool
     from benchmark.launch import distributed as ddp
@@ -113,16 +114,13 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         examples["files"] = [test_set.files[i] for i in examples["indices"]]
         examples["targets"] = targets[:EXAMPLES].tolist()
         examples["probs"][condition] = probs[:EXAMPLES].round(5).tolist()
-        result = score(probs, targets)
+        values = {name: getattr(score(probs, targets), name) for name in METRIC_NAMES}
+        subsets = breakdown(probs, targets, test_set.instances, indices)
+        values.update({k: v for k, v in subsets.items() if k.startswith("mAP_") and v is not None})
         hole = float(np.mean(ratios)) if ratios else 0.0
-        for metric in METRIC_NAMES:
+        for metric, value in values.items():
             rows.append(
-                {
-                    "condition": condition,
-                    "hole_ratio": hole,
-                    "metric": metric,
-                    "value": getattr(result, metric),
-                }
+                {"condition": condition, "hole_ratio": hole, "metric": metric, "value": value}
             )
     total = sum(timings.values())
     return {

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from benchmark.breakdown import breakdown
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
@@ -200,15 +201,18 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         )
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        probs, targets, _, bad = evaluate_test_set(model, test_set, spec, ctx, device)
+        probs, targets, indices, bad = evaluate_test_set(model, test_set, spec, ctx, device)
         skipped.update(bad)
         eval_time = time.perf_counter() - start
         scores = score(probs, targets).to_dict()
+        scores.update(breakdown(probs, targets, test_set.instances, indices))
         row = {
             "epoch": epoch + 1,
             "loss": loss,
             "lr": optimizer.param_groups[0]["lr"],
             "mAP": scores["mAP"],
+            "mAP_small": scores["mAP_small"],
+            "mAP_occluded": scores["mAP_occluded"],
             "train_time_s": train_time,
             "eval_time_s": eval_time,
             "train_samples_per_s": seen / train_time,
