@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmark.plan import PlanOptions, build_plan, cell_status
 from benchmark.registry import Registry
-from benchmark.report.collect import ResultIndex, failures, header_fields, throughput
+from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.figures import build_figures
 from benchmark.report.model import Header, Report
 from benchmark.report.tables import build_tables
@@ -60,4 +60,5 @@ def build_report(
         figures=build_figures(cells, plan, index, tables, options, cache_dir) if figures else [],
         failures=failures(index),
         throughput=throughput(index),
+        subsets=subsets(index),
     )

@@ -18,6 +18,10 @@ from benchmark.results import RESULT_FILE, LoadedResult, iter_result_files, load
 from benchmark.spec import EvalSpec, RunSpec
 
 FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
+SUBSET_COLUMNS = (
+    "name", "kind", "dataset", "method", "condition", "mAP", "mAP_small", "mAP_occluded",
+    "positives_small", "positives_occluded",
+)  # fmt: skip
 THROUGHPUT_COLUMNS = (
     "name", "kind", "seed", "hash", "train_samples_per_s", "eval_samples_per_s", "global_batch",
     "world_size", "wall_s", "device",
@@ -172,3 +176,32 @@ def throughput(index: ResultIndex) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(THROUGHPUT_COLUMNS))
+
+
+def subsets(index: ResultIndex) -> pd.DataFrame:
+    """mAP on all, small and occluded positives (benchmark.breakdown) of every finished run:
+    trainings at their best-on-test epoch, evaluations clean and under the high pool."""
+    rows = []
+    for spec_hash, spec in index.specs():
+        data = index.done(spec_hash)
+        if data is None:
+            continue
+        run = spec.run if isinstance(spec, EvalSpec) else spec
+        base = {"name": spec.name, "kind": _kind(spec), "dataset": run.dataset,
+                "method": run.method}  # fmt: skip
+        if data["kind"] == "train":
+            best = data["metrics"]["best"]
+            if "mAP_small" in best:  # results written before the breakdown existed lack it
+                rows.append({**base, "condition": f"best epoch {best.get('epoch')}", **{
+                    k: best.get(k) for k in SUBSET_COLUMNS[5:]}})  # fmt: skip
+            continue
+        values: dict[str, dict[str, float]] = {}
+        for row in data["rows"]:
+            values.setdefault(row["condition"], {})[row["metric"]] = row["value"]
+        for condition in ("clean", "high"):
+            if "mAP_small" in values.get(condition, {}):
+                rows.append({**base, "condition": condition, **values[condition]})
+    frame = pd.DataFrame(rows, columns=list(SUBSET_COLUMNS))
+    # per dataset: trainings, then the masked evaluations, each in plan order
+    order = frame["kind"].map({"train": 0, "eval": 1})
+    return frame.iloc[sorted(range(len(frame)), key=lambda i: (frame["dataset"][i], order[i]))]

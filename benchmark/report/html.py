@@ -10,10 +10,15 @@ from html import escape
 from benchmark.report.appendix import (
     FAILURE_HEADERS,
     NO_FAILURES,
+    NO_SUBSETS,
     NO_THROUGHPUT,
+    SUBSET_HEADERS,
+    SUBSET_NOTE,
+    SUBSET_TITLE,
     THROUGHPUT_HEADERS,
     THROUGHPUT_NOTE,
     failure_rows,
+    subset_rows,
     throughput_rows,
 )
 from benchmark.report.model import DATASET_NAMES, Figure, Header, Report, TableData
@@ -25,6 +30,7 @@ from benchmark.report.wording import (
     SYNTHETIC_BANNER,
     last_text,
     main_text,
+    profile_note,
     row_label,
 )
 
@@ -115,7 +121,8 @@ def header_html(header: Header) -> str:
     parts = ["<h1>MSL reproduction report: Tables 1–6 beside the paper</h1>"]
     if header.synthetic:
         parts.append(
-            f'<p class="banner">{escape(SYNTHETIC_BANNER)} (profile {escape(header.profile)})</p>'
+            f'<p class="banner">{escape(SYNTHETIC_BANNER)} '
+            f"{_markup(profile_note(header.profile))}</p>"
         )
     items = header.items()
     parts.append("<ul>" + "".join(f"<li><b>{n}:</b> {escape(v)}</li>" for n, v in items) + "</ul>")
@@ -125,6 +132,11 @@ def header_html(header: Header) -> str:
 def render_html(report: Report) -> str:
     parts = [header_html(report.header), f"<p>{_markup(LEGEND)}</p>"]
     parts += [table_html(t) for t in report.tables]
+    parts += [f"<h2>{SUBSET_TITLE}</h2>", f'<p class="note">{escape(SUBSET_NOTE)}</p>']
+    if report.subsets.empty:
+        parts.append(f"<p>{NO_SUBSETS}</p>")
+    else:
+        parts.append(grid(SUBSET_HEADERS, subset_rows(report.subsets)))
     parts.append("<h2>Figures</h2>")
     section = None
     for figure in report.figures:

@@ -10,10 +10,15 @@ from tabulate import tabulate
 from benchmark.report.appendix import (
     FAILURE_HEADERS,
     NO_FAILURES,
+    NO_SUBSETS,
     NO_THROUGHPUT,
+    SUBSET_HEADERS,
+    SUBSET_NOTE,
+    SUBSET_TITLE,
     THROUGHPUT_HEADERS,
     THROUGHPUT_NOTE,
     failure_rows,
+    subset_rows,
     throughput_rows,
 )
 from benchmark.report.model import Header, Report, TableData
@@ -25,6 +30,7 @@ from benchmark.report.wording import (
     SYNTHETIC_BANNER,
     last_text,
     main_text,
+    profile_note,
     row_label,
 )
 
@@ -47,9 +53,7 @@ def header_lines(header: Header) -> list[str]:
     lines = ["# MSL reproduction report: Tables 1–6 beside the paper", ""]
     if header.synthetic:
         lines += [
-            f"> **{SYNTHETIC_BANNER}** Profile `{header.profile}` trains tiny models on "
-            "generated images in the datasets' layouts; it checks the pipeline, not the "
-            "science.",
+            f"> **{SYNTHETIC_BANNER}** {profile_note(header.profile)}",
             "",
         ]
     lines += [
@@ -115,6 +119,13 @@ def figure_lines(report: Report) -> list[str]:
     return lines
 
 
+def subset_lines(subsets: pd.DataFrame) -> list[str]:
+    lines = [f"## {SUBSET_TITLE}", "", SUBSET_NOTE, ""]
+    if subsets.empty:
+        return [*lines, NO_SUBSETS, ""]
+    return [*lines, grid(SUBSET_HEADERS, subset_rows(subsets)), ""]
+
+
 def failure_lines(failures: pd.DataFrame) -> list[str]:
     lines = ["## Appendix A: failed runs", ""]
     if failures.empty:
@@ -133,6 +144,7 @@ def render_markdown(report: Report) -> str:
     lines = header_lines(report.header) + [LEGEND, ""]
     for table in report.tables:
         lines += table_lines(table)
+    lines += subset_lines(report.subsets)
     lines += figure_lines(report) + failure_lines(report.failures)
     lines += throughput_lines(report.throughput)
     return "\n".join(lines).rstrip() + "\n"

@@ -96,6 +96,7 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
+    subsets: pd.DataFrame = field(default_factory=pd.DataFrame)  # small/occluded breakdown
 
     def table(self, number: int) -> TableData:
         return next(t for t in self.tables if t.number == number)

@@ -12,6 +12,20 @@ import pandas as pd
 from benchmark.report.numbers import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
 
 SYNTHETIC_BANNER = "Synthetic data: numbers are not comparable to the paper's."
+PROFILE_NOTES = {
+    "smoke": "Profile `smoke` trains tiny models on generated images in the datasets' layouts; "
+    "it checks the pipeline, not the science.",
+    "mini": "Profile `mini` trains small backbones of the paper's families from scratch on "
+    "generated scenes full of small and occluded objects, in the datasets' layouts, with one "
+    "CPU-scale recipe for every cell (docs/mini.md): it asks the paper's question at a scale "
+    "anyone can rerun, not at the paper's.",
+}
+
+
+def profile_note(profile: str) -> str:
+    return PROFILE_NOTES.get(profile, f"Profile `{profile}` does not run the paper's recipe.")
+
+
 LEGEND = (
     "Each cell reads **ours / paper (ours − paper)**, in percent with one decimal. *Ours* is the "
     "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several. "

@@ -66,8 +66,9 @@ def fake_load_pool(pool, size, source, cache_dir=None):
 def _metrics(values: tuple[float, float, float], shift: float = 0.0) -> dict:
     m, cr, cf1 = (v - shift for v in values)
     scores = {"mAP": m, "CP": cf1 + 3.0, "CR": cr, "CF1": cf1, "OP": cf1 + 4.0, "OR": cr + 2.0,
-              "OF1": cf1 + 2.5}  # fmt: skip
-    return {**scores, "AP": None, "classes_without_positives": []}
+              "OF1": cf1 + 2.5, "mAP_small": m - 6.5, "mAP_occluded": m - 11.5}  # fmt: skip
+    counts = {"positives_small": 40, "positives_occluded": 25}
+    return {**scores, **counts, "AP": None, "classes_without_positives": []}
 
 
 def _common(spec, kind: str, seed: int) -> dict:
@@ -102,7 +103,7 @@ def eval_result(ev, high: tuple[float, float, float], clean: tuple, files: list[
     for condition, ratio, weight in conditions:
         values = tuple(c + (h - c) * min(weight, 1.1) for c, h in zip(clean, high, strict=True))
         for metric, value in _metrics(values).items():
-            if metric in METRIC_NAMES:
+            if metric in METRIC_NAMES or metric.startswith("mAP_"):
                 rows.append(
                     {"condition": condition, "hole_ratio": ratio, "metric": metric, "value": value}
                 )

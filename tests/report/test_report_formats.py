@@ -114,6 +114,20 @@ def test_throughput_lists_every_finished_run(scenario):
     assert "| voc-resnetcut-csra " in render(report, "md").split("## Appendix B")[1]
 
 
+def test_small_and_occluded_section_lists_runs_and_masked_evaluations(scenario):
+    _, report = scenario
+    frame = report.subsets
+    train = frame[frame.name == "voc-resnetcut-csra"].iloc[0]
+    assert train.condition == "best epoch 2"
+    assert train.mAP_small == pytest.approx(93.66 - 6.5)
+    assert train.positives_occluded == 25
+    high = frame[(frame.name == "voc-resnetcut-csra-msl-high-masked") & (frame.condition == "high")]
+    assert high.iloc[0].mAP_occluded == pytest.approx(86.66 - 11.5)
+    section = render(report, "md").split("## Small and occluded objects")[1].split("## ")[0]
+    assert "| voc-resnetcut-csra " in section and "87.2" in section  # 93.66 - 6.5, one decimal
+    assert "Small and occluded objects</h2>" in render(report, "html")
+
+
 def test_write_report_writes_each_format_and_the_figures(scenario, tmp_path):
     _, report = scenario
     written = write_report(report, tmp_path, ["md", "csv", "latex", "html", "md"])

@@ -1,0 +1,68 @@
+"""Profiles rescale a cell without changing its method: what the mini profile promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.models.backbones import build_backbone, model_family
+from benchmark.plan import PlanOptions, build_plan
+from benchmark.profiles import resolve_run
+from benchmark.registry import load_registry
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry(EXPERIMENTS)
+
+
+def test_mini_keeps_every_run_distinct_and_every_runnable_cell(registry):
+    cells = registry.select("all")
+    plan = build_plan(registry, cells, PlanOptions(profile="mini"))
+    paper = build_plan(registry, cells, PlanOptions(profile="paper"))
+    # unlike smoke, ViT-B and ViT-L stay two backbones: as many trainings as the paper
+    assert len(plan.runs) == len(paper.runs) == 28
+    assert len(plan.evals) == 4
+    assert sum(bool(h) for h in plan.cell_hashes.values()) == 36
+
+
+def test_mini_maps_each_paper_backbone_to_a_small_member_of_its_family(registry):
+    seen = {}
+    for name, run in registry.runs.items():
+        spec = resolve_run(registry, name, "mini")
+        seen[run["backbone"]] = spec.backbone
+        assert model_family(spec.backbone) == model_family(run["backbone"])
+        assert (spec.img_size, spec.epochs, spec.warmup_epochs, spec.lr_step) == (96, 6, 1, 4)
+        assert spec.weights is None and spec.synth is not None
+        # the method and its structure are the paper's
+        for field in ("arch", "method", "mask_pool", "num_heads", "lam", "batch_size", "lr"):
+            assert getattr(spec, field) == resolve_run(registry, name, "paper").__dict__[field]
+    assert seen == {
+        "resnet101": "mini_resnet",
+        "vit_base_patch16_224": "mini_vit_base",
+        "vit_large_patch16_224": "mini_vit_large",
+    }
+
+
+@pytest.mark.parametrize("profile", ["smoke", "mini"])
+def test_synthetic_profiles_use_procedural_masks_even_when_the_nvidia_set_is_given(
+    registry, profile, tmp_path
+):
+    options = PlanOptions(profile=profile, masks_root=tmp_path)
+    assert options.mask_source == "procedural"
+    assert PlanOptions(profile="paper", masks_root=tmp_path).mask_source == "nvidia"
+
+
+@pytest.mark.parametrize("name", ["mini_resnet", "mini_vit_base", "mini_vit_large"])
+def test_mini_backbones_give_a_six_by_six_map_at_96_px(name):
+    backbone = build_backbone(name, 96)
+    features = backbone(torch.zeros(2, 3, 96, 96))
+    assert (
+        features.shape
+        == (2, backbone.out_dim, 6, 6)
+        == (2, backbone.out_dim, *[backbone.feature_size(96)] * 2)
+    )
