@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
-
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+from benchmark.train.cli import COMPILE_MODES
 
 ROWS = (  # (key, label, format)
     ("supervised_step_s", "supervised step", "{:.3f} s"),

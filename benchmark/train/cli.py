@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     from benchmark.cli import _add_common
@@ -56,6 +58,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="processes per run, launched with torchrun (DDP; splits the global batch)",
     )
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile the model (default | reduce-overhead: CUDA graphs, the cure for the "
+        "paper's batch of 6 being launch-bound on a GPU | max-autotune); not part of a run's "
+        "identity",
+    )
     p.add_argument(
         "--executor",
         choices=("local", "slurm"),
@@ -110,6 +123,7 @@ def _context(args: argparse.Namespace, options):
         skip_bad=args.skip_bad,
         progress=not args.no_progress,
         sync_bn=args.sync_bn,
+        compile_mode=args.compile,
     )
 
 

@@ -31,6 +31,8 @@ class RunContext:
     skip_bad: bool = False
     progress: bool = True
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun
+    # torch.compile mode for the model (None = eager): speed only, so not part of the identity
+    compile_mode: str | None = None
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":

@@ -63,7 +63,7 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     from benchmark.launch import distributed as ddp
     from benchmark.models import build_model
     from benchmark.train import checkpoint
-    from benchmark.train.loop import evaluate_test_set
+    from benchmark.train.loop import compile_model, evaluate_test_set
 
     spec = ev.run
     device = ddp.local_device(ctx.torch_device())
@@ -77,6 +77,7 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     # The checkpoint carries every weight: build the architecture without the pretrained file.
     model = build_model(dataclasses.replace(spec, weights=None)).to(device)
     model.load_state_dict(saved["model"])
+    compile_model(model, ctx)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     test_set = build_dataset(

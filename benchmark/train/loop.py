@@ -58,6 +58,13 @@ def lr_factor(iteration: int, iters_per_epoch: int, spec: RunSpec) -> float:
     return warm * spec.lr_gamma ** (epoch // spec.lr_step)
 
 
+def compile_model(model: torch.nn.Module, ctx: RunContext) -> None:
+    """torch.compile in place when asked: parameter names (and so checkpoints) are unchanged,
+    and a resumed or evaluated checkpoint loads the same with or without it."""
+    if ctx.compile_mode is not None:
+        model.compile(mode=ctx.compile_mode)
+
+
 def configure_determinism(device: torch.device) -> None:
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -151,6 +158,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     model = ddp.wrap_model(model, device, ctx.sync_bn)
+    compile_model(ddp.unwrap(model), ctx)
     optimizer = torch.optim.SGD(
         ddp.unwrap(model).param_groups(spec.lr, spec.head_lr_mult),
         lr=spec.lr,
@@ -265,6 +273,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         "per_rank_batch": batch,
         "world_size": ddp.world_size(),
         "sync_bn": ctx.sync_bn and ddp.world_size() > 1,
+        "compile": ctx.compile_mode,
     }
 
 
