@@ -94,12 +94,13 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     for condition in ev.conditions:
         keep_fn, ratios = None, []
         if condition != "clean":
+            # On the device, as in training: only pool indices cross to the GPU, not keep-maps.
             pool = load_pool(
                 condition,
                 spec.img_size,
                 ctx.mask_source(ev.mask_source),
                 cache_dir=Path(ctx.cache_dir) / "masks",
-            )
+            ).to(device)
 
             def keep_fn(index, pool=pool, ratios=ratios):
                 keep = pool.for_indices(torch.as_tensor(index), ev.mask_seed)
