@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
-from benchmark.train.cli import COMPILE_MODES
+from benchmark.train.cli import add_compile_option
 
 ROWS = (  # (key, label, format)
     ("supervised_step_s", "supervised step", "{:.3f} s"),
@@ -46,16 +46,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=None,
         help="untimed rounds first (default: 1 on CPU, 3 on CUDA)",
     )
-    p.add_argument(
-        "--compile",
-        nargs="?",
-        const="default",
-        default=None,
-        choices=COMPILE_MODES,
-        metavar="MODE",
-        help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the "
-        "fix for small-batch launch overhead) | max-autotune",
-    )
+    add_compile_option(p)
     p.add_argument(
         "--peak-tflops",
         type=float,

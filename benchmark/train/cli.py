@@ -10,6 +10,20 @@ from pathlib import Path
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
 
 
+def add_compile_option(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
+    """``--compile [MODE]`` as ``benchmark run`` and ``benchmark perf`` both take it."""
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the fix "
+        f"for the paper's batch of 6 being launch-bound on a GPU) | max-autotune{extra_help}",
+    )
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
     from benchmark.cli import _add_common
 
@@ -58,17 +72,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="processes per run, launched with torchrun (DDP; splits the global batch)",
     )
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
-    p.add_argument(
-        "--compile",
-        nargs="?",
-        const="default",
-        default=None,
-        choices=COMPILE_MODES,
-        metavar="MODE",
-        help="torch.compile the model (default | reduce-overhead: CUDA graphs, the cure for the "
-        "paper's batch of 6 being launch-bound on a GPU | max-autotune); not part of a run's "
-        "identity",
-    )
+    add_compile_option(p, "; speed only, not part of a run's identity")
     p.add_argument(
         "--executor",
         choices=("local", "slurm"),
