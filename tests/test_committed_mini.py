@@ -31,7 +31,7 @@ def test_committed_mini_report_has_every_table_section_and_figure():
     text = (REPORT / "report.md").read_text()
     for number in range(1, 7):
         assert f"## Table {number}:" in text
-    assert "## Small and occluded objects" in text and "— (pending)" not in text
+    assert "## Small and occluded objects" in text and "(pending) /" not in text
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
     assert len(figures) >= 10
     assert all((REPORT / f).is_file() for f in figures)
