@@ -47,14 +47,14 @@ def subset_positives(instances: InstanceTable, targets: np.ndarray) -> dict[str,
     offsets = instances.offsets
     rows = np.repeat(np.arange(n), np.diff(offsets))
     cls = instances.columns["cls"].astype(np.int64)
+    valid = (cls >= 0) & (cls < c)
+    where = (rows[valid], cls[valid])
+    count = np.zeros((n, c), dtype=np.int64)  # instances of each (sample, class)
+    np.add.at(count, where, 1)
     out = {}
     for name in SUBSETS:
-        valid = (cls >= 0) & (cls < c)
-        r, k, f = rows[valid], cls[valid], flags[name][valid]
-        count = np.zeros((n, c), dtype=np.int64)
-        inside = np.zeros((n, c), dtype=np.int64)
-        np.add.at(count, (r, k), 1)
-        np.add.at(inside, (r, k), f.astype(np.int64))
+        inside = np.zeros((n, c), dtype=np.int64)  # … of which in the subset
+        np.add.at(inside, where, flags[name][valid].astype(np.int64))
         out[name] = (targets == 1) & (count > 0) & (inside == count)
     return out
 

@@ -203,5 +203,5 @@ def subsets(index: ResultIndex) -> pd.DataFrame:
                 rows.append({**base, "condition": condition, **values[condition]})
     frame = pd.DataFrame(rows, columns=list(SUBSET_COLUMNS))
     # per dataset: trainings, then the masked evaluations, each in plan order
-    order = frame["kind"].map({"train": 0, "eval": 1})
-    return frame.iloc[sorted(range(len(frame)), key=lambda i: (frame["dataset"][i], order[i]))]
+    order = frame["kind"].map({"train": 0, "eval": 1}).rename("order")
+    return frame.join(order).sort_values(["dataset", "order"], kind="stable").drop(columns="order")

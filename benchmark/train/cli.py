@@ -189,7 +189,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{sum(r['train_tmacs'] for r in rows):,.0f} TMACs"
         )
         return 0
-    if get_profile(options.profile).synthetic is None and options.mask_source == "procedural":
+    synthetic = get_profile(options.profile).synthetic is not None
+    if synthetic and options.masks_root is not None:
+        print(
+            f"note: profile {options.profile} always uses the procedural masks (its results "
+            "must verify without the NVIDIA download); --masks-root / $BENCHMARK_MASKS unused"
+        )
+    elif not synthetic and options.mask_source == "procedural":
         print(
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"

@@ -139,3 +139,13 @@ def test_sigkill_then_rerun_gives_the_same_metrics_as_uninterrupted(workdir):
     assert rerun.returncode == 0, rerun.stderr
     assert "resuming" in rerun.stdout
     assert _metrics(killed) == _metrics(straight)
+
+
+def test_synthetic_profile_says_it_does_not_use_the_mask_set(workdir, capsys):
+    masks = workdir / "masks"
+    masks.mkdir()
+    cell = "t4.resnet-cut-msl.voc2007"
+    assert main(["run", cell, "--no-progress", "--epochs", "1", "--masks-root", str(masks)]) == 0
+    assert "--masks-root / $BENCHMARK_MASKS unused" in capsys.readouterr().out
+    result = next((workdir / "results" / "smoke").glob("*/result.json"))
+    assert json.loads(result.read_text())["spec"]["mask_source"] == "procedural"
