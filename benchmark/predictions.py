@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from benchmark.results import atomic_write_bytes
 
 PREDICTIONS_DIR = "predictions"
 FIELDS = ("probs", "image_ids", "targets", "targets_sha256")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so identical predictions give identical bytes
 
 
@@ -105,8 +107,17 @@ def targets_digest(targets: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def predictions_key(name: str) -> str:
+    """The file key of a checkpoint (``best``, ``last``, ``val_best``, ``epoch_3``) or of an
+    evaluation condition (``high``; ``bucket:2`` → ``bucket-2``: no ':' in file names)."""
+    key = name.replace(":", "-")
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"not a predictions key: {name!r}")
+    return key
+
+
 def predictions_path(result_dir: Path, key: str) -> Path:
-    return Path(result_dir) / PREDICTIONS_DIR / f"{key}.npz"
+    return Path(result_dir) / PREDICTIONS_DIR / f"{predictions_key(key)}.npz"
 
 
 def encode(preds: Predictions) -> bytes:
