@@ -7,11 +7,12 @@ MSL adds no parameters: the same network sees the clean batch and the masked bat
 where ``sup`` is the model's own supervised loss (BCE with logits for plain/CSRA; MCAR's global
 + local BCE; SST's two branches) and ``p`` its final probabilities. The targets are the full
 ground truth for both branches, and there is no stop-gradient: both branches are trained.
+
+``msl_step_loss`` is the one implementation: the training loop and the tests call it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,18 +21,6 @@ import torch.nn.functional as F
 W_CLEAN = 0.3
 W_MASKED = 0.2
 W_CONSISTENCY = 0.5
-
-
-def msl_loss(
-    logits: torch.Tensor, logits_masked: torch.Tensor, targets: torch.Tensor
-) -> torch.Tensor:
-    """MSL on logits tensors; BCE and MSE are means over batch × classes, in fp32."""
-    z, z_m, y = logits.float(), logits_masked.float(), targets.float()
-    return (
-        W_CLEAN * F.binary_cross_entropy_with_logits(z, y)
-        + W_MASKED * F.binary_cross_entropy_with_logits(z_m, y)
-        + W_CONSISTENCY * F.mse_loss(torch.sigmoid(z), torch.sigmoid(z_m))
-    )
 
 
 def supervised_step_loss(model: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Any]:
@@ -76,9 +65,3 @@ def _split(out: Any, n: int) -> tuple[Any, Any]:
     halves = [_split(part, n) for part in out]
     return tuple(h[0] for h in halves), tuple(h[1] for h in halves)
 
-
-# Dispatch by RunSpec.method. The signatures differ on purpose: only MSL takes a masked batch.
-OBJECTIVES: dict[str, Callable[..., tuple[torch.Tensor, Any]]] = {
-    "supervised": supervised_step_loss,
-    "msl": msl_step_loss,
-}

@@ -2,18 +2,14 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from benchmark.models.backbones import build_backbone
 from benchmark.models.classifier import FeatureMapClassifier
 from benchmark.models.heads import CSRAHead, PlainHead
 from benchmark.models.protocol import MultiLabelModel
-from benchmark.train.objectives import (
-    OBJECTIVES,
-    msl_loss,
-    msl_step_loss,
-    supervised_step_loss,
-)
+from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 
 
 def sig(v: float) -> float:
@@ -24,7 +20,20 @@ def bce(z: float, y: float) -> float:
     return -(y * math.log(sig(z)) + (1 - y) * math.log(1 - sig(z)))
 
 
-def test_msl_loss_against_hand_computation():
+class LogitsIn(MultiLabelModel):
+    """The input is the logits: lets the tests feed msl_step_loss exact logits and read the
+    gradient of the loss with respect to each branch's logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Identity()
+
+    def forward(self, x):
+        return self.backbone(x)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_msl_step_against_hand_computation(fused):
     z = [[2.0, -1.0], [0.5, 0.0]]
     z_m = [[1.0, 1.0], [-0.5, 3.0]]
     y = [[1.0, 0.0], [0.0, 1.0]]
@@ -33,23 +42,28 @@ def test_msl_loss_against_hand_computation():
     masked = sum(bce(z_m[i][j], y[i][j]) for i, j in cells) / 4
     mse = sum((sig(z[i][j]) - sig(z_m[i][j])) ** 2 for i, j in cells) / 4
     expected = 0.3 * clean + 0.2 * masked + 0.5 * mse
-    got = msl_loss(torch.tensor(z), torch.tensor(z_m), torch.tensor(y))
+    got, out = msl_step_loss(
+        LogitsIn(), torch.tensor(z), torch.tensor(z_m), torch.tensor(y), fused=fused
+    )
     assert got.item() == pytest.approx(expected, rel=1e-6)
+    assert out.tolist() == z  # the clean output comes back for the epoch's running metrics
 
 
-def test_msl_loss_is_fp32_for_bf16_logits():
+def test_msl_step_is_fp32_for_bf16_logits():
     z = torch.randn(4, 3).bfloat16()
-    loss = msl_loss(z, z.flip(0), torch.ones(4, 3))
+    loss, _ = msl_step_loss(LogitsIn(), z, z.flip(0), torch.ones(4, 3))
     assert loss.dtype == torch.float32
 
 
-def test_consistency_term_has_no_stop_gradient():
-    # Analytic gradients of L for one cell; a stop-gradient on either branch would drop the
-    # consistency part of that branch's gradient.
+@pytest.mark.parametrize("fused", [False, True])
+def test_consistency_term_has_no_stop_gradient(fused):
+    # Analytic gradients of L for one cell; a stop-gradient (detach) on either branch's
+    # probabilities would drop the consistency part of that branch's gradient.
     z = torch.tensor([[0.3]], requires_grad=True)
     z_m = torch.tensor([[-0.4]], requires_grad=True)
     y = 1.0
-    msl_loss(z, z_m, torch.tensor([[y]])).backward()
+    loss, _ = msl_step_loss(LogitsIn(), z, z_m, torch.tensor([[y]]), fused=fused)
+    loss.backward()
     p, p_m = sig(0.3), sig(-0.4)
     d_z = 0.3 * (p - y) + 0.5 * 2 * (p - p_m) * p * (1 - p)
     d_zm = 0.2 * (p_m - y) + 0.5 * 2 * (p_m - p) * p_m * (1 - p_m)
@@ -76,14 +90,19 @@ def test_msl_step_reaches_both_inputs():
     assert out.shape == (2, 4)
 
 
-def test_msl_step_equals_msl_loss_for_tensor_outputs():
+def test_msl_step_on_a_batchnorm_model_is_the_formula():
     model = bn_resnet().train()
     x, x_m = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
     y = torch.randint(0, 2, (2, 4)).float()
     loss, out = msl_step_loss(model, x, x_m, y)
-    expected = msl_loss(model(x), model(x_m), y)
+    z, z_m = model(x), model(x_m)  # same weights; BatchNorm batch statistics in train mode
+    expected = (
+        0.3 * F.binary_cross_entropy_with_logits(z, y)
+        + 0.2 * F.binary_cross_entropy_with_logits(z_m, y)
+        + 0.5 * F.mse_loss(torch.sigmoid(z), torch.sigmoid(z_m))
+    )
     torch.testing.assert_close(loss, expected)
-    torch.testing.assert_close(out, model(x))
+    torch.testing.assert_close(out, z)
 
 
 def test_fused_equals_separate_without_batchnorm():
@@ -141,9 +160,9 @@ def test_msl_step_uses_the_model_loss_and_probabilities_for_tuples():
     torch.testing.assert_close(out_f[1], out[1])
 
 
-def test_supervised_step_and_dispatch():
+def test_supervised_step_is_the_model_loss():
     model = TwoOutputs()
     x, y = torch.randn(4, 5), torch.rand(4, 3).round()
-    loss, out = OBJECTIVES["supervised"](model, x, y)
+    loss, out = supervised_step_loss(model, x, y)
     torch.testing.assert_close(loss, model.supervised_loss(model(x), y))
-    assert OBJECTIVES["msl"] is msl_step_loss and supervised_step_loss is OBJECTIVES["supervised"]
+    torch.testing.assert_close(out[1], model(x)[1])
