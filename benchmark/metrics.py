@@ -3,6 +3,13 @@
 Target codes: 1 positive, 0 negative, -1 ignored in every metric (VOC difficult-only),
 -2 ignored in AP but counted as negative in the thresholded metrics (WIDER unspecified).
 Scores are probabilities. Everything returned is in percent, unrounded.
+
+Tied scores: AP depends on where tied entries fall in the ranking. ``tie_order="stable"`` (the
+suite's default) ranks ties in input order: deterministic on every machine and NumPy version.
+``tie_order="authors"`` ranks each class as the authors' code does (CSRA's ``cal_mAP``: drop the
+ignored entries, then ``np.argsort(-scores)`` with NumPy's default, unstable kind, on float64);
+the paper profile uses it. NumPy's default sort is not specified for ties, so that order can
+change with the NumPy version and the CPU's SIMD sort; it is the authors' procedure, run here.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ IGNORE_AP = -2
 TARGET_CODES = (1, 0, IGNORE_ALL, IGNORE_AP)
 THRESHOLD = 0.5  # a probability of exactly 0.5 counts as predicted positive (logit >= 0)
 METRIC_NAMES = ("mAP", "CP", "CR", "CF1", "OP", "OR", "OF1")
+TIE_ORDERS = ("stable", "authors")
 
 
 @dataclass
@@ -42,14 +50,21 @@ class Scores:
         return data
 
 
-def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def average_precision(
+    scores: np.ndarray, targets: np.ndarray, tie_order: str = "stable"
+) -> np.ndarray:
     """Non-interpolated AP per class; NaN where a class has no positives.
 
-    Entries coded -1 or -2 are dropped before ranking. Ties are ranked in input order (a stable
-    sort), so with tie-free scores this equals sklearn's ``average_precision_score``. Only the
-    positives' ranks are needed: the k-th positive of a class at valid rank r adds k / r, so no
-    full-length cumulative sum is built unless some entries are ignored.
+    Entries coded -1 or -2 are dropped before ranking. With ``tie_order="stable"`` ties are
+    ranked in input order, so with tie-free scores this equals sklearn's
+    ``average_precision_score``; ``"authors"`` ranks as the authors' code (module docstring).
+    Only the positives' ranks are needed: the k-th positive of a class at valid rank r adds
+    k / r, so no full-length cumulative sum is built unless some entries are ignored.
     """
+    if tie_order not in TIE_ORDERS:
+        raise ValueError(f"tie_order: unknown value {tie_order!r} (allowed: stable, authors)")
+    if tie_order == "authors":
+        return _authors_average_precision(np.asarray(scores), np.asarray(targets))
     scores_t = np.ascontiguousarray(np.asarray(scores).T)  # C×N: rows sort fast
     targets_t = np.ascontiguousarray(np.asarray(targets, dtype=np.int8).T)
     ranked = np.take_along_axis(targets_t, _descending_stable_order(scores_t), axis=1)
@@ -64,6 +79,19 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         ap = np.bincount(rows, weights=k / rank, minlength=ranked.shape[0]) / n_pos
     ap[n_pos == 0] = np.nan
+    return ap
+
+
+def _authors_average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """AP per class in the authors' ranking: per class, keep the entries coded 0 or 1, then
+    ``np.argsort(-s)`` (default kind) on float64 scores, as their JSON round trip gives them."""
+    ap = np.full(scores.shape[1], np.nan)
+    for c in range(scores.shape[1]):
+        valid = (targets[:, c] == 0) | (targets[:, c] == 1)
+        ranked = targets[valid, c][np.argsort(-scores[valid, c].astype(np.float64))]
+        rank = np.flatnonzero(ranked == 1) + 1
+        if rank.size:
+            ap[c] = float(np.mean(np.arange(1, rank.size + 1) / rank))
     return ap
 
 
@@ -87,27 +115,31 @@ def _descending_stable_order(scores_t: np.ndarray) -> np.ndarray:
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.intp)
 
 
-def score(scores: np.ndarray, targets: np.ndarray) -> Scores:
-    """All of SPEC §3 for an N×C score matrix and target matrix."""
+def score(scores: np.ndarray, targets: np.ndarray, tie_order: str = "stable") -> Scores:
+    """All of SPEC §3 for an N×C score matrix and target matrix (``tie_order``: see the
+    module docstring; it changes AP only)."""
     scores = np.asarray(scores)
     if scores.dtype != np.float32:  # model outputs stay float32: no 2× copy to rank them
         scores = scores.astype(np.float64)
     targets = np.asarray(targets)
     validate(scores, targets)
-    ap = average_precision(scores, targets)
+    ap = average_precision(scores, targets, tie_order)
     mean_ap = float(np.nanmean(ap)) * 100 if np.any(~np.isnan(ap)) else float("nan")
 
     counted = targets != IGNORE_ALL  # -2 counts as a negative here
     predicted = (scores >= THRESHOLD) & counted
     truth = (targets == 1) & counted
     tp = (predicted & truth).sum(axis=0).astype(np.float64)
-    n_pred = predicted.sum(axis=0).astype(np.float64)
+    # As the authors' code (CSRA's cal_PR): a class without any prediction counts as one
+    # prediction, per class and before the sums, so it lowers OP as well as CP.
+    n_pred = np.maximum(predicted.sum(axis=0), 1).astype(np.float64)
     n_gt = truth.sum(axis=0).astype(np.float64)
 
-    cp = float(np.mean(tp / np.maximum(n_pred, 1)))
-    # A class with no ground truth contributes recall 0 (its TP is 0); guard the division only.
+    cp = float(np.mean(tp / n_pred))
+    # A class with no ground truth contributes recall 0 (its TP is 0), where the authors' code
+    # divides 0 by 0 and reports NaN; only the division is guarded.
     cr = float(np.mean(tp / np.maximum(n_gt, 1)))
-    op = float(tp.sum() / max(n_pred.sum(), 1))
+    op = float(tp.sum() / n_pred.sum())
     orc = float(tp.sum() / max(n_gt.sum(), 1))
     return Scores(
         mAP=mean_ap,
