@@ -12,7 +12,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from benchmark.data.records import InstanceTable, Records
-from benchmark.data.wider import clip_box
+from benchmark.data.wider import crop_box
 from benchmark.errors import DataError
 
 Item = tuple[torch.Tensor, torch.Tensor, int]
@@ -50,7 +50,8 @@ class MultiLabelDataset(Dataset):
         return len(self.files)
 
     def load_image(self, index: int) -> Image.Image:
-        """The decoded RGB image of a sample, cropped to its person box when it has one."""
+        """The decoded RGB image of a sample, cropped to its person box when it has one (past
+        the image edge the crop is black, as PIL pads it: SPEC §2)."""
         path = self.files[index]
         try:
             with Image.open(path) as img:
@@ -58,7 +59,7 @@ class MultiLabelDataset(Dataset):
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise DataError(f"{path}: cannot decode image ({err})") from None
         if self.boxes is not None:
-            img = img.crop(clip_box(self.boxes[index], *img.size))
+            img = img.crop(crop_box(self.boxes[index]))
         return img
 
     def __getitem__(self, index: int) -> Item | None:

@@ -20,7 +20,7 @@ from benchmark.data.cache import cache_key, cache_root, file_signature, load_arr
 from benchmark.errors import DataError
 
 _UNKNOWN = -1  # tri-state columns (truncated, difficult, crowd): -1 unknown, 0 false, 1 true
-PARSE_VERSION = 1  # bump when a loader's output changes, so stale cache entries are not read
+PARSE_VERSION = 2  # bump when a loader's output changes, so stale cache entries are not read
 INSTANCE_COLUMNS = ("cls", "area_frac", "occluded", "truncated", "difficult", "crowd")
 
 

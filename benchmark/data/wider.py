@@ -30,7 +30,7 @@ IGNORE_AP = -2
 
 def load_wider(root: Path, split: str, problems: list[str] | None = None) -> Records:
     """Parse one split (train = the trainval file). Image headers are read once for the image
-    size (box clipping, area fractions), which is why the parse is cached like COCO's."""
+    size (truncation, area fractions), which is why the parse is cached like COCO's."""
     json_path = wider_annotation(root, split)
     prefix = str(root / "Image") + "/"
     if not json_path.is_file():
@@ -44,14 +44,17 @@ def load_wider(root: Path, split: str, problems: list[str] | None = None) -> Rec
     return records
 
 
-def clip_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """``[x, y, w, h]`` → a PIL crop ``(x0, y0, x1, y1)`` inside the image, at least 1×1."""
+def crop_box(box: np.ndarray) -> tuple[int, int, int, int]:
+    """``[x, y, w, h]`` → the PIL crop ``(x0, y0, x1, y1)`` of the authors' code,
+    ``img.crop([x, y, x + w, y + h])``, rounded as PIL rounds it.
+
+    The box is not clipped: ``PIL.Image.crop`` fills whatever lies past the image edge with
+    black, which the WIDER normalisation turns into -1 (SPEC §2). Only a box narrower than one
+    pixel is widened to 1×1, where the authors' code would stop.
+    """
     x, y, w, h = (float(v) for v in box)
-    x0 = min(max(int(round(x)), 0), width - 1)
-    y0 = min(max(int(round(y)), 0), height - 1)
-    x1 = max(min(int(round(x + w)), width), x0 + 1)
-    y1 = max(min(int(round(y + h)), height), y0 + 1)
-    return x0, y0, x1, y1
+    x0, y0 = round(x), round(y)
+    return x0, y0, max(round(x + w), x0 + 1), max(round(y + h), y0 + 1)
 
 
 def _parse(json_path: Path, prefix: str, split: str, problems: list[str] | None) -> Records:
@@ -111,7 +114,8 @@ def _parse_data(
         files=files,
         targets=np.stack(rows) if rows else np.zeros((0, n_attr), np.int8),
         instances=builder.build(),
-        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        # float64, as the authors' JSON gives them: x + w must round as it does in their crop
+        boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
     )
 
 
@@ -144,7 +148,7 @@ def _target(
         return None
     x, y, w, h = box
     if w <= 0 or h <= 0 or x >= size[0] or y >= size[1] or x + w <= 0 or y + h <= 0:
-        # Kept in normal loads (cropped to 1×1 at worst) so counts match; verify reports it.
+        # Kept in normal loads (an all-black crop at worst) so counts match; verify reports it.
         if problems is not None:
             problems.append(f"{where}: field 'bbox' {box} lies outside the {size} image")
     occlusion = target.get("occlusion")  # synthetic trees only: hidden fraction of the person

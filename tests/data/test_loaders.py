@@ -14,7 +14,7 @@ from PIL import Image
 from benchmark.data import build_dataset, load_records
 from benchmark.data.classes import COCO_CLASSES, VOC_CLASSES, WIDER_ATTRIBUTES
 from benchmark.data.synthetic import read_marker, synthesize
-from benchmark.data.wider import clip_box
+from benchmark.data.wider import crop_box
 
 OFFICIAL = {"voc2007": VOC_CLASSES, "coco2014": COCO_CLASSES, "wider": WIDER_ATTRIBUTES}
 
@@ -150,7 +150,7 @@ def test_wider_codes_and_crops(tmp_path: Path, trees) -> None:
     assert (test.targets[0].numpy()[unspecified] == -2).all()
     assert train.targets[0].tolist() == test.targets[0].where(test.targets[0] != -2, 0).tolist()
     assert test.load_image(0).size == (12, 30)  # the box's own aspect, before any resize
-    assert test.load_image(1).size == (10, 20)  # clipped to the 60×40 image
+    assert test.load_image(1).size == (20, 30)  # past the 60×40 image: padded, not clipped
     assert test.instances[1] == [] and test.instances[0][0]["truncated"] is False
     image, _, _ = test[0]
     assert image.shape == (3, 32, 32) and image.min() >= -1 and image.min() < 0
@@ -165,7 +165,42 @@ def test_synthetic_wider_crops_match_boxes(synth_roots: dict[str, Path]) -> None
     train = build_dataset("wider", root, "train", 32, train=True)
     assert (train.targets >= 0).all()
     for i in range(0, len(ds), 7):
-        with Image.open(ds.files[i]) as img:
-            expected = clip_box(ds.boxes[i], *img.size)
+        expected = crop_box(ds.boxes[i])
         crop = ds.load_image(i)
         assert crop.size == (expected[2] - expected[0], expected[3] - expected[1])
+
+
+def test_wider_box_past_each_edge_is_padded_black_as_pil_crop(tmp_path: Path) -> None:
+    # The authors crop with PIL's img.crop([x, y, x + w, y + h]): outside the image is black,
+    # -1 after WIDER's mean/std 0.5. Every source pixel is non-black, so padding is visible.
+    width, height = 10, 8
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[..., 0] = 10 + 20 * np.arange(width)[None, :]
+    pixels[..., 1] = 10 + 25 * np.arange(height)[:, None]
+    pixels[..., 2] = 200
+    root = tmp_path / "wider"
+    (root / "Image" / "p").mkdir(parents=True)
+    Image.fromarray(pixels).save(root / "Image" / "p" / "a.png")
+    boxes = {
+        "left": [-2.4, 1, 6, 6],  # PIL rounds: columns -2…3
+        "top": [1, -3, 6, 6],
+        "right": [7, 1, 6, 6],
+        "bottom": [2, 5, 6, 6],
+    }
+    (root / "Annotations").mkdir()
+    targets = [{"bbox": box, "attribute": [1] + [-1] * 13} for box in boxes.values()]
+    data = {"images": [{"file_name": "p/a.png", "targets": targets}]}
+    (root / "Annotations" / "wider_attribute_test.json").write_text(json.dumps(data))
+    ds = build_dataset("wider", root, "test", 6, train=False, normalize="half")
+    for i, (edge, (x, y, _, _)) in enumerate(boxes.items()):
+        x0, y0 = round(x), round(y)
+        expected = np.full((3, 6, 6), -1.0, np.float32)  # black after mean/std 0.5
+        for r in range(6):
+            for c in range(6):
+                sx, sy = x0 + c, y0 + r
+                if 0 <= sx < width and 0 <= sy < height:
+                    expected[:, r, c] = pixels[sy, sx] / 255 * 2 - 1
+        assert ds.load_image(i).size == (6, 6), edge
+        image, _, _ = ds[i]
+        assert (expected == -1).any(axis=0).any(), edge  # the box does reach past this edge
+        np.testing.assert_allclose(image.numpy(), expected, atol=1e-6, err_msg=edge)
