@@ -47,7 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = verbs.add_parser("synth", help="write a synthetic tree in the official layout")
     synth.add_argument("dataset", choices=list(DATASETS))
     synth.add_argument("--out", required=True, type=Path)
-    synth.add_argument("--images", required=True, type=int, help="training images")
+    synth.add_argument(
+        "--images",
+        required=True,
+        type=int,
+        help="training images written (COCO: the few empty scenes are written but, as in "
+        "COCO's own loaders, are not samples)",
+    )
     synth.add_argument("--size", required=True, type=int, help="image width in pixels")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--test-images", type=int, help="test images (default: --images)")
@@ -102,8 +108,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     test_images = args.images if args.test_images is None else args.test_images
     root = synthesize(args.dataset, args.out, args.images, test_images, args.size, args.seed)
-    counts = read_marker(root)["counts"]
-    print(f"{args.dataset}: wrote {root} (samples: train {counts['train']}, test {counts['test']})")
+    marker = read_marker(root)
+    counts, written = marker["counts"], marker["images"]
+    print(
+        f"{args.dataset}: wrote {root} (images: train {written['train']}, test "
+        f"{written['test']}; samples: train {counts['train']}, test {counts['test']})"
+    )
+    if args.dataset == "coco2014" and counts != written:
+        empty = {split: written[split] - counts[split] for split in written}
+        print(
+            f"  {empty['train']} training and {empty['test']} test image(s) are empty scenes "
+            "(about 3 % are generated without objects, as real COCO has images without "
+            "annotations); COCO's loaders skip images without annotations, so they are not "
+            "samples"
+        )
     return 0
 
 

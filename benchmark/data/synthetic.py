@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from benchmark.data.cache import write_bytes_atomic
 from benchmark.data.classes import COCO_CATEGORIES, VOC_CLASSES, WIDER_ATTRIBUTES
@@ -117,7 +118,7 @@ def _write_voc(out: Path, split: str, n: int, size: int, seed: int) -> int:
     groups = _groups(VOC_CLASSES, VOC_GROUPS)
     offset = 0 if split == "train" else 500000  # test ids follow train ids, as in VOC
     ids = []
-    for i in range(n):
+    for i in _progress(n, "voc2007", split):
         rng = _rng(seed, "voc2007", split, i)
         image, objects = object_scene(rng, size, groups, len(VOC_CLASSES))
         image_id = f"{offset + i + 1:06d}"
@@ -172,7 +173,7 @@ def _write_coco(out: Path, split: str, n: int, size: int, seed: int) -> int:
     contexts = [[i for i, s in enumerate(supers) if s in ctx] for ctx in COCO_CONTEXTS]
     images, annotations = [], []
     offset = 0 if split == "train" else 500000
-    for i in range(n):
+    for i in _progress(n, "coco2014", split):
         rng = _rng(seed, "coco2014", split, i)
         image, objects = object_scene(
             rng, size, contexts, len(names), empty_prob=0.03, crowd_prob=0.08
@@ -211,7 +212,7 @@ def _write_coco(out: Path, split: str, n: int, size: int, seed: int) -> int:
 
 def _write_wider(out: Path, split: str, n: int, size: int, seed: int) -> int:
     images, boxes = [], 0
-    for i in range(n):
+    for i in _progress(n, "wider", split):
         rng = _rng(seed, "wider", split, i)
         image, scene, people = person_scene(rng, size)
         sub = "test" if split == "test" else ("val" if i % 5 == 4 else "train")
@@ -232,6 +233,11 @@ def _write_wider(out: Path, split: str, n: int, size: int, seed: int) -> int:
     which = "trainval" if split == "train" else "test"
     _write_json(out / "Annotations" / f"wider_attribute_{which}.json", data)
     return boxes
+
+
+def _progress(n: int, dataset: str, split: str):
+    """Image indices with a progress bar on a terminal: a mini tree takes about a minute."""
+    return tqdm(range(n), desc=f"synthetic {dataset} {split}", unit="img", disable=None)
 
 
 def _write_json(path: Path, data: Any) -> None:

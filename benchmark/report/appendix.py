@@ -57,3 +57,29 @@ def throughput_rows(throughput: pd.DataFrame) -> list[list[str]]:
          fmt_duration(r.wall_s), str(r.device or DASH)]
         for r in throughput.itertuples()
     ]  # fmt: skip
+
+
+# Columns that usually hold one value for every run; a constant one is said once above the
+# table instead of repeated on every row (a long device string doubled each row's height).
+COLLAPSIBLE = ("global batch", "world size", "device")
+
+
+def collapse_constants(
+    headers: tuple[str, ...], rows: list[list[str]]
+) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
+    """Drop the collapsible columns whose value is the same on every row; return them as
+    (header, value) pairs so the renderer can state them once."""
+    constant = [
+        i for i, h in enumerate(headers)
+        if h in COLLAPSIBLE and rows and len({row[i] for row in rows}) == 1
+    ]  # fmt: skip
+    kept = [i for i in range(len(headers)) if i not in constant]
+    return (
+        [headers[i] for i in kept],
+        [[row[i] for i in kept] for row in rows],
+        [(headers[i], rows[0][i]) for i in constant],
+    )
+
+
+def constants_text(constants: list[tuple[str, str]]) -> str:
+    return "Every run: " + ", ".join(f"{h} {v}" for h, v in constants) + "." if constants else ""

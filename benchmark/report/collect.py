@@ -14,7 +14,14 @@ from typing import Any
 import pandas as pd
 
 from benchmark.plan import Plan
-from benchmark.results import RESULT_FILE, LoadedResult, iter_result_files, load_result, read_result
+from benchmark.results import (
+    RESULT_FILE,
+    LoadedResult,
+    git_state,
+    iter_result_files,
+    load_result,
+    read_result,
+)
 from benchmark.spec import EvalSpec, RunSpec
 
 FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
@@ -77,7 +84,8 @@ def _distinct(values: list[str]) -> str:
 
 
 def header_fields(index: ResultIndex) -> dict[str, str]:
-    """Commit, device and creation dates as recorded in the results' provenance."""
+    """Commit, device and creation dates as recorded in the results' provenance, and the
+    commit of the checkout rendering the report."""
     commits, devices, created = [], [], []
     for spec_hash, _ in index.specs():
         data = index.done(spec_hash)
@@ -94,8 +102,10 @@ def header_fields(index: ResultIndex) -> dict[str, str]:
         span = "— (no results yet)"
     else:
         span = min(created) if min(created) == max(created) else f"{min(created)} … {max(created)}"
+    commit, dirty = git_state()
     return {
         "commit": _distinct(commits),
+        "report_commit": (commit[:12] + (" (dirty)" if dirty else "")) if commit else "unknown",
         "device": _distinct(devices),
         "created": span,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -114,12 +114,14 @@ def _bars(table: TableData) -> Figure:
 
 
 def _training(plan: Plan, index: ResultIndex) -> list[Figure]:
-    histories: dict[str, list[tuple[int, list[dict]]]] = {}
+    """One figure per dataset, a panel per training run (small multiples, not 28 figures)."""
+    runs: dict[str, dict[str, list[tuple[int, list[dict]]]]] = {}
     for spec_hash, spec in plan.runs.items():
         result = index.done(spec_hash)
         if result and result.get("history"):
-            histories.setdefault(spec.name, []).append((spec.seed, result["history"]))
-    if not histories:
+            by_name = runs.setdefault(spec.dataset, {})
+            by_name.setdefault(spec.name, []).append((spec.seed, result["history"]))
+    if not runs:
         return [
             Figure(
                 "training",
@@ -128,18 +130,19 @@ def _training(plan: Plan, index: ResultIndex) -> list[Figure]:
                 note="skipped: no training run in this report has finished",
             )
         ]
-    return [
-        draw(
-            Figure(
-                f"train-{name}",
-                TRAINING,
-                name,
-                "Loss and test mAP per epoch; the star marks the best-on-test epoch.",
-            ),
-            lambda n=name, h=runs: training_figure(n, h),
+    figures = []
+    for dataset, by_name in runs.items():
+        name = DATASET_NAMES.get(dataset, dataset)
+        figure = Figure(
+            f"training-{dataset}",
+            TRAINING,
+            f"{name}: every training run",
+            "One panel per run: test mAP per epoch (solid; the star marks the best-on-test "
+            "epoch) and training loss (dashed, right axis).",
         )
-        for name, runs in histories.items()
-    ]
+        panels = list(by_name.items())
+        figures.append(draw(figure, lambda n=name, p=panels: training_figure(n, p)))
+    return figures
 
 
 def gallery_source(options: PlanOptions) -> str | Path:

@@ -17,10 +17,13 @@ from benchmark.report.appendix import (
     SUBSET_TITLE,
     THROUGHPUT_HEADERS,
     THROUGHPUT_NOTE,
+    collapse_constants,
+    constants_text,
     failure_rows,
     subset_rows,
     throughput_rows,
 )
+from benchmark.report.figures import ROBUSTNESS, TRAINING
 from benchmark.report.model import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.numbers import is_number
 from benchmark.report.tables import wide
@@ -35,15 +38,22 @@ from benchmark.report.wording import (
 )
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
        color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; white-space: nowrap; }
 th, td { border-top: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #444; text-align: center; }
 .banner { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6em 1em; font-weight: bold; }
 .note, figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; }
+nav.contents { columns: 2; background: #f6f6f6; padding: 0.5em 1em; }
+nav.contents ol { margin: 0.3em 0; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(600px, 1fr));
+           gap: 1em; align-items: start; }
+.figures figure { margin: 0; }
+.figures figure.wide { grid-column: 1 / -1; }
 """
 
 
@@ -69,7 +79,7 @@ def grid(headers: Sequence[str], rows: Sequence[Sequence[object]], head: str = "
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
     )
-    return f"<table><thead>{top}</thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead>{top}</thead><tbody>{body}</tbody></table></div>'
 
 
 def _table_head(table: TableData) -> str:
@@ -88,7 +98,7 @@ def table_html(table: TableData) -> str:
     head = _table_head(table)
     rows = [[row_label(label, cited), *texts] for label, cited, texts in wide(table, main_text)]
     parts = [
-        f"<h2>Table {table.number}: {escape(table.title)}</h2>",
+        f'<h2 id="{table_anchor(table)}">Table {table.number}: {escape(table.title)}</h2>',
         f'<p class="note">Source: {escape(table.source)}.</p>',
         grid([], rows, head),
     ]
@@ -110,8 +120,10 @@ def figure_html(figure: Figure) -> str:
     if figure.png is None:
         return f'<p class="note"><i>{escape(figure.title)}</i>: {escape(figure.note or "")}</p>'
     data = base64.b64encode(figure.png).decode("ascii")
+    wide = ' class="wide"' if figure.section in WIDE_SECTIONS else ""
     return (
-        f'<figure><img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
+        f'<figure id="figure-{escape(figure.name)}"{wide}>'
+        f'<img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
         f"<figcaption><i>{escape(figure.title)}.</i> {escape(figure.caption)}</figcaption>"
         "</figure>"
     )
@@ -129,32 +141,83 @@ def header_html(header: Header) -> str:
     return "\n".join(parts)
 
 
+def table_anchor(table: TableData) -> str:
+    return f"table-{table.number}"
+
+
+def _anchor(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+# Figure sections whose figures are drawn wide (a grid of panels): a grid row to themselves.
+WIDE_SECTIONS = (ROBUSTNESS, TRAINING)
+
+
+def _section(title: str, contents: list[tuple[str, str, int]], level: int = 2) -> str:
+    """A heading with an anchor, recorded in the contents list."""
+    anchor = _anchor(title)
+    contents.append((anchor, title, level))
+    return f'<h{level} id="{anchor}">{escape(title)}</h{level}>'
+
+
+def contents_html(contents: list[tuple[str, str, int]]) -> str:
+    items, open_sub = [], False
+    for anchor, title, level in contents:
+        if level == 3 and not open_sub:
+            items.append("<ol>")
+            open_sub = True
+        elif level == 2 and open_sub:
+            items.append("</ol></li>")
+            open_sub = False
+        elif level == 2 and items:
+            items.append("</li>")
+        items.append(f'<li><a href="#{anchor}">{escape(title)}</a>')
+        if level == 3:
+            items.append("</li>")
+    items.append("</ol></li>" if open_sub else "</li>")
+    return f'<nav class="contents" id="contents"><b>Contents</b><ol>{"".join(items)}</ol></nav>'
+
+
 def render_html(report: Report) -> str:
-    parts = [header_html(report.header), f"<p>{_markup(LEGEND)}</p>"]
-    parts += [table_html(t) for t in report.tables]
-    parts += [f"<h2>{SUBSET_TITLE}</h2>", f'<p class="note">{escape(SUBSET_NOTE)}</p>']
+    contents: list[tuple[str, str, int]] = []
+    parts = []
+    for table in report.tables:
+        contents.append((table_anchor(table), f"Table {table.number}: {table.title}", 2))
+        parts.append(table_html(table))
+    parts += [_section(SUBSET_TITLE, contents), f'<p class="note">{escape(SUBSET_NOTE)}</p>']
     if report.subsets.empty:
         parts.append(f"<p>{NO_SUBSETS}</p>")
     else:
         parts.append(grid(SUBSET_HEADERS, subset_rows(report.subsets)))
-    parts.append("<h2>Figures</h2>")
-    section = None
+    parts.append(_section("Figures", contents))
+    if not report.figures:
+        parts.append("<p>Figures were not drawn for this report.</p>")
+    sections: dict[str, list[str]] = {}
     for figure in report.figures:
-        if figure.section != section:
-            section = figure.section
-            parts.append(f"<h3>{escape(section)}</h3>")
-        parts.append(figure_html(figure))
-    parts.append("<h2>Appendix A: failed runs</h2>")
+        sections.setdefault(figure.section, []).append(figure_html(figure))
+    for section, figures in sections.items():
+        parts.append(_section(section, contents, level=3))
+        parts.append(f'<div class="figures">{"".join(figures)}</div>')
+    parts.append(_section("Appendix A: failed runs", contents))
     if report.failures.empty:
         parts.append(f"<p>{NO_FAILURES}</p>")
     else:
         parts.append(grid(FAILURE_HEADERS, failure_rows(report.failures)))
-    parts += ["<h2>Appendix B: throughput</h2>", f'<p class="note">{THROUGHPUT_NOTE}</p>']
+    parts += [
+        _section("Appendix B: throughput", contents),
+        f'<p class="note">{THROUGHPUT_NOTE}</p>',
+    ]
     if report.throughput.empty:
         parts.append(f"<p>{NO_THROUGHPUT}</p>")
     else:
-        parts.append(grid(THROUGHPUT_HEADERS, throughput_rows(report.throughput)))
-    body = "\n".join(parts)
+        headers, rows, constants = collapse_constants(
+            THROUGHPUT_HEADERS, throughput_rows(report.throughput)
+        )
+        if constants:
+            parts.append(f'<p class="note">{escape(constants_text(constants))}</p>')
+        parts.append(grid(headers, rows))
+    head = [header_html(report.header), contents_html(contents), f"<p>{_markup(LEGEND)}</p>"]
+    body = "\n".join(head + parts)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>MSL reproduction report ({escape(report.header.profile)})</title>"

@@ -17,6 +17,8 @@ from benchmark.report.appendix import (
     SUBSET_TITLE,
     THROUGHPUT_HEADERS,
     THROUGHPUT_NOTE,
+    collapse_constants,
+    constants_text,
     failure_rows,
     subset_rows,
     throughput_rows,
@@ -62,7 +64,7 @@ def header_lines(header: Header) -> list[str]:
         "",
         f"- **Profile:** `{header.profile}`",
         f"- **Seeds:** {header.seeds}",
-        f"- **Commit:** {header.commit}",
+        f"- **Commit:** {header.commit_text}",
         f"- **Device:** {header.device}",
         f"- **Results created:** {header.created}",
         f"- **Report generated:** {header.generated}",
@@ -137,7 +139,10 @@ def throughput_lines(throughput: pd.DataFrame) -> list[str]:
     lines = ["## Appendix B: throughput", "", THROUGHPUT_NOTE, ""]
     if throughput.empty:
         return [*lines, NO_THROUGHPUT, ""]
-    return [*lines, grid(THROUGHPUT_HEADERS, throughput_rows(throughput)), ""]
+    headers, rows, constants = collapse_constants(THROUGHPUT_HEADERS, throughput_rows(throughput))
+    if constants:
+        lines += [constants_text(constants), ""]
+    return [*lines, grid(headers, rows), ""]
 
 
 def render_markdown(report: Report) -> str:

@@ -29,6 +29,12 @@ class Header:
     created: str
     results: str
     cells: str
+    report_commit: str = "—"  # the checkout that rendered the report
+
+    @property
+    def commit_text(self) -> str:
+        """Both commits: the one that made the numbers and the one that rendered this page."""
+        return f"results made at {self.commit}; report rendered at {self.report_commit}"
 
     @property
     def synthetic(self) -> bool:
@@ -39,7 +45,7 @@ class Header:
         return (
             ("Profile", self.profile),
             ("Seeds", self.seeds),
-            ("Commit", self.commit),
+            ("Commit", self.commit_text),
             ("Device", self.device),
             ("Results created", self.created),
             ("Report generated", self.generated),

@@ -112,70 +112,95 @@ class BarGroup:
 
 
 def table6_bars(groups: Sequence[BarGroup], metrics: Sequence[str]) -> bytes:
-    """Baseline vs MSL per metric and dataset; hatched bars are the paper's values."""
-    fig = MplFigure(figsize=(5.5 * len(groups), 4.4))
-    axes = fig.subplots(1, len(groups), squeeze=False)[0]
-    for ax, group in zip(axes, groups, strict=True):
+    """Baseline vs MSL: one panel per dataset and metric, each on its own scale (a CF1 of 0.5
+    beside a paper value of 48 is still a visible bar), every bar labelled with its value."""
+    return to_png(table6_bars_figure(groups, metrics))
+
+
+def table6_bars_figure(groups: Sequence[BarGroup], metrics: Sequence[str]) -> MplFigure:
+    fig = MplFigure(figsize=(2.6 * len(metrics), 2.6 * len(groups) + 0.9))
+    grid = fig.subplots(len(groups), len(metrics), squeeze=False)
+    for axes, group in zip(grid, groups, strict=True):
         labels = list(group.values)
-        width = 0.8 / (2 * max(len(labels), 1))
-        for i, label in enumerate(labels):
-            color = COLORS[i % len(COLORS)]
-            for j, source in enumerate(("ours", "paper")):
-                offset = (2 * i + j - len(labels) + 0.5) * width
-                heights = [group.values[label].get(m, (None, None))[j] for m in metrics]
-                heights = [h if is_number(h) else 0.0 for h in heights]
-                ax.bar(
-                    [k + offset for k in range(len(metrics))],
-                    heights,
-                    width,
-                    color=color,
-                    alpha=1.0 if source == "ours" else 0.45,
-                    hatch=None if source == "ours" else "//",
-                    edgecolor="black",
-                    linewidth=0.4,
-                    label=f"{label} ({source})",
-                )
-        ax.set_xticks(range(len(metrics)), list(metrics))
-        ax.set_ylabel("%")
-        ax.set_ylim(0, 100)
-        ax.set_title(DATASET_NAMES.get(group.dataset, group.dataset))
-        ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
+        for ax, metric in zip(axes, metrics, strict=True):
+            heights = []
+            for i, label in enumerate(labels):
+                color = COLORS[i % len(COLORS)]
+                for j, source in enumerate(("ours", "paper")):
+                    value = group.values[label].get(metric, (None, None))[j]
+                    if not is_number(value):
+                        continue
+                    bars = ax.bar(
+                        [2 * i + j],
+                        [value],
+                        0.85,
+                        color=color,
+                        alpha=1.0 if source == "ours" else 0.45,
+                        hatch=None if source == "ours" else "//",
+                        edgecolor="black",
+                        linewidth=0.4,
+                        label=f"{label} ({source})",
+                    )
+                    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+                    heights.append(float(value))
+            ax.set_ylim(0, max([*heights, 1.0]) * 1.18)
+            ax.set_xticks([])
+            ax.set_title(f"{DATASET_NAMES.get(group.dataset, group.dataset)} {metric}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(axis="y", alpha=0.3)
+    handles, labels = grid[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Table 6: one high-pool mask per test image")
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.18, top=0.87, wspace=0.2)
-    return to_png(fig)
+    fig.suptitle("Table 6: one high-pool mask per test image (%; each panel on its own scale)")
+    fig.subplots_adjust(
+        left=0.06,
+        right=0.99,
+        bottom=0.9 / fig.get_figheight() + 0.04,
+        top=1 - 0.45 / fig.get_figheight(),
+        wspace=0.3,
+        hspace=0.35,
+    )
+    return fig
 
 
-def training_figure(name: str, histories: Sequence[tuple[int, list[dict]]]) -> bytes:
-    """Training loss and test mAP per epoch, one line per seed; stars mark the best epoch."""
-    fig = MplFigure(figsize=(9, 3.2))
-    loss_ax, map_ax = fig.subplots(1, 2)
-    for k, (seed, history) in enumerate(histories):
-        color = COLORS[k % len(COLORS)]
-        epochs = [row["epoch"] for row in history]
-        loss_ax.plot(
-            epochs, [row["loss"] for row in history], marker=".", color=color, label=f"seed {seed}"
-        )
-        maps = [row["mAP"] for row in history]
-        map_ax.plot(epochs, maps, marker=".", color=color, label=f"seed {seed}")
-        if maps:
-            best = max(range(len(maps)), key=lambda k: (maps[k], -k))
-            map_ax.plot(
-                [epochs[best]],
-                [maps[best]],
-                marker="*",
-                markersize=12,
-                color=color,
-                linestyle="none",
+def training_figure(
+    title: str, runs: Sequence[tuple[str, Sequence[tuple[int, list[dict]]]]]
+) -> bytes:
+    """Small multiples, one panel per training run: test mAP per epoch (one line per seed, a
+    star at the best epoch) and the training loss on a second axis, so a whole dataset's runs
+    fit in one figure instead of one figure each."""
+    columns = min(4, len(runs))
+    rows = -(-len(runs) // columns)
+    fig = MplFigure(figsize=(3.3 * columns, 2.4 * rows + 0.8))
+    grid = fig.subplots(rows, columns, squeeze=False)
+    for ax, (name, histories) in zip(grid.flat, runs, strict=False):
+        loss_ax = ax.twinx()
+        for k, (seed, history) in enumerate(histories):
+            color = COLORS[k % len(COLORS)]
+            epochs = [row["epoch"] for row in history]
+            maps = [row["mAP"] for row in history]
+            ax.plot(epochs, maps, marker=".", color=color, label=f"mAP, seed {seed}")
+            loss_ax.plot(
+                epochs, [row["loss"] for row in history], linestyle="--", color=color, alpha=0.5
             )
-    loss_ax.set_title("training loss")
-    map_ax.set_title("test mAP (%)")
-    for ax in (loss_ax, map_ax):
-        ax.set_xlabel("epoch")
+            if maps:
+                best = max(range(len(maps)), key=lambda i: (maps[i], -i))
+                ax.plot([epochs[best]], [maps[best]], marker="*", markersize=10, color=color,
+                        linestyle="none")  # fmt: skip
+        ax.set_title(name, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+        loss_ax.tick_params(labelsize=6, colors="grey")
         ax.grid(alpha=0.3)
-    map_ax.legend(fontsize=7)
-    fig.suptitle(name)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.8, wspace=0.25)
+    for ax in list(grid.flat)[len(runs) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: test mAP % (solid, star = best epoch) and training loss (dashed, "
+                 "right axis) per epoch", fontsize=10)  # fmt: skip
+    fig.subplots_adjust(
+        left=0.05,
+        right=0.95,
+        bottom=0.5 / fig.get_figheight(),
+        top=1 - 0.55 / fig.get_figheight(),
+        wspace=0.4,
+        hspace=0.55,
+    )
     return to_png(fig)

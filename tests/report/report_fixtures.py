@@ -20,7 +20,10 @@ from benchmark.plan import PlanOptions, build_plan
 from benchmark.results import write_result
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-STAMP = {"generated": "2024-05-01T09:00:00+0000", "results": "results/smoke"}
+STAMP = {
+    "generated": "2024-05-01T09:00:00+0000", "results": "results/smoke",
+    "report_commit": "fedcba987654",
+}  # fmt: skip
 PROVENANCE = {
     "git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
     "versions": {"python": "3.11.0", "torch": "2.4.0"}, "device": "NVIDIA H100 80GB HBM3",
