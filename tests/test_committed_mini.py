@@ -33,5 +33,5 @@ def test_committed_mini_report_has_every_table_section_and_figure():
         assert f"## Table {number}:" in text
     assert "## Small and occluded objects" in text and "(pending) /" not in text
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
-    assert len(figures) >= 10
+    assert len(figures) >= 9  # the training curves are one grid per dataset
     assert all((REPORT / f).is_file() for f in figures)
