@@ -138,12 +138,15 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
             versions[name] = __import__(name).__version__
         except ImportError:
             versions[name] = None
+    from benchmark.machine import compute_environment
+
     commit, dirty = git_state()
     return {
         "git_commit": commit,
         "git_dirty": dirty,
         "versions": versions,
         "device": device,
+        "compute": compute_environment(),
         "host": platform.node(),
         "seed": seed,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
