@@ -32,6 +32,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "breakdown.py",
     "spec.py",
     "profiles.py",
+    "released.py",
     # data: loaders, label codes, crops, transforms, masks, synthetic trees
     "data/__init__.py",
     "data/build.py",
@@ -53,6 +54,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "models/__init__.py",
     "models/backbones.py",
     "models/build.py",
+    "models/checkpoint_files.py",
     "models/classifier.py",
     "models/heads.py",
     "models/mcar.py",
