@@ -17,11 +17,14 @@ person's box), so the person's size and occlusion decide.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmark.data.records import InstanceTable
 from benchmark.metrics import IGNORE_AP, average_precision
+
+if TYPE_CHECKING:  # the loaders' table, passed in: this module reads it and imports no data code
+    from benchmark.data.records import InstanceTable
 
 # 2 % of the image: a box below ~14 % of each side (~63 px at 448, ~14 px at 96). COCO's
 # "small" (< 32² px) is 0.3 % of a 640×480 image and "medium" ends at 3 %.

@@ -3,11 +3,15 @@
 Many cells share a run (same resolved config → same hash): the plan holds each once, and
 evaluations come after the trainings they read. Status and the report read results through the
 same plan, so they always look up the hashes the runner writes.
+
+Everything here is a pure function of the registry and the result files: whether a run is
+running now (a held lock, a Slurm job) is `benchmark.status`'s business, passed in as a probe.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,18 +68,6 @@ def build_plan(registry: Registry, cells: list[Cell], options: PlanOptions) -> P
     return plan
 
 
-def is_locked(results_dir: Path, spec_hash: str) -> bool:
-    """Whether a live process (here, or on another host) holds the run's lock."""
-    from benchmark.train.job import LOCK, lock_held
-
-    lock = Path(results_dir) / spec_hash / LOCK
-    try:
-        stamp = lock.read_text()
-    except OSError:
-        return False
-    return lock_held(stamp, lock)
-
-
 def cell_metrics(cell: Cell, result: dict[str, Any], which: str = "best") -> dict[str, float]:
     """The cell's paper metrics read from one result (train: best/last; eval: one condition)."""
     if result["kind"] == "train":
@@ -89,8 +81,22 @@ def cell_metrics(cell: Cell, result: dict[str, Any], which: str = "best") -> dic
     return {name: scores[name] for name in cell.paper if name in scores}
 
 
-def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -> dict[str, Any]:
-    """`{id, status, metrics, last, std, seeds, reason, hashes}` for one cell."""
+# (results_dir, run hash, result missing?) → ("running" | "pending", Slurm job or None), or None
+# when nothing is known live about the run.
+LiveProbe = Callable[[Path, str, bool], "tuple[str, dict[str, Any] | None] | None"]
+
+
+def cell_status(
+    registry: Registry,
+    cell: Cell,
+    plan: Plan,
+    results_dir: Path,
+    probe: LiveProbe | None = None,
+) -> dict[str, Any]:
+    """`{id, status, metrics, last, std, seeds, reason, hashes}` for one cell.
+
+    From the result files alone, a run is done, failed or pending; a `probe` (see
+    `benchmark.status`) can tell that one is running now."""
     entry: dict[str, Any] = {
         "id": cell.id,
         "table": cell.table,
@@ -115,7 +121,11 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
             best.append(cell_metrics(cell, loaded.data, "best"))
             if loaded.data["kind"] == "train":
                 last.append(cell_metrics(cell, loaded.data, "last"))
-        elif is_locked(results_dir, spec_hash):
+            continue
+        live = probe(results_dir, spec_hash, loaded.problem == "missing") if probe else None
+        if live is not None and live[1] is not None:
+            entry["slurm"] = live[1]
+        if live is not None and live[0] == "running":
             states.append("running")
         elif loaded.problem is None and loaded.data["status"] == "failed":
             states.append("failed")
@@ -124,7 +134,7 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
             states.append("failed")
             reasons.append(f"invalid result {loaded.path}: {loaded.problem}")
         else:
-            states.append(_queued_state(results_dir, spec_hash, entry))
+            states.append(live[0] if live is not None else "pending")
     for state in ("failed", "running", "pending"):
         if state in states:
             entry["status"] = state
@@ -139,21 +149,6 @@ def cell_status(registry: Registry, cell: Cell, plan: Plan, results_dir: Path) -
         if len(best) > 1:
             entry["std"] = {k: statistics.stdev(m[k] for m in best) for k in best[0]}
     return entry
-
-
-def _queued_state(results_dir: Path, spec_hash: str, entry: dict[str, Any]) -> str:
-    """pending, or running when a submitted Slurm job for this run is running."""
-    import json
-
-    path = Path(results_dir) / spec_hash / "slurm.json"
-    if not path.is_file():
-        return "pending"
-    from benchmark.launch.slurm import slurm_state
-
-    job_id = json.loads(path.read_text())["job_id"]
-    state = slurm_state(job_id)
-    entry["slurm"] = {"job_id": job_id, "state": state}
-    return "running" if state in ("RUNNING", "COMPLETING", "CONFIGURING") else "pending"
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

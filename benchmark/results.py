@@ -21,6 +21,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
+SLURM_FILE = "slurm.json"  # a submitted Slurm job's id, beside the run (`benchmark status`)
 STATUSES = ("done", "failed")
 HASH_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _UMASK = os.umask(0)
@@ -117,6 +118,12 @@ def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
 
 def load_result(results_dir: Path, spec_hash: str) -> LoadedResult:
     return read_result(run_dir(results_dir, spec_hash) / RESULT_FILE, spec_hash)
+
+
+def is_done(results_dir: Path, spec_hash: str) -> bool:
+    """Whether a valid result marked `done` is stored for this run or evaluation."""
+    loaded = load_result(results_dir, spec_hash)
+    return loaded.problem is None and loaded.data["status"] == "done"
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:

@@ -6,10 +6,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+from benchmark.launch.job import Job
 from benchmark.results import atomic_write_json
 from benchmark.spec import EvalSpec, RunSpec
 from benchmark.train.context import RunContext
-from benchmark.train.job import Job
 
 PATH_FIELDS = ("results_dir", "data_root", "weights_root", "masks_root", "cache_dir")
 

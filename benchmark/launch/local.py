@@ -1,21 +1,13 @@
-"""The executor interface, and the local executor: every job in this process, one by one.
+"""The local executor: every job in this process, one by one.
 
 An executor takes a list of jobs, runs them in order, and returns one status per job. The
-torchrun and Slurm backends implement the same method, so the runner never branches on where
+torchrun and Slurm executors have the same `run` method, so the runner never branches on where
 work runs.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from benchmark.train.job import Job, execute
-
-
-class Executor(Protocol):
-    def run(self, jobs: list[Job]) -> list[str]:
-        """Run the jobs (in order where they depend on each other); a status per job."""
-        ...
+from benchmark.launch.job import Job, execute
 
 
 class LocalExecutor:

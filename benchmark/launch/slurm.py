@@ -8,16 +8,17 @@ hook and resumes from the run's `last.pt`. The job id is written beside the run
 
 from __future__ import annotations
 
+import logging
 import shutil
-import subprocess
 from pathlib import Path
 
-from benchmark.errors import UserError
-from benchmark.launch.jobfile import job_from_dict, job_to_dict
-from benchmark.results import atomic_write_json, run_dir
-from benchmark.train.job import Job
+import submitit
 
-SLURM_FILE = "slurm.json"
+from benchmark.errors import UserError
+from benchmark.launch.job import Job, execute
+from benchmark.launch.jobfile import job_from_dict, job_to_dict
+from benchmark.launch.torchrun import TorchrunExecutor
+from benchmark.results import SLURM_FILE, atomic_write_json, run_dir
 
 
 class SlurmTask:
@@ -29,20 +30,14 @@ class SlurmTask:
     def __call__(self, job_dict: dict) -> str:
         job = job_from_dict(job_dict)
         if self.nproc > 1:
-            from benchmark.launch.torchrun import TorchrunExecutor
-
             status = TorchrunExecutor(self.nproc).run_one(job)
         else:
-            from benchmark.train.job import execute
-
             status = execute(job)
         if status == "failed":
             raise RuntimeError(f"{job.name} [{job.hash}] failed: see its result.json")
         return status
 
     def checkpoint(self, job_dict: dict):
-        import submitit
-
         return submitit.helpers.DelayedSubmission(SlurmTask(self.nproc), job_dict)
 
 
@@ -71,10 +66,6 @@ class SlurmExecutor:
         self.submitted: dict[str, object] = {}  # run hash → submitit job, for dependencies
 
     def _executor(self, name: str, dependency: str | None = None):
-        import logging
-
-        import submitit
-
         # Without accounting, submitit warns on every poll that sacct is off; squeue suffices.
         logging.getLogger("submitit").setLevel(logging.ERROR)
         executor = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster="slurm")
@@ -140,21 +131,3 @@ def _parse_extra(items: list[str]) -> dict[str, str]:
             raise UserError(f"--slurm-arg {item!r}: expected KEY=VALUE")
         extra[key.strip()] = value.strip()
     return extra
-
-
-def slurm_state(job_id: str) -> str | None:
-    """The job's Slurm state (PENDING, RUNNING, …) from squeue, then sacct; None if unknown."""
-    for command in (
-        ["squeue", "-h", "-j", str(job_id), "-o", "%T"],
-        ["sacct", "-n", "-X", "-j", str(job_id), "-o", "State"],
-    ):
-        if shutil.which(command[0]) is None:
-            continue
-        try:
-            out = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            continue
-        state = out.strip().split("\n")[0].strip() if out.strip() else ""
-        if state:
-            return state.split()[0]
-    return None

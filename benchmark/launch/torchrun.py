@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import torch.distributed as dist
+
+from benchmark import distributed as ddp
+from benchmark.launch.job import Job, run_locked, write_failure
 from benchmark.launch.jobfile import read_job, write_job
-from benchmark.results import load_result, run_dir
-from benchmark.train.job import Job, RunLock, _run_locked, is_done, write_failure
+from benchmark.launch.lock import RunLock
+from benchmark.results import is_done, load_result, run_dir
 
 
 class TorchrunExecutor:
@@ -57,10 +62,6 @@ class TorchrunExecutor:
 
 
 def worker(path: Path) -> int:
-    import torch.distributed as dist
-
-    from benchmark.launch import distributed as ddp
-
     job = read_job(path)
     ddp.init_from_env()
     folder = run_dir(job.ctx.results_dir, job.hash)
@@ -71,13 +72,11 @@ def worker(path: Path) -> int:
         else:
             lock = RunLock(folder)
             while not lock.try_acquire():
-                import time
-
                 time.sleep(1.0)
     if dist.is_initialized():
         dist.broadcast_object_list(decision, src=0)
     try:
-        status = _run_locked(job, folder) if decision[0] == "run" else "skipped"
+        status = run_locked(job, folder) if decision[0] == "run" else "skipped"
     finally:
         if lock is not None:
             lock.release()

@@ -27,7 +27,7 @@ from benchmark.data.synthetic import synthesize
 from benchmark.perf.timing import Samples, paired_ratio, synchronize
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
-from benchmark.train.loop import make_loader
+from benchmark.train.inference import make_loader
 from benchmark.train.seeding import generator
 
 VOC_SIDE = 500  # VOC2007 images are about 500×375

@@ -19,7 +19,7 @@ from benchmark.data.masks import MaskPool
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
-from benchmark.train.evaluate import predict
+from benchmark.train.inference import predict
 from benchmark.train.loop import train_one_epoch
 from benchmark.train.seeding import generator
 

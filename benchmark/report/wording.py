@@ -2,7 +2,7 @@
 HTML versions say the same thing.
 
 A measured cell shows ours / paper (ours − paper); an unmeasured one says why (pending,
-running, failed) next to the paper's value; a cited row shows the paper's value alone.
+failed) next to the paper's value; a cited row shows the paper's value alone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def profile_note(profile: str) -> str:
 LEGEND = (
     "Each cell reads **ours / paper (ours − paper)**, in percent with one decimal. *Ours* is the "
     "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several. "
-    "“— (pending)”, “— (running)” and “— (failed)” mark cells without a finished result; rows "
+    "“— (pending)” and “— (failed)” mark cells without a finished result (the report reads "
+    "result files only: `benchmark status` shows what is running); rows "
     "marked *(cited)* are not run and show the paper's value only; “–” means the paper gives "
     "no value."
 )

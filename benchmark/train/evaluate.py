@@ -9,62 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
+from benchmark import distributed as ddp
+from benchmark.breakdown import breakdown
+from benchmark.data import build_dataset
+from benchmark.data.masks import load_pool
 from benchmark.metrics import METRIC_NAMES, score
+from benchmark.models import build_model
 from benchmark.spec import EvalSpec
+from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
+from benchmark.train.inference import compile_model, evaluate_test_set
 
 EXAMPLES = 8
-KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
-
-
-@torch.no_grad()
-def predict(
-    model: torch.nn.Module, loader: DataLoader, device: torch.device, keep_fn: KeepFn | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
-    model.eval()
-    cuda = device.type == "cuda"
-    probs, targets, indices, bad_files = [], [], [], []
-    for images, target, index, bad in loader:
-        bad_files.extend(bad)
-        if len(images) == 0:
-            continue
-        images = images.to(device, non_blocking=True)
-        if cuda:
-            images = images.contiguous(memory_format=torch.channels_last)
-        if keep_fn is not None:
-            images = images * keep_fn(index).to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            out = model(images)
-        probs.append(model.probabilities(out).float().cpu())
-        targets.append(target)
-        indices.append(torch.as_tensor(index))
-    return (
-        torch.cat(probs).numpy(),
-        torch.cat(targets).numpy().astype(np.int64),
-        torch.cat(indices).numpy(),
-        bad_files,
-    )
 
 
 def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     """Evaluate a trained run's checkpoint under every condition of the EvalSpec."""
-    from benchmark.breakdown import breakdown
-    from benchmark.data import build_dataset
-    from benchmark.data.masks import load_pool
-    from benchmark.launch import distributed as ddp
-    from benchmark.models import build_model
-    from benchmark.train import checkpoint
-    from benchmark.train.loop import compile_model, evaluate_test_set
-
     spec = ev.run
     device = ddp.local_device(ctx.torch_device())
     ckpt_path = (

@@ -14,27 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from benchmark import distributed as ddp
 from benchmark.breakdown import breakdown
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
-from benchmark.launch import distributed as ddp
 from benchmark.metrics import score
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
-from benchmark.train.evaluate import predict
+from benchmark.train.inference import compile_model, evaluate_test_set, make_loader
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 from benchmark.train.seeding import (
     derive_seed,
     generator,
     rng_state,
     seed_everything,
-    seed_worker,
     set_rng_state,
 )
 
@@ -58,13 +56,6 @@ def lr_factor(iteration: int, iters_per_epoch: int, spec: RunSpec) -> float:
     return warm * spec.lr_gamma ** (epoch // spec.lr_step)
 
 
-def compile_model(model: torch.nn.Module, ctx: RunContext) -> None:
-    """torch.compile in place when asked: parameter names (and so checkpoints) are unchanged,
-    and a resumed or evaluated checkpoint loads the same with or without it."""
-    if ctx.compile_mode is not None:
-        model.compile(mode=ctx.compile_mode)
-
-
 def configure_determinism(device: torch.device) -> None:
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -72,33 +63,6 @@ def configure_determinism(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-
-
-def make_loader(
-    dataset,
-    batch_size: int,
-    ctx: RunContext,
-    train: bool,
-    seed: int,
-    sampler=None,
-    collate=None,
-) -> DataLoader:
-    cuda = ctx.torch_device().type == "cuda"
-    workers = ctx.num_workers
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=train and sampler is None,
-        sampler=sampler,
-        generator=generator(seed) if train and sampler is None else None,
-        num_workers=workers,
-        worker_init_fn=seed_worker,
-        collate_fn=collate or dataset.collate,
-        pin_memory=cuda,
-        persistent_workers=False,
-        prefetch_factor=4 if workers else None,
-        drop_last=False,
-    )
 
 
 def train_sampler(dataset, spec: RunSpec, epoch: int):
@@ -125,17 +89,6 @@ def per_rank_batch(spec: RunSpec) -> int:
             f"use --nproc among the divisors of {spec.batch_size}"
         )
     return spec.batch_size // world
-
-
-def evaluate_test_set(model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None):
-    """Every test image scored once across ranks, gathered in index order on every rank."""
-    subset = test_set
-    if ddp.world_size() > 1:
-        subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
-    loader = make_loader(subset, spec.batch_size, ctx, False, 0, collate=test_set.collate)
-    probs, targets, indices, bad = predict(model, loader, device, keep_fn)
-    probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
-    return probs, targets, indices, bad
 
 
 def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def _kill_on_call(target: str) -> None:
 
 
 def _hold_lock(flag: str) -> None:
-    from benchmark.train import job
+    from benchmark.launch import lock as job
 
     real = job.RunLock.try_acquire
 

@@ -13,8 +13,8 @@ import pytest
 from faults import CELL, ONE_EPOCH, dead_pid, results, start_benchmark, wait_for_text
 
 from benchmark.cli import main
+from benchmark.launch.lock import RunLock
 from benchmark.results import load_result
-from benchmark.train.job import RunLock
 
 
 def test_overlapping_runs_train_the_shared_run_once(workdir: Path, shared_cache: Path) -> None:
@@ -91,7 +91,7 @@ def test_stale_locks_are_taken_over_and_live_or_remote_ones_are_not(tmp_path: Pa
 def test_two_processes_finding_one_stale_lock_do_not_both_take_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import benchmark.train.job as job
+    import benchmark.launch.lock as job
 
     first, second = RunLock(tmp_path), RunLock(tmp_path)
     second.stamp = f"{dead_pid()} {socket.gethostname()}\n"  # stands for another live process

@@ -25,8 +25,8 @@ from faults import (
 )
 
 from benchmark.cli import main
+from benchmark.launch.lock import RunLock
 from benchmark.train import checkpoint
-from benchmark.train.job import RunLock
 
 
 def _status(capsys: pytest.CaptureFixture, cell: str, folder: Path) -> dict:

@@ -55,8 +55,8 @@ def test_two_processes_split_the_batch_and_score_every_test_image_once(tmp_path)
 
 
 def test_a_global_batch_that_does_not_split_is_refused(monkeypatch):
+    from benchmark import distributed
     from benchmark.errors import UserError
-    from benchmark.launch import distributed
     from benchmark.profiles import resolve_run
     from benchmark.registry import load_registry
     from benchmark.train.loop import per_rank_batch

@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
+from benchmark.cli.perf import _table, register
 from benchmark.data.masks import MaskPool
 from benchmark.errors import UserError
-from benchmark.perf.cli import _table, register
 from benchmark.perf.flops import mfu, peak_tflops, step_flops
 from benchmark.perf.steps import build_trainer, perf_spec, random_batch
 from benchmark.perf.suite import TARGETS

@@ -135,7 +135,8 @@ def write_images(folder: Path, count: int = 4) -> list[str]:
 
 def write_scenario(registry, results_dir: Path, images_dir: Path, seeds=(0,)) -> None:
     """Five finished trainings, the four Table 6 evaluations, a failed run (voc-mcar), an
-    invalid file (voc-sst, edited by hand) and a running one (voc-vitl-csra); the rest pending."""
+    invalid file (voc-sst, edited by hand) and one being trained (voc-vitl-csra, its lock held by
+    this process): the report reads result files only, so that one is pending like the rest."""
     plan = build_plan(registry, registry.cells, PlanOptions("smoke", tuple(seeds)))
     files = write_images(images_dir)
     for spec_hash, spec in plan.runs.items():

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from report_fixtures import EXPERIMENTS
 
+from benchmark.cli.report import parse_formats, register
 from benchmark.errors import UserError
-from benchmark.report.cli import parse_formats, register
 
 
 def run_report(argv: list[str]) -> int:

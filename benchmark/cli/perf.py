@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmark.cli.options import add_compile_option
 from benchmark.errors import UserError
-from benchmark.train.cli import add_compile_option
 
 ROWS = (  # (key, label, format)
     ("supervised_step_s", "supervised step", "{:.3f} s"),

@@ -6,14 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
+from benchmark.cli.options import add_common, plan_options, results_dir
 from benchmark.errors import UserError
+from benchmark.registry import load_registry
 
 DEFAULT_FORMATS = ("md",)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    from benchmark.cli import _add_common
-
     p = verbs.add_parser(
         "report", help="rebuild Tables 1-6 beside the paper's values, with figures"
     )
@@ -23,7 +23,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="all",
         help="all | table4 | a glob over cell ids (default: all)",
     )
-    _add_common(p)
+    add_common(p)
     p.add_argument(
         "--format",
         action="append",
@@ -43,6 +43,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def parse_formats(values: list[str] | None) -> list[str]:
+    # The report's modules load pandas and matplotlib: imported when this verb runs, not when
+    # every verb registers (the same for build_report below).
     from benchmark.report.formats import RENDERERS
 
     chosen = [f.strip() for v in (values or DEFAULT_FORMATS) for f in v.split(",") if f.strip()]
@@ -54,8 +56,6 @@ def parse_formats(values: list[str] | None) -> list[str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.cli import plan_options, results_dir
-    from benchmark.registry import load_registry
     from benchmark.report.build import build_report
     from benchmark.report.formats import write_report
 

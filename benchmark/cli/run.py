@@ -1,35 +1,30 @@
-"""`benchmark run` and `benchmark status`."""
+"""`benchmark run`: train and evaluate the cells of a selector, then print their status.
+
+Launching imports torch, so the handlers import `benchmark.launch` when called: the module
+itself stays light for the other verbs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
+from tabulate import tabulate
 
-
-def add_compile_option(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
-    """``--compile [MODE]`` as ``benchmark run`` and ``benchmark perf`` both take it."""
-    parser.add_argument(
-        "--compile",
-        nargs="?",
-        const="default",
-        default=None,
-        choices=COMPILE_MODES,
-        metavar="MODE",
-        help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the fix "
-        f"for the paper's batch of 6 being launch-bound on a GPU) | max-autotune{extra_help}",
-    )
+from benchmark.cli.options import add_common, add_compile_option, plan_options, results_dir
+from benchmark.cli.status import print_summary
+from benchmark.errors import UserError
+from benchmark.plan import build_plan
+from benchmark.profiles import get_profile
+from benchmark.registry import load_registry
+from benchmark.results import is_done
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    from benchmark.cli import _add_common
-
     p = verbs.add_parser("run", help="train and evaluate the cells of a selector")
     p.add_argument("selector", help="all | table4 | a glob over cell ids (t4.*)")
-    _add_common(p)
+    add_common(p)
     p.add_argument(
         "--data-root",
         type=Path,
@@ -97,17 +92,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", action="store_true", help="Slurm: wait for every job to finish")
     p.set_defaults(func=cmd_run)
 
-    p = verbs.add_parser("status", help="status and metrics of each cell")
-    p.add_argument("selector", nargs="?", default="all")
-    _add_common(p)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
-
 
 def _context(args: argparse.Namespace, options):
-    import torch
+    import torch  # here, not at the top: the other verbs import this module
 
-    from benchmark.cli import results_dir
     from benchmark.train.context import RunContext
 
     cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
@@ -132,15 +120,14 @@ def _context(args: argparse.Namespace, options):
 
 
 def _executor(args: argparse.Namespace):
-    from benchmark.errors import UserError
-
+    # Executors import torch: only when running (the other verbs import this module).
     if args.nproc < 1:
         raise UserError("--nproc must be at least 1")
     if args.executor == "slurm":
         from benchmark.launch.slurm import SlurmExecutor
 
         return SlurmExecutor(
-            folder=(args.results_dir or Path("results") / args.profile) / ".slurm",
+            folder=results_dir(args) / ".slurm",
             nproc=args.nproc,
             partition=args.partition,
             gpus_per_run=args.gpus_per_run,
@@ -158,13 +145,7 @@ def _executor(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from benchmark.cli import plan_options
-    from benchmark.plan import build_plan
-    from benchmark.profiles import get_profile
-    from benchmark.registry import load_registry
-    from benchmark.train.runner import estimate, run_plan
+    from benchmark.launch.runner import estimate, run_plan  # torch: only when running
 
     registry = load_registry(args.experiments)
     cells = registry.select(args.selector)
@@ -176,8 +157,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"evaluation(s); profile {options.profile}; results in {ctx.results_dir}"
     )
     if args.dry_run:
-        from benchmark.train.job import is_done
-
         rows = estimate(plan)
         for row in rows:
             row["done"] = is_done(ctx.results_dir, row["hash"])
@@ -205,52 +184,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("submitted; follow with `benchmark status` (add --wait to block until done)")
         return 0
     print()
-    _print_summary(registry, cells, plan, ctx.results_dir)
+    print_summary(registry, cells, plan, ctx.results_dir)
     failed = sum(s == "failed" for s in outcome.statuses)
     return 1 if failed else 0
-
-
-def _print_summary(registry, cells, plan, folder) -> None:
-    from tabulate import tabulate
-
-    from benchmark.plan import cell_status
-
-    rows = []
-    for cell in cells:
-        entry = cell_status(registry, cell, plan, folder)
-        ours = entry["metrics"] or {}
-        rows.append(
-            [
-                cell.id,
-                cell.row,
-                entry["status"],
-                " ".join(f"{k} {ours[k]:.1f}" for k in cell.paper if k in ours) or "—",
-                " ".join(f"{k} {v:.1f}" for k, v in cell.paper.items()),
-                _note(entry)[:80],
-            ]
-        )
-    print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "reason"]))
-
-
-def _note(entry: dict) -> str:
-    if entry.get("slurm"):
-        slurm = entry["slurm"]
-        return f"slurm job {slurm['job_id']} {slurm['state'] or ''}".strip()
-    return entry["reason"] or ""
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from benchmark.cli import plan_options, results_dir
-    from benchmark.plan import build_plan, cell_status
-    from benchmark.registry import load_registry
-
-    registry = load_registry(args.experiments)
-    cells = registry.select(args.selector)
-    plan = build_plan(registry, cells, plan_options(args))
-    folder = results_dir(args)
-    if args.json:
-        entries = [cell_status(registry, cell, plan, folder) for cell in cells]
-        print(json.dumps(entries, indent=2))
-        return 0
-    _print_summary(registry, cells, plan, folder)
-    return 0

@@ -1,0 +1,45 @@
+"""The `benchmark` command: one module per verb (parse, call, print); shared flags in `options`.
+
+A UserError (bad file, field or flag) becomes one line on stderr and exit status 2.
+Verb modules import only argparse-level code at the top, so `benchmark list` and
+`benchmark report` stay light; each handler imports what its verb needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmark.cli import check, data, perf, report, run, score, status
+from benchmark.cli import list as list_verb
+from benchmark.errors import UserError
+
+# In the order `benchmark --help` lists them.
+VERBS = (list_verb, score, check, data, run, status, report, perf)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark", description="Reproduce the MSL paper's Tables 1-6 (WACV 2024)."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for module in VERBS:
+        module.register(verbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("benchmark: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

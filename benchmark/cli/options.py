@@ -1,0 +1,70 @@
+"""Flags several verbs share, and the settings they resolve to (once, here at the CLI edge)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from benchmark.errors import UserError
+from benchmark.plan import PlanOptions
+from benchmark.profiles import get_profile
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
+
+
+def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
+    """--experiments, --profile, --results-dir, --seeds, --epochs, --masks-root."""
+    parser.add_argument(
+        "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
+    )
+    parser.add_argument("--profile", default="smoke", help="paper | mini | smoke (default: smoke)")
+    if results:
+        parser.add_argument(
+            "--results-dir", type=Path, default=None, help="default: results/<profile>/"
+        )
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    parser.add_argument("--epochs", type=int, default=None, help="override every run's epochs")
+    parser.add_argument(
+        "--masks-root",
+        type=Path,
+        default=None,
+        help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
+        "procedural masks stand in when absent)",
+    )
+
+
+def add_compile_option(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
+    """``--compile [MODE]`` as ``benchmark run`` and ``benchmark perf`` both take it."""
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the fix "
+        f"for the paper's batch of 6 being launch-bound on a GPU) | max-autotune{extra_help}",
+    )
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in str(text).split(",") if s.strip() != "")
+    except ValueError:
+        raise UserError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UserError("--seeds: give at least one seed")
+    return seeds
+
+
+def plan_options(args: argparse.Namespace) -> PlanOptions:
+    get_profile(args.profile)
+    masks_root = args.masks_root or (
+        Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
+    )
+    return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root)
+
+
+def results_dir(args: argparse.Namespace) -> Path:
+    return args.results_dir if args.results_dir is not None else Path("results") / args.profile

@@ -1,0 +1,60 @@
+"""`benchmark status`: status and metrics of each cell, runs being trained now included."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from tabulate import tabulate
+
+from benchmark.cli.options import add_common, plan_options, results_dir
+from benchmark.plan import build_plan
+from benchmark.registry import load_registry
+from benchmark.status import live_cell_status
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("status", help="status and metrics of each cell")
+    p.add_argument("selector", nargs="?", default="all")
+    add_common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    registry = load_registry(args.experiments)
+    cells = registry.select(args.selector)
+    plan = build_plan(registry, cells, plan_options(args))
+    folder = results_dir(args)
+    if args.json:
+        entries = [live_cell_status(registry, cell, plan, folder) for cell in cells]
+        print(json.dumps(entries, indent=2))
+        return 0
+    print_summary(registry, cells, plan, folder)
+    return 0
+
+
+def print_summary(registry, cells, plan, folder) -> None:
+    """One row per cell: status, our metrics beside the paper's, and why when not done."""
+    rows = []
+    for cell in cells:
+        entry = live_cell_status(registry, cell, plan, folder)
+        ours = entry["metrics"] or {}
+        rows.append(
+            [
+                cell.id,
+                cell.row,
+                entry["status"],
+                " ".join(f"{k} {ours[k]:.1f}" for k in cell.paper if k in ours) or "—",
+                " ".join(f"{k} {v:.1f}" for k, v in cell.paper.items()),
+                _note(entry)[:80],
+            ]
+        )
+    print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "reason"]))
+
+
+def _note(entry: dict) -> str:
+    if entry.get("slurm"):
+        slurm = entry["slurm"]
+        return f"slurm job {slurm['job_id']} {slurm['state'] or ''}".strip()
+    return entry["reason"] or ""

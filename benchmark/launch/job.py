@@ -1,0 +1,124 @@
+"""One unit of work — train a RunSpec or evaluate an EvalSpec — from lock to result file.
+
+`execute` is what every executor calls (in this process, or on a Slurm node): it takes the
+run's lock, skips work already done, runs, and writes `result.json` atomically as `done` or
+`failed`. A failure is recorded with its reason and never cached as done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark import distributed as ddp
+from benchmark.errors import UserError
+from benchmark.launch.failure import describe, user_message
+from benchmark.launch.lock import RunLock, acquire_unless_done
+from benchmark.launch.logs import attach_log, detach_log
+from benchmark.launch.record import record_result
+from benchmark.results import is_done, run_dir
+from benchmark.spec import EvalSpec, RunSpec
+from benchmark.train import checkpoint
+from benchmark.train.context import RunContext
+from benchmark.train.evaluate import run_evaluation
+from benchmark.train.loop import fit
+
+log = logging.getLogger("benchmark.train")
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str  # train | eval
+    spec: RunSpec | EvalSpec
+    ctx: RunContext
+
+    @property
+    def hash(self) -> str:
+        return self.spec.hash
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def run_spec(self) -> RunSpec:
+        """The training run: the spec itself, or the run an evaluation reads."""
+        return self.spec if self.kind == "train" else self.spec.run
+
+
+def execute(job: Job) -> str:
+    """Run one job to a result file; returns `done`, `failed` or `skipped` (already done)."""
+    results_dir = Path(job.ctx.results_dir)
+    folder = run_dir(results_dir, job.hash)
+    if is_done(results_dir, job.hash):
+        return "skipped"
+    lock = RunLock(folder)
+
+    def announce(lock: RunLock) -> None:
+        print(
+            f"  {job.name} [{job.hash}] is running in another process ({lock.holder()}); "
+            f"waiting for it"
+        )
+
+    if not acquire_unless_done(lock, lambda: is_done(results_dir, job.hash), announce):
+        return "skipped"  # finished by the other process while we waited
+    try:
+        return run_locked(job, folder)
+    finally:
+        lock.release()
+
+
+def run_locked(job: Job, folder: Path) -> str:
+    """Train or evaluate while holding the run's lock (on rank 0 under torchrun)."""
+    handler = attach_log(folder)
+    started = time.time()
+    body: dict[str, Any] = {}
+    status, error = "done", None
+    try:
+        _recover_from_kill(job, folder)
+        if job.kind == "train":
+            body = fit(job.spec, job.ctx, folder)
+        else:
+            body = run_evaluation(job.spec, job.ctx, folder)
+    except KeyboardInterrupt:
+        raise
+    except UserError as exc:
+        status, error = "failed", user_message(exc)
+        log.error("%s", error)
+    except Exception as exc:  # noqa: BLE001 — any crash becomes a failed result, not a lost run
+        status, error = "failed", describe(exc, job.run_spec.batch_size, job.ctx.results_dir)
+        log.error("%s", traceback.format_exc())
+    finally:
+        detach_log(handler)
+    if not ddp.is_main():  # under torchrun, rank 0 alone writes the result
+        return status
+    return record_result(job, folder, status, error, body, started)
+
+
+def _recover_from_kill(job: Job, folder: Path) -> None:
+    """Undo what a killed predecessor may have left (we hold the lock, so nobody else writes
+    here): temp files of an interrupted atomic write are removed, and a `last.pt` that does
+    not read is set aside so that training starts over instead of failing at resume."""
+    if ddp.is_main():  # under torchrun, rank 0 alone writes in the run's folder
+        for leftover in [*folder.glob(".*.tmp"), *folder.glob("checkpoints/.*.tmp")]:
+            leftover.unlink(missing_ok=True)
+        last = folder / "checkpoints" / checkpoint.LAST
+        reason = checkpoint.set_aside_if_unreadable(last) if job.kind == "train" else None
+        if reason is not None:
+            message = (
+                f"warning: {job.name} [{job.hash}]: {reason}; set aside as "
+                f"{last.name}{checkpoint.UNREADABLE}, training starts over"
+            )
+            log.warning("%s", message)
+            print(f"  {message}")
+    ddp.barrier()  # the other ranks look for last.pt only once rank 0 has dealt with it
+
+
+def write_failure(job: Job, error: str) -> str:
+    """Record a failure seen from outside the run (its process died before writing)."""
+    folder = run_dir(job.ctx.results_dir, job.hash)
+    return record_result(job, folder, "failed", error, {}, time.time())

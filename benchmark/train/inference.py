@@ -1,0 +1,92 @@
+"""Scoring a model on a test set, shared by the per-epoch evaluation in training and by
+`evaluate` (clean and masked conditions): loaders, torch.compile, prediction over ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from benchmark import distributed as ddp
+from benchmark.spec import RunSpec
+from benchmark.train.context import RunContext
+from benchmark.train.seeding import generator, seed_worker
+
+KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
+
+
+def compile_model(model: torch.nn.Module, ctx: RunContext) -> None:
+    """torch.compile in place when asked: parameter names (and so checkpoints) are unchanged,
+    and a resumed or evaluated checkpoint loads the same with or without it."""
+    if ctx.compile_mode is not None:
+        model.compile(mode=ctx.compile_mode)
+
+
+def make_loader(
+    dataset,
+    batch_size: int,
+    ctx: RunContext,
+    train: bool,
+    seed: int,
+    sampler=None,
+    collate=None,
+) -> DataLoader:
+    cuda = ctx.torch_device().type == "cuda"
+    workers = ctx.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        generator=generator(seed) if train and sampler is None else None,
+        num_workers=workers,
+        worker_init_fn=seed_worker,
+        collate_fn=collate or dataset.collate,
+        pin_memory=cuda,
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+        drop_last=False,
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, loader: DataLoader, device: torch.device, keep_fn: KeepFn | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
+    model.eval()
+    cuda = device.type == "cuda"
+    probs, targets, indices, bad_files = [], [], [], []
+    for images, target, index, bad in loader:
+        bad_files.extend(bad)
+        if len(images) == 0:
+            continue
+        images = images.to(device, non_blocking=True)
+        if cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if keep_fn is not None:
+            images = images * keep_fn(index).to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            out = model(images)
+        probs.append(model.probabilities(out).float().cpu())
+        targets.append(target)
+        indices.append(torch.as_tensor(index))
+    return (
+        torch.cat(probs).numpy(),
+        torch.cat(targets).numpy().astype(np.int64),
+        torch.cat(indices).numpy(),
+        bad_files,
+    )
+
+
+def evaluate_test_set(model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None):
+    """Every test image scored once across ranks, gathered in index order on every rank."""
+    subset = test_set
+    if ddp.world_size() > 1:
+        subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
+    loader = make_loader(subset, spec.batch_size, ctx, False, 0, collate=test_set.collate)
+    probs, targets, indices, bad = predict(model, loader, device, keep_fn)
+    probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
+    return probs, targets, indices, bad
