@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -77,8 +78,6 @@ def shard(n: int) -> list[int]:
 
 def gather_predictions(probs, targets, indices):
     """All ranks' (probs, targets, indices) concatenated and put back in index order."""
-    import numpy as np
-
     if not dist.is_initialized():
         return probs, targets, indices
     parts: list = [None] * world_size()

@@ -43,6 +43,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "data/layout.py",
     "data/masks.py",
     "data/people.py",
+    "data/pools.py",
     "data/procedural.py",
     "data/records.py",
     "data/scenes.py",

@@ -116,7 +116,7 @@ def cell_status(
     states, best, last, reasons = [], [], [], []
     for spec_hash in entry["hashes"]:
         loaded = load_result(results_dir, spec_hash)
-        if loaded.problem is None and loaded.data["status"] == "done":
+        if loaded.done:
             states.append("done")
             best.append(cell_metrics(cell, loaded.data, "best"))
             if loaded.data["kind"] == "train":

@@ -15,9 +15,12 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from benchmark.spec import spec_from_dict
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
@@ -28,13 +31,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """The project's one atomic file writer: ``write(handle)`` fills a temp file in the same
+    folder, which is fsynced, then renamed over ``path``. A crash leaves the old file or the
+    new one, never a part; readers never see a half-written file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
@@ -44,6 +50,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError) and exc.filename is None:
             exc.filename = str(path)  # a failed write() or fsync() names no file: say which
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda handle: handle.write(data))
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -77,11 +87,14 @@ class LoadedResult:
     data: dict[str, Any] | None
     problem: str | None  # why the file cannot be trusted; None when valid
 
+    @property
+    def done(self) -> bool:
+        """Valid and finished: the one test of "is this result done"."""
+        return self.problem is None and self.data["status"] == "done"
+
 
 def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
     """Read and validate a result file; never raises for a bad file, reports the problem."""
-    from benchmark.spec import EvalSpec, RunSpec  # local: keeps this module import-light
-
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -101,8 +114,7 @@ def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
     if data["status"] not in STATUSES:
         return LoadedResult(Path(path), data, f"unknown status {data['status']!r}")
     try:
-        spec_cls = RunSpec if data["kind"] == "train" else EvalSpec
-        actual = spec_cls.from_dict(data["spec"]).hash
+        actual = spec_from_dict(data["kind"], data["spec"]).hash
     except (TypeError, KeyError, ValueError) as exc:
         return LoadedResult(Path(path), data, f"spec does not parse: {exc}")
     if actual != data["hash"]:
@@ -122,8 +134,7 @@ def load_result(results_dir: Path, spec_hash: str) -> LoadedResult:
 
 def is_done(results_dir: Path, spec_hash: str) -> bool:
     """Whether a valid result marked `done` is stored for this run or evaluation."""
-    loaded = load_result(results_dir, spec_hash)
-    return loaded.problem is None and loaded.data["status"] == "done"
+    return load_result(results_dir, spec_hash).done
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -133,7 +144,7 @@ def iter_result_files(results_dir: Path) -> list[Path]:
 def provenance(seed: int, device: str) -> dict[str, Any]:
     """Where and with what a number was produced."""
     import numpy
-    import torch
+    import torch  # only when recording a result: light verbs import this module
 
     versions = {
         "python": platform.python_version(),

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 # Bump when the meaning of an existing field changes, so old results stop matching.
 HASH_VERSION = 1
@@ -22,7 +22,6 @@ METHODS = ("supervised", "msl")
 TRAIN_POOLS = ("high", "low")
 AUGMENTS = ("flip_rrc", "flip")
 NORMALIZATIONS = ("unit", "half")  # [0,1] inputs; mean 0.5 / std 0.5 → [-1,1] (WIDER)
-MASK_SOURCES = ("nvidia", "procedural")
 BUCKETS = tuple(f"bucket:{k}" for k in range(6))
 CURVE_CONDITIONS = ("clean", *BUCKETS)
 
@@ -40,6 +39,8 @@ class SynthSpec:
 @dataclass(frozen=True)
 class RunSpec:
     """One training run, fully resolved for a profile."""
+
+    kind: ClassVar[str] = "train"  # as results and jobs name it
 
     name: str  # label from the registry (not part of the identity)
     dataset: str
@@ -83,7 +84,12 @@ class RunSpec:
 
     @property
     def hash(self) -> str:
-        return config_hash({"kind": "train", **self.identity()})
+        return config_hash({"kind": self.kind, **self.identity()})
+
+    @property
+    def trained_run(self) -> RunSpec:
+        """The training run behind this spec's numbers: itself (an EvalSpec's is its run)."""
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -113,6 +119,8 @@ class EvalSpec:
     mask_source: str = "nvidia"
     checkpoint: str = "best"  # best (the paper's protocol) | last
 
+    kind: ClassVar[str] = "eval"
+
     def identity(self) -> dict[str, Any]:
         return {
             "run": self.run.hash,
@@ -124,7 +132,12 @@ class EvalSpec:
 
     @property
     def hash(self) -> str:
-        return config_hash({"kind": "eval", **self.identity()})
+        return config_hash({"kind": self.kind, **self.identity()})
+
+    @property
+    def trained_run(self) -> RunSpec:
+        """The training run whose checkpoint this evaluates."""
+        return self.run
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -137,6 +150,11 @@ class EvalSpec:
         data["run"] = RunSpec.from_dict(data["run"])
         data["conditions"] = tuple(data["conditions"])
         return cls(**data)
+
+
+def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec:
+    """A stored spec back: a RunSpec for kind ``train``, an EvalSpec for ``eval``."""
+    return {RunSpec.kind: RunSpec, EvalSpec.kind: EvalSpec}[kind].from_dict(data)
 
 
 def config_hash(identity: dict[str, Any]) -> str:

@@ -7,8 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
+from benchmark.cli.options import add_cache_option, cache_dir
 from benchmark.data.layout import DATASETS, SPLITS
 from benchmark.errors import UserError
 
@@ -23,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--root", required=True, type=Path, help="folder holding the dataset")
     stats.add_argument("--split", required=True, choices=SPLITS)
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_cache_option(stats)
     stats.set_defaults(func=cmd_stats)
 
     verify = verbs.add_parser(
@@ -42,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--size", type=int, default=448, help="mask size in pixels (448)")
     masks.add_argument("--json", action="store_true")
     masks.add_argument("--gallery", type=Path, metavar="OUT.png", help="draw a grid of masks")
+    add_cache_option(masks)
     masks.set_defaults(func=cmd_masks)
 
     synth = verbs.add_parser("synth", help="write a synthetic tree in the official layout")
@@ -61,9 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from benchmark.data.stats import dataset_stats
+    from benchmark.data.stats import dataset_stats  # the loaders import torch: this verb only
 
-    stats = dataset_stats(args.dataset, args.root, args.split)
+    stats = dataset_stats(args.dataset, args.root, args.split, cache_dir(args))
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -74,7 +78,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from benchmark.data.verify import verify_dataset, verify_masks
+    from benchmark.data.verify import verify_dataset, verify_masks  # torch: this verb only
 
     if args.dataset == "masks":
         if args.archives:
@@ -89,9 +93,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
-    from benchmark.data.masks import load_pool, pool_stats
+    from benchmark.data.masks import load_pool, pool_stats  # torch: this verb only
 
-    pool = load_pool(args.pool, args.size, args.source)
+    pool = load_pool(args.pool, args.size, args.source, cache_dir=cache_dir(args))
     stats = pool_stats(pool)
     if args.gallery is not None:
         draw_gallery(pool.keep.numpy(), pool.ratios.numpy(), args.gallery, title=args.pool)
@@ -104,7 +108,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from benchmark.data.synthetic import read_marker, synthesize
+    from benchmark.data.synthetic import read_marker, synthesize  # PIL scene drawing: this verb
 
     test_images = args.images if args.test_images is None else args.test_images
     root = synthesize(args.dataset, args.out, args.images, test_images, args.size, args.seed)
@@ -127,14 +131,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def draw_gallery(keep, ratios, out: Path, title: str, rows: int = 4, cols: int = 6) -> None:
     """A grid of masks spread over the pool, holes white as in the NVIDIA files (Fig. 6)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from matplotlib.figure import Figure  # matplotlib: only when a gallery is asked for
 
     picks = np.linspace(0, len(keep) - 1, min(rows * cols, len(keep))).round().astype(int)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.75))
+    fig = Figure(figsize=(cols * 1.6, rows * 1.75))
+    axes = fig.subplots(rows, cols)
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, i in zip(np.ravel(axes), picks, strict=False):
@@ -144,4 +145,3 @@ def draw_gallery(keep, ratios, out: Path, title: str, rows: int = 4, cols: int =
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)

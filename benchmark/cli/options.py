@@ -11,6 +11,10 @@ from benchmark.plan import PlanOptions
 from benchmark.profiles import get_profile
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
+# The one cache folder of every verb: synthetic trees, mask pools, annotation parses. Relative
+# to the working folder (as results/ and reports/ are); $BENCHMARK_CACHE or --cache-dir move it.
+CACHE_ENV = "BENCHMARK_CACHE"
+DEFAULT_CACHE = Path(".cache/benchmark")
 
 
 def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
@@ -46,6 +50,24 @@ def add_compile_option(parser: argparse.ArgumentParser, extra_help: str = "") ->
         help="torch.compile the model; MODE: default | reduce-overhead (CUDA graphs: the fix "
         f"for the paper's batch of 6 being launch-bound on a GPU) | max-autotune{extra_help}",
     )
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"cache of synthetic trees, mask pools and annotation parses (default: "
+        f"${CACHE_ENV} or {DEFAULT_CACHE})",
+    )
+
+
+def cache_dir(args: argparse.Namespace) -> Path:
+    """The cache folder, resolved here once and passed down (the library reads no setting)."""
+    if args.cache_dir is not None:
+        return args.cache_dir
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else DEFAULT_CACHE
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from benchmark.cli.options import add_compile_option
+from tabulate import tabulate
+
+from benchmark.cli.options import add_cache_option, add_compile_option, cache_dir
 from benchmark.errors import UserError
 
 ROWS = (  # (key, label, format)
@@ -59,20 +60,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=192,
         help="synthetic VOC images read per data-pipeline pass",
     )
-    p.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="mask-pool cache (default: $BENCHMARK_CACHE or ~/.cache/benchmark)",
-    )
+    add_cache_option(p)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_perf)
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    import torch
+    import torch  # torch: this verb only (every verb's module is imported to register it)
 
-    from benchmark.perf.suite import TARGETS, PerfOptions, run_perf
+    from benchmark.perf.suite import TARGETS, PerfOptions, run_perf  # torch, as above
 
     for name in ("img_size", "batch", "repeats", "data_images"):
         value = getattr(args, name)
@@ -92,7 +88,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         compile=args.compile,
         peak_tflops=args.peak_tflops,
         data_images=args.data_images,
-        cache_dir=args.cache_dir,
+        cache_dir=cache_dir(args),
     )
     result = run_perf(options)
     if args.json:
@@ -103,8 +99,6 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
-    from tabulate import tabulate
-
     rows = []
     for key, label, fmt in ROWS:
         if key not in result:

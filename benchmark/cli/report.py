@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from benchmark.cli.options import add_common, plan_options, results_dir
+from benchmark.cli.options import add_cache_option, add_common, cache_dir, plan_options, results_dir
 from benchmark.errors import UserError
 from benchmark.registry import load_registry
 
@@ -32,12 +31,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="md | csv | latex | html; repeat or comma-separate (default: md)",
     )
     p.add_argument("--out", type=Path, default=None, help="default: reports/<profile>/")
-    p.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="mask pool cache (default: $BENCHMARK_CACHE or .cache/benchmark)",
-    )
+    add_cache_option(p)
     p.add_argument("--no-figures", action="store_true", help="tables and appendices only")
     p.set_defaults(func=cmd_report)
 
@@ -56,20 +50,19 @@ def parse_formats(values: list[str] | None) -> list[str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.report.build import build_report
-    from benchmark.report.formats import write_report
+    from benchmark.report.build import build_report  # pandas, matplotlib: see parse_formats
+    from benchmark.report.formats import write_report  # the same
 
     formats = parse_formats(args.format)
     registry = load_registry(args.experiments)
     options = plan_options(args)
-    cache = args.cache_dir or Path(os.environ.get("BENCHMARK_CACHE", ".cache/benchmark"))
     report = build_report(
         registry,
         results_dir(args),
         options,
         selector=args.selector,
         figures=not args.no_figures,
-        cache_dir=cache / "masks",
+        cache_dir=cache_dir(args),
     )
     out = args.out if args.out is not None else Path("reports") / options.profile
     for path in write_report(report, out, formats):

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, add_compile_option, plan_options, results_dir
+from benchmark.cli.options import (
+    add_cache_option,
+    add_common,
+    add_compile_option,
+    cache_dir,
+    plan_options,
+    results_dir,
+)
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
 from benchmark.plan import build_plan
@@ -37,12 +44,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=None,
         help="folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)",
     )
-    p.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="synthetic data and mask pools (default: $BENCHMARK_CACHE or .cache/benchmark)",
-    )
+    add_cache_option(p)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument(
         "--workers",
@@ -96,11 +98,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def _context(args: argparse.Namespace, options):
     import torch  # here, not at the top: the other verbs import this module
 
-    from benchmark.train.context import RunContext
+    from benchmark.train.context import RunContext  # torch, as above
 
     cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
     workers = args.workers if args.workers is not None else (8 if cuda else 0)
-    cache = args.cache_dir or Path(os.environ.get("BENCHMARK_CACHE", ".cache/benchmark"))
     weights = args.weights_root or (
         Path(os.environ["BENCHMARK_WEIGHTS"]) if os.environ.get("BENCHMARK_WEIGHTS") else None
     )
@@ -109,7 +110,7 @@ def _context(args: argparse.Namespace, options):
         data_root=args.data_root,
         weights_root=weights,
         masks_root=options.masks_root,
-        cache_dir=cache,
+        cache_dir=cache_dir(args),
         device=args.device,
         num_workers=workers,
         skip_bad=args.skip_bad,
@@ -124,7 +125,7 @@ def _executor(args: argparse.Namespace):
     if args.nproc < 1:
         raise UserError("--nproc must be at least 1")
     if args.executor == "slurm":
-        from benchmark.launch.slurm import SlurmExecutor
+        from benchmark.launch.slurm import SlurmExecutor  # torch, as above
 
         return SlurmExecutor(
             folder=results_dir(args) / ".slurm",
@@ -136,16 +137,16 @@ def _executor(args: argparse.Namespace):
             wait=args.wait,
         )
     if args.nproc > 1:
-        from benchmark.launch.torchrun import TorchrunExecutor
+        from benchmark.launch.torchrun import TorchrunExecutor  # torch, as above
 
         return TorchrunExecutor(args.nproc)
-    from benchmark.launch.local import LocalExecutor
+    from benchmark.launch.local import LocalExecutor  # torch, as above
 
     return LocalExecutor()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.launch.runner import estimate, run_plan  # torch: only when running
+    from benchmark.launch.runner import estimate, execute_plan  # torch: only when running
 
     registry = load_registry(args.experiments)
     cells = registry.select(args.selector)
@@ -179,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
-    outcome = run_plan(plan, ctx, _executor(args), force=args.force)
+    outcome = execute_plan(plan, ctx, _executor(args), force=args.force)
     if "submitted" in outcome.statuses:
         print("submitted; follow with `benchmark status` (add --wait to block until done)")
         return 0

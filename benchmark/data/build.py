@@ -16,12 +16,17 @@ LOADERS = {"voc2007": load_voc, "coco2014": load_coco, "wider": load_wider}
 
 
 def load_records(
-    name: str, root: str | Path, split: str, problems: list[str] | None = None
+    name: str,
+    root: str | Path,
+    split: str,
+    problems: list[str] | None = None,
+    cache_dir: Path | None = None,
 ) -> Records:
-    """Labels and instances of a split, without decoding images."""
+    """Labels and instances of a split, without decoding images (COCO and WIDER parses are
+    cached under ``cache_dir`` when one is given; VOC's XML is quick to read)."""
     dataset_info(name)
     check_split(split)
-    return LOADERS[name](find_root(name, root), split, problems)
+    return LOADERS[name](find_root(name, root), split, problems, cache_dir)
 
 
 def build_dataset(
@@ -33,9 +38,10 @@ def build_dataset(
     augment: str = "flip_rrc",
     normalize: str = "unit",
     skip_bad: bool = False,
+    cache_dir: Path | None = None,
 ) -> MultiLabelDataset:
     """A dataset in its official layout under ``root`` (VOC train = trainval; COCO train =
     train2014, test = val2014; WIDER train = trainval). ``train`` turns augmentation on."""
     transform = build_transform(train, img_size, augment, normalize)
-    records = load_records(name, root, split)
+    records = load_records(name, root, split, cache_dir=cache_dir)
     return MultiLabelDataset(records, transform, skip_bad=skip_bad, image_size=img_size)

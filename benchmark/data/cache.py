@@ -1,27 +1,20 @@
 """On-disk cache for parsed annotations and mask pools, so later runs skip the slow first pass.
 
 Entries are ``.npz`` files named by a hash of what they depend on and written atomically, so a
-crash or two concurrent runs never leave a half-written entry behind.
+crash or two concurrent runs never leave a half-written entry behind. The folder is always
+passed in (``--cache-dir``, resolved once by the command line); without one nothing is cached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def cache_root(cache_dir: Path | None = None) -> Path:
-    """``cache_dir``, else ``$BENCHMARK_CACHE``, else ``~/.cache/benchmark``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("BENCHMARK_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "benchmark"
+from benchmark.results import atomic_write
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -48,26 +41,5 @@ def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an ``.npz`` atomically: a temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Atomic file write for small text outputs (annotations, markers)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write an ``.npz`` atomically (the project's one writer: temp file, fsync, rename)."""
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))

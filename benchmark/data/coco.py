@@ -25,7 +25,9 @@ from benchmark.data.records import (
 FOLDERS = {"train": "train2014", "test": "val2014"}
 
 
-def load_coco(root: Path, split: str, problems: list[str] | None = None) -> Records:
+def load_coco(
+    root: Path, split: str, problems: list[str] | None = None, cache_dir: Path | None = None
+) -> Records:
     """Parse one split; images without any annotation are skipped, crowd boxes count."""
     folder = FOLDERS[split]
     json_path = root / "annotations" / f"instances_{folder}.json"
@@ -35,7 +37,7 @@ def load_coco(root: Path, split: str, problems: list[str] | None = None) -> Reco
         fail(problems, f"{json_path}: annotation file missing")
         return _parse_data({"images": [], "annotations": [], "categories": []}, json_path, prefix)
     records = cached_records(
-        json_path, "coco", prefix, lambda: _parse(json_path, prefix, problems), problems
+        json_path, "coco", prefix, lambda: _parse(json_path, prefix, problems), problems, cache_dir
     )
     check_images(records, json_path, problems)
     return records

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.data.cache import cache_key, cache_root, file_signature, load_arrays, save_arrays
+from benchmark.data.cache import cache_key, file_signature, load_arrays, save_arrays
 from benchmark.errors import DataError
 
 _UNKNOWN = -1  # tri-state columns (truncated, difficult, crowd): -1 unknown, 0 false, 1 true
@@ -149,16 +149,18 @@ def cached_records(
     prefix: str,
     parse: Callable[[], Records],
     problems: list[str] | None,
+    cache_dir: Path | None,
 ) -> Records:
     """``parse()`` once per annotation file version; later calls read an ``.npz`` in seconds.
 
-    The entry is keyed on the file's path, size and mtime. ``verify`` (``problems`` given)
-    always re-parses so that it sees and reports every problem.
+    The entry, under ``cache_dir/annotations/``, is keyed on the file's path, size and mtime.
+    ``verify`` (``problems`` given) always re-parses so that it sees and reports every
+    problem; without a ``cache_dir`` nothing is cached.
     """
-    if problems is not None:
+    if problems is not None or cache_dir is None:
         return parse()
     key = cache_key({"kind": kind, "version": PARSE_VERSION, **file_signature(json_path)})
-    entry = cache_root() / "annotations" / f"{kind}-{key}.npz"
+    entry = Path(cache_dir) / "annotations" / f"{kind}-{key}.npz"
     arrays = load_arrays(entry)
     if arrays is not None:
         return Records.from_arrays(arrays, prefix)

@@ -8,10 +8,12 @@ from typing import Any
 from benchmark.data.build import load_records
 
 
-def dataset_stats(name: str, root: str | Path, split: str) -> dict[str, Any]:
+def dataset_stats(
+    name: str, root: str | Path, split: str, cache_dir: Path | None = None
+) -> dict[str, Any]:
     """``{"images", "classes", "positives", "ignored"}``: ``images`` counts samples (person
     boxes for WIDER); ``ignored`` counts entries left out of AP on this split (codes -1, -2)."""
-    records = load_records(name, root, split)
+    records = load_records(name, root, split, cache_dir=cache_dir)
     targets = records.targets
     return {
         "images": int(targets.shape[0]),

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.data.cache import write_bytes_atomic
 from benchmark.data.classes import COCO_CATEGORIES, VOC_CLASSES, WIDER_ATTRIBUTES
 from benchmark.data.layout import dataset_info
 from benchmark.data.people import SCENES, person_scene
 from benchmark.data.scenes import Placed, object_scene
 from benchmark.errors import UserError
+from benchmark.results import atomic_write_bytes
 
 GENERATOR_VERSION = 1
 MARKER = "SYNTHETIC.json"
@@ -73,7 +73,9 @@ def synthesize(
         "images": {"train": train_images, "test": test_images},
         "counts": counts,
     }
-    write_bytes_atomic(out / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
+    # Written last, atomically: a tree without its marker is unfinished (the images and
+    # annotations before it are plain writes, as a tree is only used once its marker is there).
+    atomic_write_bytes(out / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
     return out
 
 
@@ -124,11 +126,11 @@ def _write_voc(out: Path, split: str, n: int, size: int, seed: int) -> int:
         image_id = f"{offset + i + 1:06d}"
         _save_jpeg(image, base / "JPEGImages" / f"{image_id}.jpg")
         xml = _voc_xml(image_id, image.size, objects, rng)
-        write_bytes_atomic(base / "Annotations" / f"{image_id}.xml", xml.encode())
+        _write_bytes(base / "Annotations" / f"{image_id}.xml", xml.encode())
         ids.append(image_id)
     list_name = "trainval.txt" if split == "train" else "test.txt"
     lines = "".join(f"{i}\n" for i in ids)
-    write_bytes_atomic(base / "ImageSets" / "Main" / list_name, lines.encode())
+    _write_bytes(base / "ImageSets" / "Main" / list_name, lines.encode())
     return n
 
 
@@ -241,7 +243,12 @@ def _progress(n: int, dataset: str, split: str):
 
 
 def _write_json(path: Path, data: Any) -> None:
-    write_bytes_atomic(path, json.dumps(data, separators=(",", ":")).encode())
+    _write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 WRITERS: dict[str, Callable[..., int]] = {

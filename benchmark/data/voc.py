@@ -19,7 +19,9 @@ IGNORE_ALL = -1
 SPLIT_LISTS = {"train": "trainval.txt", "test": "test.txt"}
 
 
-def load_voc(root: Path, split: str, problems: list[str] | None = None) -> Records:
+def load_voc(
+    root: Path, split: str, problems: list[str] | None = None, cache_dir: Path | None = None
+) -> Records:
     """Parse one split; ``root`` holds ``VOCdevkit``. With ``problems`` given, collect instead
     of raising and skip the broken entries."""
     base = root / "VOCdevkit" / "VOC2007"

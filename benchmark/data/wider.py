@@ -28,7 +28,9 @@ from benchmark.data.records import (
 IGNORE_AP = -2
 
 
-def load_wider(root: Path, split: str, problems: list[str] | None = None) -> Records:
+def load_wider(
+    root: Path, split: str, problems: list[str] | None = None, cache_dir: Path | None = None
+) -> Records:
     """Parse one split (train = the trainval file). Image headers are read once for the image
     size (truncation, area fractions), which is why the parse is cached like COCO's."""
     json_path = wider_annotation(root, split)
@@ -38,7 +40,7 @@ def load_wider(root: Path, split: str, problems: list[str] | None = None) -> Rec
         return _parse_data({"images": []}, json_path, prefix, split, problems)
     records = cached_records(
         json_path, f"wider-{split}", prefix, lambda: _parse(json_path, prefix, split, problems),
-        problems,
+        problems, cache_dir,
     )  # fmt: skip
     check_images(records, json_path, problems)
     return records

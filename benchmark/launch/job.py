@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from benchmark import distributed as ddp
 from benchmark.errors import UserError
 from benchmark.launch.failure import describe, user_message
-from benchmark.launch.lock import RunLock, acquire_unless_done
+from benchmark.launch.lock import RunLock, take_lock
 from benchmark.launch.logs import attach_log, detach_log
 from benchmark.launch.record import record_result
 from benchmark.results import is_done, run_dir
@@ -44,35 +45,58 @@ class Job:
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def run_spec(self) -> RunSpec:
-        """The training run: the spec itself, or the run an evaluation reads."""
-        return self.spec if self.kind == "train" else self.spec.run
 
-
-def execute(job: Job) -> str:
-    """Run one job to a result file; returns `done`, `failed` or `skipped` (already done)."""
+def execute(job: Job, wait: bool = True) -> str:
+    """Run one job to a result file; returns `done`, `failed`, `skipped` (done already, here
+    or in another process), or `busy` (another process is running it and `wait` is False)."""
     results_dir = Path(job.ctx.results_dir)
     folder = run_dir(results_dir, job.hash)
-    if is_done(results_dir, job.hash):
-        return "skipped"
     lock = RunLock(folder)
 
-    def announce(lock: RunLock) -> None:
+    def busy(lock: RunLock) -> None:
         print(
             f"  {job.name} [{job.hash}] is running in another process ({lock.holder()}); "
             f"waiting for it"
         )
 
-    if not acquire_unless_done(lock, lambda: is_done(results_dir, job.hash), announce):
-        return "skipped"  # finished by the other process while we waited
+    outcome = take_lock(lock, lambda: is_done(results_dir, job.hash), busy, wait)
+    if outcome == "busy":
+        print(
+            f"  {job.name} [{job.hash}] is running in another process ({lock.holder()}); "
+            f"taking other work first"
+        )
+        return "busy"
+    if outcome == "done":
+        return "skipped"
     try:
-        return run_locked(job, folder)
+        return execute_locked(job, folder)
     finally:
         lock.release()
 
 
-def run_locked(job: Job, folder: Path) -> str:
+def execute_all(
+    jobs: list[Job], execute_one: Callable[[Job, bool], str], where: str = ""
+) -> list[str]:
+    """Jobs in order, free work first: a job whose run another process holds is put back and
+    waited for once the others are done, so two runners on one folder share a table's work
+    (the run lock still makes each run train once). A status per job, in the jobs' order."""
+    statuses: dict[int, str] = {}
+    held: list[int] = []
+    for index, job in enumerate(jobs):
+        print(f"[{index + 1}/{len(jobs)}] {job.kind} {job.name} [{job.hash}]{where}")
+        status = execute_one(job, False)
+        if status == "busy":
+            held.append(index)
+        else:
+            statuses[index] = status
+    for index in held:
+        job = jobs[index]
+        print(f"[{index + 1}/{len(jobs)}] {job.kind} {job.name} [{job.hash}]{where}")
+        statuses[index] = execute_one(job, True)
+    return [statuses[i] for i in range(len(jobs))]
+
+
+def execute_locked(job: Job, folder: Path) -> str:
     """Train or evaluate while holding the run's lock (on rank 0 under torchrun)."""
     handler = attach_log(folder)
     started = time.time()
@@ -90,7 +114,8 @@ def run_locked(job: Job, folder: Path) -> str:
         status, error = "failed", user_message(exc)
         log.error("%s", error)
     except Exception as exc:  # noqa: BLE001 — any crash becomes a failed result, not a lost run
-        status, error = "failed", describe(exc, job.run_spec.batch_size, job.ctx.results_dir)
+        batch = job.spec.trained_run.batch_size
+        status, error = "failed", describe(exc, batch, job.ctx.results_dir)
         log.error("%s", traceback.format_exc())
     finally:
         detach_log(handler)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmark.launch.job import Job
 from benchmark.results import atomic_write_json
-from benchmark.spec import EvalSpec, RunSpec
+from benchmark.spec import spec_from_dict
 from benchmark.train.context import RunContext
 
 PATH_FIELDS = ("results_dir", "data_root", "weights_root", "masks_root", "cache_dir")
@@ -27,8 +27,7 @@ def job_from_dict(data: dict) -> Job:
     for key in PATH_FIELDS:
         if ctx[key] is not None:
             ctx[key] = Path(ctx[key])
-    spec_cls = RunSpec if data["kind"] == "train" else EvalSpec
-    return Job(data["kind"], spec_cls.from_dict(data["spec"]), RunContext(**ctx))
+    return Job(data["kind"], spec_from_dict(data["kind"], data["spec"]), RunContext(**ctx))
 
 
 def write_job(job: Job, path: Path) -> Path:

@@ -71,23 +71,31 @@ class RunLock:
         return True
 
 
-def acquire_unless_done(
-    lock: RunLock, done: Callable[[], bool], on_wait: Callable[[RunLock], None] | None = None
-) -> bool:
-    """Take the lock, waiting while another process holds it. False — and the lock not held —
-    when the run is finished, before or while we waited: then there is nothing to do."""
-    waited = False
+def take_lock(
+    lock: RunLock,
+    done: Callable[[], bool],
+    on_busy: Callable[[RunLock], None] | None = None,
+    wait: bool = True,
+) -> str:
+    """The one way to take a run's lock. ``locked``: ours now, the run is to be done.
+    ``done``: the run finished — before we came, or in another process while we waited — and
+    the lock is not held. ``busy``: another process holds it and ``wait`` is False."""
+    if done():
+        return "done"
+    told = False
     while not lock.try_acquire():
         if done():
-            return False
-        if not waited and on_wait is not None:
-            on_wait(lock)
-        waited = True
+            return "done"
+        if not wait:
+            return "busy"
+        if not told and on_busy is not None:
+            on_busy(lock)
+            told = True
         time.sleep(POLL_S)
     if done():  # finished by the other process just before it released the lock
         lock.release()
-        return False
-    return True
+        return "done"
+    return "locked"
 
 
 def _read(path: Path) -> str | None:

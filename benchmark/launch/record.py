@@ -19,7 +19,7 @@ def record_result(
     job, folder: Path, status: str, error: str | None, body: dict[str, Any], started: float
 ) -> str:
     """Write `result.json` for a `launch.job.Job` (atomically); returns the status."""
-    run = job.run_spec
+    run = job.spec.trained_run
     result = {
         "kind": job.kind,
         "hash": job.hash,

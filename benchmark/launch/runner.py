@@ -27,7 +27,7 @@ ARCH_PASSES = {"plain": 1, "csra": 1, "sst": 1, "mcar": 5}
 
 
 @dataclass
-class RunOutcome:
+class PlanOutcome:
     jobs: list[Job]
     statuses: list[str]
 
@@ -47,7 +47,7 @@ def _discard(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
-def run_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> RunOutcome:
+def execute_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> PlanOutcome:
     # Only when there is work: a finished, read-only results folder still reports "done".
     if force or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
         check_writable(Path(ctx.results_dir))
@@ -58,19 +58,19 @@ def run_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> RunO
     done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
     if done:
         print(f"{done} of {len(all_trains) + len(all_evals)} job(s) already done: not launched")
-    train_status = executor.run(trains) if trains else []
+    train_status = executor.execute(trains) if trains else []
     failed_runs = {job.hash for job, s in zip(trains, train_status, strict=True) if s == "failed"}
     runnable_evals = [job for job in evals if job.spec.run.hash not in failed_runs]
     blocked = [job for job in evals if job.spec.run.hash in failed_runs]
     for job in blocked:
         print(f"  not evaluating {job.name}: its training run {job.spec.run.name} failed")
-    eval_status = executor.run(runnable_evals) if runnable_evals else []
+    eval_status = executor.execute(runnable_evals) if runnable_evals else []
     statuses = {job.hash: "skipped" for job in all_trains + all_evals}
     statuses.update(zip([j.hash for j in trains], train_status, strict=True))
     statuses.update(zip([j.hash for j in runnable_evals], eval_status, strict=True))
     statuses.update({j.hash: "failed" for j in blocked})
     jobs = all_trains + all_evals
-    return RunOutcome(jobs, [statuses[j.hash] for j in jobs])
+    return PlanOutcome(jobs, [statuses[j.hash] for j in jobs])
 
 
 def estimate(plan: Plan) -> list[dict]:

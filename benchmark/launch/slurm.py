@@ -30,7 +30,7 @@ class SlurmTask:
     def __call__(self, job_dict: dict) -> str:
         job = job_from_dict(job_dict)
         if self.nproc > 1:
-            status = TorchrunExecutor(self.nproc).run_one(job)
+            status = TorchrunExecutor(self.nproc).execute_one(job)
         else:
             status = execute(job)
         if status == "failed":
@@ -87,7 +87,7 @@ class SlurmExecutor:
         executor.update_parameters(**params)
         return executor
 
-    def run(self, jobs: list[Job]) -> list[str]:
+    def execute(self, jobs: list[Job]) -> list[str]:
         if not jobs:
             return []
         trains = [j for j in jobs if j.kind == "train"]

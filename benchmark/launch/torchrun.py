@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch.distributed as dist
 
 from benchmark import distributed as ddp
-from benchmark.launch.job import Job, run_locked, write_failure
+from benchmark.launch.job import Job, execute_all, execute_locked, write_failure
 from benchmark.launch.jobfile import read_job, write_job
-from benchmark.launch.lock import RunLock
+from benchmark.launch.lock import RunLock, is_locked, take_lock
 from benchmark.results import is_done, load_result, run_dir
 
 
@@ -26,18 +25,18 @@ class TorchrunExecutor:
     def __init__(self, nproc: int):
         self.nproc = nproc
 
-    def run(self, jobs: list[Job]) -> list[str]:
-        statuses = []
-        for index, job in enumerate(jobs, 1):
-            print(
-                f"[{index}/{len(jobs)}] {job.kind} {job.name} [{job.hash}] on {self.nproc} "
-                f"processes"
-            )
-            statuses.append(self.run_one(job))
-        return statuses
+    def execute(self, jobs: list[Job]) -> list[str]:
+        return execute_all(jobs, self.execute_one, f" on {self.nproc} processes")
 
-    def run_one(self, job: Job) -> str:
+    def execute_one(self, job: Job, wait: bool = True) -> str:
         folder = run_dir(job.ctx.results_dir, job.hash)
+        if is_done(job.ctx.results_dir, job.hash):
+            return "skipped"
+        if not wait and is_locked(folder):  # its rank 0 would only wait: take other work first
+            print(
+                f"  {job.name} [{job.hash}] is running in another process; taking other work first"
+            )
+            return "busy"
         path = write_job(job, folder / "job.json")
         command = [
             sys.executable,
@@ -65,18 +64,15 @@ def worker(path: Path) -> int:
     job = read_job(path)
     ddp.init_from_env()
     folder = run_dir(job.ctx.results_dir, job.hash)
-    decision, lock = ["run"], None
+    decision, lock = ["execute"], None
     if ddp.is_main():
-        if is_done(job.ctx.results_dir, job.hash):
-            decision = ["skipped"]
-        else:
-            lock = RunLock(folder)
-            while not lock.try_acquire():
-                time.sleep(1.0)
+        lock = RunLock(folder)
+        if take_lock(lock, lambda: is_done(job.ctx.results_dir, job.hash)) != "locked":
+            decision, lock = ["skipped"], None  # done before or while we waited: keep it
     if dist.is_initialized():
         dist.broadcast_object_list(decision, src=0)
     try:
-        status = run_locked(job, folder) if decision[0] == "run" else "skipped"
+        status = execute_locked(job, folder) if decision[0] == "execute" else "skipped"
     finally:
         if lock is not None:
             lock.release()

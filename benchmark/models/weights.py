@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
 from benchmark.errors import MissingWeightsError, UserError
@@ -155,8 +156,6 @@ def load_backbone_weights(model: nn.Module, path: Path) -> None:
     """
     state = read_state_dict(path)
     if _is_vit(model):
-        from timm.models.vision_transformer import checkpoint_filter_fn
-
         state = checkpoint_filter_fn(state, model)
     state = {k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)}
     try:
@@ -175,8 +174,6 @@ def load_backbone_weights(model: nn.Module, path: Path) -> None:
 
 
 def _is_vit(model: nn.Module) -> bool:
-    from timm.models.vision_transformer import VisionTransformer
-
     return isinstance(model, VisionTransformer)
 
 

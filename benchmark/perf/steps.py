@@ -19,7 +19,7 @@ from benchmark.data.masks import MaskPool
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
-from benchmark.train.inference import predict
+from benchmark.train.inference import predict, prepare_model
 from benchmark.train.loop import train_one_epoch
 from benchmark.train.seeding import generator
 
@@ -106,11 +106,13 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
     The scheduler holds the learning rate at 0: every timed step then sees the same weights (no
     drift, no divergence on random labels) while SGD still runs its full update arithmetic.
     """
-    model = build_model(spec).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    if compile_mode is not None:
-        model.compile(mode=compile_mode)
+    ctx = RunContext(
+        results_dir=Path(tempfile.gettempdir()),
+        device=str(device),
+        progress=False,
+        compile_mode=compile_mode,
+    )
+    model = prepare_model(build_model(spec), ctx, device)
     optimizer = torch.optim.SGD(
         model.param_groups(spec.lr, spec.head_lr_mult),
         lr=spec.lr,
@@ -118,7 +120,6 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
         weight_decay=spec.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.0)
-    ctx = RunContext(results_dir=Path(tempfile.gettempdir()), device=str(device), progress=False)
     return Trainer(model, optimizer, scheduler, spec, device, ctx)
 
 

@@ -51,7 +51,7 @@ class ResultIndex:
     def done(self, spec_hash: str) -> dict[str, Any] | None:
         """The result's content when it is valid and done, else None."""
         loaded = self.get(spec_hash)
-        if loaded.problem is None and loaded.data["status"] == "done":
+        if loaded.done:
             return loaded.data
         return None
 
@@ -66,14 +66,6 @@ class ResultIndex:
             cell for cell, hashes in self.plan.cell_hashes.items()
             if spec_hash in hashes or evals.intersection(hashes)
         ]  # fmt: skip
-
-
-def _seed(spec: RunSpec | EvalSpec) -> int:
-    return spec.run.seed if isinstance(spec, EvalSpec) else spec.seed
-
-
-def _kind(spec: RunSpec | EvalSpec) -> str:
-    return "eval" if isinstance(spec, EvalSpec) else "train"
 
 
 def _distinct(values: list[str]) -> str:
@@ -124,8 +116,8 @@ def failures(index: ResultIndex) -> pd.DataFrame:
             rows.append(
                 {
                     "name": spec.name,
-                    "kind": _kind(spec),
-                    "seed": _seed(spec),
+                    "kind": spec.kind,
+                    "seed": spec.trained_run.seed,
                     "hash": spec_hash,
                     "cells": cells,
                     **row,
@@ -174,8 +166,8 @@ def throughput(index: ResultIndex) -> pd.DataFrame:
         rows.append(
             {
                 "name": spec.name,
-                "kind": _kind(spec),
-                "seed": _seed(spec),
+                "kind": spec.kind,
+                "seed": spec.trained_run.seed,
                 "hash": spec_hash,
                 "train_samples_per_s": data.get("train_samples_per_s"),
                 "eval_samples_per_s": data.get("eval_samples_per_s"),
@@ -196,8 +188,8 @@ def subsets(index: ResultIndex) -> pd.DataFrame:
         data = index.done(spec_hash)
         if data is None:
             continue
-        run = spec.run if isinstance(spec, EvalSpec) else spec
-        base = {"name": spec.name, "kind": _kind(spec), "dataset": run.dataset,
+        run = spec.trained_run
+        base = {"name": spec.name, "kind": spec.kind, "dataset": run.dataset,
                 "method": run.method}  # fmt: skip
         if data["kind"] == "train":
             best = data["metrics"]["best"]

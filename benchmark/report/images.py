@@ -1,8 +1,8 @@
 """Figures drawn from pixels: the mask gallery (supplement Fig. 6) and qualitative predictions
 (supplement Figs. 1–5).
 
-Both read masks through ``benchmark.data.masks.load_pool`` only — the same pools, sizes and seeds
-the evaluation used — so the masked images shown are exactly the inputs the models scored.
+Both read masks through ``benchmark.data.pools`` only — the same pools, sizes, seeds and mask
+choice the evaluation used — so the masked images shown are exactly the inputs the models scored.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
+from benchmark.data.pools import load_pool_arrays
 from benchmark.report.model import DATASET_NAMES
 from benchmark.report.plots import to_png
 
@@ -29,12 +30,8 @@ class FigureSkipped(Exception):
 
 
 def load_pool(pool: str, size: int, source: str | Path, cache_dir: Path | None = None) -> Any:
-    """The data package's mask pool, imported on use: it pulls in torch."""
-    try:
-        from benchmark.data.masks import load_pool as load
-    except ImportError as exc:
-        raise FigureSkipped(f"the mask pools are not available ({exc})") from exc
-    return load(pool, size, source, cache_dir=cache_dir)
+    """The mask pool as NumPy arrays (no torch), the same masks evaluation drew."""
+    return load_pool_arrays(pool, size, source, cache_dir=cache_dir)
 
 
 def as_numpy(value: Any) -> np.ndarray:
@@ -89,11 +86,9 @@ def qualitative_figure(
     missing = [str(f) for f in files if not f.is_file()]
     if not files or missing:
         raise FigureSkipped(f"test image files are missing (e.g. {missing[0] if missing else '?'})")
-    import torch
-
     count = len(files)
     pool = load_pool(condition, size, source, cache_dir)
-    keep = as_numpy(pool.for_indices(torch.tensor(indices[:count]), mask_seed))
+    keep = as_numpy(pool.for_indices(np.asarray(indices[:count], dtype=np.int64), mask_seed))
     keep = keep.reshape(count, size, size).astype(np.float32)
     classes = models[0][1].get("classes") or []
     fig = MplFigure(figsize=(9, 2.4 * count + 0.75))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from benchmark.data.synthetic import synthesize
+from benchmark.errors import DataError
 from benchmark.spec import RunSpec
 
 DATASET_FOLDERS = {"voc2007": "voc2007", "coco2014": "coco2014", "wider": "wider"}
@@ -25,7 +27,7 @@ class RunContext:
     data_root: Path | None = None  # holds voc2007/, coco2014/, wider/ (or the official trees)
     weights_root: Path | None = None
     masks_root: Path | None = None
-    cache_dir: Path = Path(".cache/benchmark")
+    cache_dir: Path | None = None  # synthetic trees, mask pools, annotation parses (--cache-dir)
     device: str = "auto"
     num_workers: int = 0
     skip_bad: bool = False
@@ -39,9 +41,10 @@ class RunContext:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
-    def mask_source(self, source: str | None) -> str | Path:
-        """What benchmark.data.masks.load_pool takes for a spec's mask_source."""
-        if source == "nvidia":
+    def masks_for(self, mask_source: str | None) -> str | Path:
+        """The masks behind a spec's ``mask_source`` (a name: nvidia | procedural), as
+        benchmark.data.masks.load_pool takes them: the NVIDIA folder, or "procedural"."""
+        if mask_source == "nvidia":
             if self.masks_root is None:
                 raise ValueError("mask_source nvidia needs --masks-root")
             return self.masks_root
@@ -51,20 +54,18 @@ class RunContext:
         """The real dataset's folder, or the synthetic tree for this spec (written once)."""
         if spec.synth is None:
             if self.data_root is None:
-                from benchmark.errors import DataError
-
                 raise DataError(
                     f"no --data-root given for {spec.dataset} (the paper profile reads the real "
                     f"dataset; --profile smoke runs on synthetic data without it)"
                 )
             candidate = Path(self.data_root) / DATASET_FOLDERS[spec.dataset]
             return candidate if candidate.exists() else Path(self.data_root)
+        if self.cache_dir is None:
+            raise ValueError("a synthetic dataset needs a cache folder (RunContext.cache_dir)")
         return synthetic_tree(spec, self.cache_dir)
 
 
 def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
-    from benchmark.data.synthetic import synthesize
-
     synth = spec.synth
     name = (
         f"{spec.dataset}-n{synth.train_images}-t{synth.test_images}-s{synth.image_size}"

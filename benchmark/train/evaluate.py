@@ -17,14 +17,13 @@ import torch
 
 from benchmark import distributed as ddp
 from benchmark.breakdown import breakdown
-from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.metrics import METRIC_NAMES, score
 from benchmark.models import build_model
 from benchmark.spec import EvalSpec
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
-from benchmark.train.inference import compile_model, evaluate_test_set
+from benchmark.train.inference import build_test_set, evaluate_test_set, prepare_model
 
 EXAMPLES = 8
 
@@ -41,21 +40,10 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     )
     saved = checkpoint.load(ckpt_path)
     # The checkpoint carries every weight: build the architecture without the pretrained file.
-    model = build_model(dataclasses.replace(spec, weights=None)).to(device)
+    model = build_model(dataclasses.replace(spec, weights=None))
     model.load_state_dict(saved["model"])
-    compile_model(model, ctx)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    test_set = build_dataset(
-        spec.dataset,
-        ctx.dataset_root(spec),
-        "test",
-        img_size=spec.img_size,
-        train=False,
-        augment=spec.augment,
-        normalize=spec.normalize,
-        skip_bad=ctx.skip_bad,
-    )
+    model = prepare_model(model, ctx, device)
+    test_set = build_test_set(spec, ctx)
     rows, timings, examples = [], {}, {"probs": {}}
     for condition in ev.conditions:
         keep_fn, ratios = None, []
@@ -64,8 +52,8 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
             pool = load_pool(
                 condition,
                 spec.img_size,
-                ctx.mask_source(ev.mask_source),
-                cache_dir=Path(ctx.cache_dir) / "masks",
+                ctx.masks_for(ev.mask_source),
+                cache_dir=ctx.cache_dir,
             ).to(device)
 
             def keep_fn(index, pool=pool, ratios=ratios):

@@ -1,5 +1,6 @@
 """Scoring a model on a test set, shared by the per-epoch evaluation in training and by
-`evaluate` (clean and masked conditions): loaders, torch.compile, prediction over ranks."""
+`evaluate` (clean and masked conditions): the test set, the model's device setup, loaders and
+prediction over ranks — one implementation, so both score the same way."""
 
 from __future__ import annotations
 
@@ -10,11 +11,38 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark import distributed as ddp
+from benchmark.data import build_dataset
+from benchmark.data.dataset import MultiLabelDataset
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
 from benchmark.train.seeding import generator, seed_worker
 
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
+
+
+def build_test_set(spec: RunSpec, ctx: RunContext) -> MultiLabelDataset:
+    """The run's test split with its deterministic test transform."""
+    return build_dataset(
+        spec.dataset,
+        ctx.dataset_root(spec),
+        "test",
+        img_size=spec.img_size,
+        train=False,
+        augment=spec.augment,
+        normalize=spec.normalize,
+        skip_bad=ctx.skip_bad,
+        cache_dir=ctx.cache_dir,
+    )
+
+
+def prepare_model(model: torch.nn.Module, ctx: RunContext, device: torch.device) -> torch.nn.Module:
+    """On the device; channels_last on CUDA (what the loaders feed there); then compiled in
+    place when asked. Training and evaluation both set a model up here, in this order."""
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    compile_model(model, ctx)
+    return model
 
 
 def compile_model(model: torch.nn.Module, ctx: RunContext) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from benchmark import distributed as ddp
@@ -26,7 +27,12 @@ from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
-from benchmark.train.inference import compile_model, evaluate_test_set, make_loader
+from benchmark.train.inference import (
+    build_test_set,
+    evaluate_test_set,
+    make_loader,
+    prepare_model,
+)
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 from benchmark.train.seeding import (
     derive_seed,
@@ -69,8 +75,6 @@ def train_sampler(dataset, spec: RunSpec, epoch: int):
     """None in one process (the loader shuffles); a DistributedSampler under torchrun."""
     if ddp.world_size() == 1:
         return None
-    from torch.utils.data.distributed import DistributedSampler
-
     return DistributedSampler(
         dataset,
         num_replicas=ddp.world_size(),
@@ -99,19 +103,22 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     batch = per_rank_batch(spec)
     main = ddp.is_main()
     root = ctx.dataset_root(spec)
-    common = dict(
+    train_set = build_dataset(
+        spec.dataset,
+        root,
+        "train",
         img_size=spec.img_size,
+        train=True,
         augment=spec.augment,
         normalize=spec.normalize,
         skip_bad=ctx.skip_bad,
+        cache_dir=ctx.cache_dir,
     )
-    train_set = build_dataset(spec.dataset, root, "train", train=True, **common)
-    test_set = build_dataset(spec.dataset, root, "test", train=False, **common)
-    model = build_model(spec, ctx.weights_root).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    test_set = build_test_set(spec, ctx)
+    # Compiled in place before DDP wraps it: the same as compiling the wrapped module's inner
+    # model, and the same setup as evaluation's.
+    model = prepare_model(build_model(spec, ctx.weights_root), ctx, device)
     model = ddp.wrap_model(model, device, ctx.sync_bn)
-    compile_model(ddp.unwrap(model), ctx)
     optimizer = torch.optim.SGD(
         ddp.unwrap(model).param_groups(spec.lr, spec.head_lr_mult),
         lr=spec.lr,
@@ -127,8 +134,8 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         pool = load_pool(
             spec.mask_pool,
             spec.img_size,
-            ctx.mask_source(spec.mask_source),
-            cache_dir=Path(ctx.cache_dir) / "masks",
+            ctx.masks_for(spec.mask_source),
+            cache_dir=ctx.cache_dir,
         ).to(device)
 
     ckpt_dir = out_dir / "checkpoints"

@@ -12,7 +12,8 @@ from PIL import Image
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own cache, so cache hits are the test's own doing."""
+    """Every test gets its own cache, so cache hits are the test's own doing (commands read it
+    from $BENCHMARK_CACHE; library calls are given it as ``cache_dir``)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("BENCHMARK_CACHE", str(cache))
     return cache

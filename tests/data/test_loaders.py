@@ -105,21 +105,21 @@ def test_coco_parse_is_cached_on_json_size_and_mtime(
     images = [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}]
     anns = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "iscrowd": 0}]
     root = trees.coco(tmp_path / "coco", "train2014", images, anns)
-    first = load_records("coco2014", root, "train")
+    first = load_records("coco2014", root, "train", cache_dir=private_cache)
     assert list((private_cache / "annotations").glob("coco-*.npz"))
 
     def no_parse(*args, **kwargs):
         raise AssertionError("json.load called on a cache hit")
 
     monkeypatch.setattr(json, "load", no_parse)
-    second = load_records("coco2014", root, "train")
+    second = load_records("coco2014", root, "train", cache_dir=private_cache)
     assert second.files == first.files and np.array_equal(second.targets, first.targets)
     assert second.instances[0] == first.instances[0]
     # A rewritten annotation file (new size and mtime) is parsed again.
     path = root / "annotations" / "instances_train2014.json"
     path.write_text(path.read_text() + "\n")
     with pytest.raises(AssertionError, match="json.load called"):
-        load_records("coco2014", root, "train")
+        load_records("coco2014", root, "train", cache_dir=private_cache)
 
 
 def test_wider_codes_and_crops(tmp_path: Path, trees) -> None:

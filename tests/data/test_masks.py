@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import benchmark.data.masks as masks
+import benchmark.data.pools as pools
 from benchmark.data.masks import load_pool, pool_def, pool_stats
 from benchmark.data.procedural import generate_pool
 from benchmark.errors import DataError, UserError
@@ -101,13 +102,13 @@ def test_sample_is_fresh_and_for_indices_is_deterministic(tmp_path: Path) -> Non
 
 def test_pool_is_cached_and_not_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = load_pool("bucket:1", 32, "procedural", cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("bucket1-32-*.npz"))) == 1
+    assert len(list((tmp_path / "masks").glob("bucket1-32-*.npz"))) == 1
 
     def fail(*args, **kwargs):
         raise AssertionError("pool rebuilt despite a cache entry")
 
-    monkeypatch.setattr(masks, "generate_pool", fail)
-    monkeypatch.setattr(masks, "read_masks", fail)
+    monkeypatch.setattr(pools, "generate_pool", fail)
+    monkeypatch.setattr(pools, "read_masks", fail)
     second = load_pool("bucket:1", 32, "procedural", cache_dir=tmp_path)
     assert torch.equal(first.keep, second.keep) and torch.equal(first.ratios, second.ratios)
     with pytest.raises(AssertionError, match="rebuilt"):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import CELL, ONE_EPOCH, dead_pid, results, start_benchmark, wait_for_text
+from faults import CELL, ONE_EPOCH, REPO, dead_pid, results, start_benchmark, wait_for_text
 
 from benchmark.cli import main
 from benchmark.launch.lock import RunLock
@@ -109,3 +109,42 @@ def test_two_processes_finding_one_stale_lock_do_not_both_take_it(
     monkeypatch.setattr(job, "_read", read)
     assert not second.try_acquire(), "both processes hold the lock"
     assert real_read(first.path) == first.stamp
+
+
+def test_a_second_runner_takes_free_work_while_the_first_holds_a_run(
+    workdir: Path, shared_cache: Path
+) -> None:
+    """Two terminals finish a table faster: while another process trains the plan's first run,
+    `benchmark run` trains the next one, then waits for the first (and takes it over here, its
+    holder having died)."""
+    from benchmark.plan import PlanOptions, build_plan
+    from benchmark.registry import load_registry
+
+    folder = workdir / "results"
+    selector = "t2.resnet-cut*.voc2007"  # two trainings: the baseline, then its MSL twin
+    registry = load_registry(REPO / "experiments")
+    plan = build_plan(registry, registry.select(selector), PlanOptions("smoke", epochs=1))
+    held, free = list(plan.runs)
+    (folder / held).mkdir(parents=True)
+    other = subprocess.Popen(["sleep", "300"])  # the first runner, training `held`
+    (folder / held / ".lock").write_text(f"{other.pid} {socket.gethostname()}\n")
+    log = workdir / "second.log"
+    second = start_benchmark(["run", selector, *ONE_EPOCH, "--results-dir", str(folder)],
+                             workdir, shared_cache, log)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while free not in results(folder) and time.monotonic() < deadline:
+            assert second.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert free in results(folder), f"the free run was not trained:\n{log.read_text()}"
+        assert held not in results(folder)
+        assert "taking other work first" in log.read_text()
+        other.kill()  # the first runner dies: its run is taken over and trained here
+        other.wait()
+        assert second.wait(timeout=300) == 0, log.read_text()
+    finally:
+        for proc in (other, second):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert {h: r["status"] for h, r in results(folder).items()} == {held: "done", free: "done"}

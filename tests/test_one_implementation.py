@@ -1,0 +1,91 @@
+"""One implementation of each concern: a second copy would drift, so these look for one in the
+package's source. Each check names the one place a concern lives; code elsewhere that does the
+same thing by hand fails here with the file and line."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "benchmark"
+
+
+def _sources() -> dict[str, str]:
+    return {
+        path.relative_to(PACKAGE.parent).as_posix(): path.read_text()
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
+
+
+def _code_lines(text: str) -> list[tuple[int, str]]:
+    """Lines of code, without comments and docstrings (what a copy would be made of)."""
+    docstrings = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return [
+        (number, line.split("#", 1)[0])
+        for number, line in enumerate(text.splitlines(), 1)
+        if number not in docstrings
+    ]
+
+
+# concern → (pattern of a hand-made copy, the files allowed to hold it)
+CONCERNS = {
+    "the cache folder's setting and default (resolved once at the command line)": (
+        r"BENCHMARK_CACHE|\.cache/benchmark|\.cache\"|Path\.home\(\)",
+        {"benchmark/cli/options.py"},
+    ),
+    "atomic file writes (temp file, fsync, rename)": (
+        r"\bos\.replace\(|mkstemp\(|NamedTemporaryFile\(|\bfsync\(",
+        {
+            "benchmark/results.py",  # the one writer
+            "benchmark/launch/lock.py",  # a lock take-over renames a lock file, not data
+            "benchmark/launch/preflight.py",  # a probe file that is never renamed
+            "benchmark/train/context.py",  # a whole synthetic tree renamed into place
+            "benchmark/train/checkpoint.py",  # an unreadable checkpoint set aside
+        },
+    ),
+    "the run lock's acquire loop": (r"\.try_acquire\(", {"benchmark/launch/lock.py"}),
+    "is this result done": (
+        r"\[\"status\"\]\s*==\s*\"done\"",
+        {"benchmark/results.py", "benchmark/plan.py", "benchmark/report/latex.py"},
+    ),
+    "a model's setup for scoring (device, channels_last, compile)": (
+        r"\.to\(memory_format=|\.compile\(mode=",
+        {"benchmark/train/inference.py"},
+    ),
+    "the test split as evaluation reads it": (
+        r"build_dataset\([^)]*\"test\"|\"test\",$",
+        {"benchmark/train/inference.py"},
+    ),
+    "EvalSpec → RunSpec, and a stored spec by its kind": (
+        r"isinstance\([^)]*(EvalSpec|RunSpec)\)|\.run\s+if\s|RunSpec\s+if\s",
+        {"benchmark/spec.py"},
+    ),
+}
+
+
+@pytest.mark.parametrize("concern", CONCERNS)
+def test_a_concern_is_implemented_in_one_place(concern: str) -> None:
+    pattern, allowed = CONCERNS[concern]
+    copies = [
+        f"{name}:{number}: {line.strip()}"
+        for name, text in _sources().items()
+        if name not in allowed
+        for number, line in _code_lines(text)
+        if re.search(pattern, line.rstrip())
+    ]
+    assert not copies, f"{concern}: a second implementation:\n" + "\n".join(copies)
+
+
+def test_the_lock_loop_is_used_by_every_place_that_waits_on_a_run() -> None:
+    sources = _sources()
+    for name in ("benchmark/launch/job.py", "benchmark/launch/torchrun.py"):
+        assert "take_lock(" in sources[name], name
