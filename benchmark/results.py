@@ -141,6 +141,19 @@ def iter_result_files(results_dir: Path) -> list[Path]:
     return sorted(Path(results_dir).glob(f"*/{RESULT_FILE}"))
 
 
+def profiles_in(results_dir: Path) -> dict[str, int]:
+    """Profile → number of result files of that profile in the folder (unreadable ones skipped)."""
+    found: dict[str, int] = {}
+    for path in iter_result_files(results_dir):
+        try:
+            name = json.loads(path.read_text()).get("profile")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str):
+            found[name] = found.get(name, 0) + 1
+    return found
+
+
 def provenance(seed: int, device: str) -> dict[str, Any]:
     """Where and with what a number was produced."""
     import numpy

@@ -51,7 +51,7 @@ def test_score_matches_sklearn_on_npy_and_csv(tmp_path, capsys):
 @pytest.mark.parametrize(
     "scores,targets,needle",
     [
-        (np.zeros((3, 2)), np.zeros((4, 2)), "shape mismatch"),
+        (np.zeros((3, 2)), np.zeros((4, 2)), "4 rows, but"),
         (np.array([[np.nan, 0.1]]), np.array([[1, 0]]), "non-finite score at row 0"),
         (np.array([[0.3, 0.1]]), np.array([[1, 7]]), "unknown target code 7"),
     ],

@@ -7,7 +7,7 @@ import json
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, plan_options, results_dir
+from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
 from benchmark.plan import build_plan, cell_status
 from benchmark.registry import load_registry
 
@@ -42,6 +42,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "metrics": status["metrics"],
             }
         )
+    hint_other_profiles(
+        results_dir(args), args.profile, [r["status"] for r in rows if r["runnable"]]
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from benchmark.errors import UserError
 from benchmark.plan import PlanOptions
 from benchmark.profiles import get_profile
+from benchmark.results import profiles_in
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
 # The one cache folder of every verb: synthetic trees, mask pools, annotation parses. Relative
 # to the working folder (as results/ and reports/ are); $BENCHMARK_CACHE or --cache-dir move it.
 CACHE_ENV = "BENCHMARK_CACHE"
 DEFAULT_CACHE = Path(".cache/benchmark")
+DEFAULT_PROFILE = "mini"  # the README's; CI and the tests say --profile smoke
 
 
 def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
@@ -22,7 +25,12 @@ def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
     parser.add_argument(
         "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
     )
-    parser.add_argument("--profile", default="smoke", help="paper | mini | smoke (default: smoke)")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="paper | mini | smoke (default: the profile of the results in --results-dir when "
+        f"they are all of one, else {DEFAULT_PROFILE})",
+    )
     if results:
         parser.add_argument(
             "--results-dir", type=Path, default=None, help="default: results/<profile>/"
@@ -81,12 +89,69 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def plan_options(args: argparse.Namespace) -> PlanOptions:
-    get_profile(args.profile)
+    get_profile(profile(args))
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs: must be at least 1, got {args.epochs}")
     masks_root = args.masks_root or (
         Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
     )
     return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root)
 
 
+def profile(args: argparse.Namespace) -> str:
+    """--profile, or the one profile of the results in --results-dir (said on stderr, once),
+    or the default."""
+    if args.profile is None:
+        args.profile = DEFAULT_PROFILE
+        folder = getattr(args, "results_dir", None)
+        found = (
+            profiles_in(existing_folder(folder, "--results-dir", must_exist=False))
+            if folder
+            else {}
+        )
+        if len(found) == 1:
+            (args.profile,) = found
+            print(
+                f"profile {args.profile}: inferred from the results in {folder} "
+                "(choose another with --profile)",
+                file=sys.stderr,
+            )
+        elif found:
+            print(
+                f"{folder} holds results of several profiles ({', '.join(sorted(found))}): "
+                f"showing {DEFAULT_PROFILE}; choose with --profile",
+                file=sys.stderr,
+            )
+    return args.profile
+
+
 def results_dir(args: argparse.Namespace) -> Path:
-    return args.results_dir if args.results_dir is not None else Path("results") / args.profile
+    folder = args.results_dir
+    if folder is None:
+        folder = Path("results") / profile(args)
+    return existing_folder(folder, "--results-dir", must_exist=False)
+
+
+def existing_folder(folder: Path, flag: str, must_exist: bool = True) -> Path:
+    """The folder, refused once and clearly when it is a file (or, if required, absent)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {folder}: is a file, not a folder")
+    if must_exist and not folder.exists():
+        raise UserError(f"{flag} {folder}: no such folder")
+    return folder
+
+
+def hint_other_profiles(folder: Path, chosen: str, statuses: list[str]) -> None:
+    """When every selected cell is pending but the folder holds another profile's results,
+    say so: the likely mistake is the profile, not missing work."""
+    if not statuses or any(s != "pending" for s in statuses) or not folder.is_dir():
+        return
+    others = {p: n for p, n in profiles_in(folder).items() if p != chosen}
+    if others:
+        held = ", ".join(f"{n} {p} result(s)" for p, n in sorted(others.items()))
+        print(
+            f"note: every selected cell is pending for profile {chosen}, but {folder} holds "
+            f"{held}: try --profile {min(others, key=lambda p: -others[p])}",
+            file=sys.stderr,
+        )

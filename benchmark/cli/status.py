@@ -7,7 +7,7 @@ import json
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, plan_options, results_dir
+from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
 from benchmark.plan import build_plan
 from benchmark.registry import load_registry
 from benchmark.status import live_cell_status
@@ -26,19 +26,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     cells = registry.select(args.selector)
     plan = build_plan(registry, cells, plan_options(args))
     folder = results_dir(args)
+    entries = [live_cell_status(registry, cell, plan, folder) for cell in cells]
+    hint_other_profiles(
+        folder, args.profile, [e["status"] for e in entries if e["status"] != "cited"]
+    )
     if args.json:
-        entries = [live_cell_status(registry, cell, plan, folder) for cell in cells]
         print(json.dumps(entries, indent=2))
         return 0
-    print_summary(registry, cells, plan, folder)
+    _print_table(cells, entries)
     return 0
 
 
 def print_summary(registry, cells, plan, folder) -> None:
     """One row per cell: status, our metrics beside the paper's, and why when not done."""
+    _print_table(cells, [live_cell_status(registry, cell, plan, folder) for cell in cells])
+
+
+def _print_table(cells, entries) -> None:
     rows = []
-    for cell in cells:
-        entry = live_cell_status(registry, cell, plan, folder)
+    for cell, entry in zip(cells, entries, strict=True):
         ours = entry["metrics"] or {}
         rows.append(
             [

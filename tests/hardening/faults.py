@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CELL = "t4.resnet-cut-csra.voc2007"  # one training run: ResNet + CSRA on synthetic VOC
 EVAL_CELL = "t6.csra-resnet-cut.voc2007"  # the Table 6 evaluation of that run's checkpoint
-ONE_EPOCH = ["--epochs", "1", "--no-progress"]
+ONE_EPOCH = ["--profile", "smoke", "--epochs", "1", "--no-progress"]
 
 
 def cli_env(cache: Path, **faults: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ from benchmark.train import checkpoint
 
 def _status(capsys: pytest.CaptureFixture, cell: str, folder: Path) -> dict:
     capsys.readouterr()
-    assert main(["status", cell, *ONE_EPOCH[:2], "--json", "--results-dir", str(folder)]) == 0
+    assert main(["status", cell, *ONE_EPOCH[:4], "--json", "--results-dir", str(folder)]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     return entry
 

@@ -113,7 +113,7 @@ def test_cuda_out_of_memory_fails_that_run_only_and_the_report_lists_it(
     assert by_name["voc-resnetcut-csra-msl-high"]["status"] == "done"
 
     out = workdir / "report"
-    args = ["report", selector, *ONE_EPOCH[:2], "--results-dir", str(folder), "--out", str(out)]
+    args = ["report", selector, *ONE_EPOCH[:4], "--results-dir", str(folder), "--out", str(out)]
     assert main([*args, "--format", "md", "--no-figures"]) == 0
     (markdown,) = out.glob("*.md")
     appendix = markdown.read_text().split("## Appendix A: failed runs", 1)[1]
