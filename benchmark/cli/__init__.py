@@ -8,14 +8,15 @@ Verb modules import only argparse-level code at the top, so `benchmark list` and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from benchmark.cli import check, data, perf, report, run, score, status
+from benchmark.cli import check, compare, data, perf, report, run, score, status
 from benchmark.cli import list as list_verb
 from benchmark.errors import UserError
 
 # In the order `benchmark --help` lists them.
-VERBS = (list_verb, score, check, data, run, status, report, perf)
+VERBS = (list_verb, score, check, data, run, status, report, compare, perf)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,4 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`benchmark list all | head`): not an error of ours. Point
+        # stdout at /dev/null so the interpreter's last flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # as a shell reports a process ended by SIGPIPE
+    sys.exit(code)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from benchmark.cli.options import add_common, results_dir
-from benchmark.registry import load_registry
+from benchmark.profiles import PROFILES
+from benchmark.registry import Registry, load_registry
 from benchmark.results import iter_result_files, read_result
 
 
@@ -16,18 +17,44 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    folder = results_dir(args)
     registry = load_registry(args.experiments)
+    unknown = unknown_backbones(registry)
+    for line in unknown:
+        print(f"BAD {line}")
     print(
         f"registry: {len(registry.cells)} cells, {len(registry.runs)} runs, "
-        f"{len(registry.evaluations)} evaluations — valid"
+        f"{len(registry.evaluations)} evaluations — "
+        + (f"{len(unknown)} unknown backbone(s)" if unknown else "valid")
     )
-    folder = results_dir(args)
-    problems = 0
+    problems = len(unknown)
     files = iter_result_files(folder)
     for path in files:
         loaded = read_result(path, path.parent.name)
         if loaded.problem is not None:
             problems += 1
             print(f"BAD {path}: {loaded.problem}")
-    print(f"results: {len(files)} file(s) in {folder}, {problems} bad")
+    print(f"results: {len(files)} file(s) in {folder}, {problems - len(unknown)} bad")
     return 1 if problems else 0
+
+
+def unknown_backbones(registry: Registry) -> list[str]:
+    """Runs whose backbone no model library knows (a typo like `resnet1O1` would otherwise be
+    replaced silently by a profile's stand-in and surface only on the paper profile)."""
+    import difflib
+
+    import timm  # its model registry (names only: no weights are loaded)
+
+    import benchmark.models.mini  # noqa: F401 — registers the mini stand-ins with timm
+
+    known = set(timm.list_models())
+    wanted = {f"run {name}": run["backbone"] for name, run in registry.runs.items()}
+    for prof in PROFILES.values():
+        wanted.update({f"profile {prof.name}": b for b in (prof.backbones or {}).values()})
+    problems = []
+    for owner, backbone in wanted.items():
+        if backbone not in known:
+            close = difflib.get_close_matches(backbone, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{owner}: backbone {backbone!r} is not a model timm knows{hint}")
+    return problems

@@ -8,6 +8,7 @@ from pathlib import Path
 from benchmark.cli.options import add_cache_option, add_common, cache_dir, plan_options, results_dir
 from benchmark.errors import UserError
 from benchmark.registry import load_registry
+from benchmark.results import iter_result_files
 
 DEFAULT_FORMATS = ("md",)
 
@@ -56,9 +57,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     registry = load_registry(args.experiments)
     options = plan_options(args)
+    folder = results_dir(args)
+    if not iter_result_files(folder):
+        raise UserError(
+            f"no results in {folder}: nothing to report (run `benchmark run` first, or point "
+            "--results-dir at a folder of results)"
+        )
     report = build_report(
         registry,
-        results_dir(args),
+        folder,
         options,
         selector=args.selector,
         figures=not args.no_figures,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,35 @@ def _read_matrix(path: Path, what: str) -> np.ndarray:
     return data
 
 
+def _check_shapes(args: argparse.Namespace, scores: np.ndarray, targets: np.ndarray) -> None:
+    """A shape mismatch names the file with the extra column (or row), not always --targets."""
+    for axis, what, meaning in ((1, "column", "one per class"), (0, "row", "one per image")):
+        ns, nt = scores.shape[axis], targets.shape[axis]
+        if ns != nt:
+            extra, other = (args.scores, args.targets) if ns > nt else (args.targets, args.scores)
+            more, fewer = max(ns, nt), min(ns, nt)
+            raise UserError(
+                f"{extra}: {more} {what}s, but {other} has {fewer}: {more - fewer} extra "
+                f"{what}{'s' if more - fewer > 1 else ''} ({meaning})"
+            )
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     scores = _read_matrix(args.scores, "scores").astype(np.float64)
     targets = _read_matrix(args.targets, "targets")
     if not np.all(np.isfinite(targets)) or not np.all(targets == np.round(targets)):
         raise UserError(f"{args.targets}: targets must be integer codes 1, 0, -1, -2")
     targets = targets.astype(np.int64)
+    _check_shapes(args, scores, targets)
+    outside = (scores < 0) | (scores > 1)
+    if outside.any():
+        print(
+            f"benchmark: warning: {args.scores}: {int(outside.sum())} of {scores.size} scores "
+            f"outside [0, 1] (min {scores.min():.3g}, max {scores.max():.3g}): these look like "
+            "logits, not probabilities; mAP only ranks them, but CP/CR/CF1/OP/OR/OF1 threshold "
+            "at 0.5 and mean nothing here (apply a sigmoid first)",
+            file=sys.stderr,
+        )
     try:
         validate(scores, targets)
     except ValueError as exc:

@@ -42,22 +42,10 @@ def test_report_verb_writes_the_chosen_formats(scenario, tmp_path, monkeypatch, 
     assert "reports/smoke/report.md" in printed and "4 done (of 4)" in printed
 
 
-def test_report_verb_with_no_results_still_writes_every_table(tmp_path, monkeypatch):
+def test_report_verb_with_no_results_says_so_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = run_report(
-        [
-            "--experiments",
-            str(EXPERIMENTS),
-            "--results-dir",
-            str(tmp_path / "none"),
-            "--seeds",
-            "0,1",
-            "--no-figures",
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
-    assert code == 0
-    text = (tmp_path / "out" / "report.md").read_text()
-    assert all(f"## Table {n}:" in text for n in range(1, 7))
-    assert "**Seeds:** 0, 1" in text
+    args = ["--experiments", str(EXPERIMENTS), "--results-dir", str(tmp_path / "none"),
+            "--profile", "smoke", "--no-figures", "--out", str(tmp_path / "out")]  # fmt: skip
+    with pytest.raises(UserError, match="no results in .*none: nothing to report"):
+        run_report(args)
+    assert not (tmp_path / "out").exists()
