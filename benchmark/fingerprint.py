@@ -81,6 +81,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
 NOT_SCIENCE: dict[str, str] = {
     "data/stats.py": "dataset statistics for `benchmark data stats`",
     "data/verify.py": "layout checks for `benchmark data verify`",
+    "models/macs.py": "MAC counting for the cost column of `benchmark run --dry-run`",
 }
 
 NO_FINGERPRINT_NOTE = "no code fingerprint (made before fingerprints were recorded)"

@@ -145,9 +145,61 @@ def _executor(args: argparse.Namespace):
     return LocalExecutor()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.launch.runner import estimate, execute_plan  # torch: only when running
+def check_device(device: str) -> None:
+    """--device, refused before any work when it cannot run here."""
+    import re
 
+    if device in ("auto", "cpu"):
+        return
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise UserError(f"--device {device}: unknown device (choose auto, cpu, cuda or cuda:N)")
+    import torch  # here: only `run` needs it
+
+    if not torch.cuda.is_available():
+        raise UserError(
+            f"--device {device}: no CUDA GPU is visible (torch.cuda.is_available() is false); "
+            "use --device cpu"
+        )
+    count = torch.cuda.device_count()
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise UserError(
+            f"--device {device}: only {count} CUDA GPU(s) visible (cuda:0 … cuda:{count - 1})"
+        )
+
+
+def print_estimate(plan, results: Path) -> None:
+    """The plan with each run's training compute and time, from measured rates."""
+    from benchmark.perf.estimate import Rates, fmt_seconds, train_images, train_tmacs
+
+    rates = Rates()
+    gpu = rates.gpu_name or "GPU"
+    rows, total = [], {"tmacs": 0.0, "cpu": 0.0, "gpu": 0.0}
+    for spec_hash, spec in plan.runs.items():
+        tmacs, cpu, gpu_s = train_tmacs(spec), rates.cpu_seconds(spec), rates.gpu_seconds(spec)
+        total["tmacs"] += tmacs
+        total["cpu"] += cpu or 0.0
+        total["gpu"] += gpu_s or 0.0
+        rows.append([spec.name, spec_hash, spec.backbone, spec.method, spec.epochs,
+                     spec.img_size, train_images(spec) * spec.epochs, f"{tmacs:,.2f}",
+                     fmt_seconds(cpu), fmt_seconds(gpu_s),
+                     "done" if is_done(results, spec_hash) else ""])  # fmt: skip
+    print(tabulate(rows, headers=["run", "hash", "backbone", "method", "epochs", "img",
+                                  "samples", "TMACs", "CPU (2-core VM)", gpu, ""],
+                   disable_numparse=True))  # fmt: skip
+    for ev in plan.evals.values():
+        print(f"evaluation {ev.name} [{ev.hash}] of {ev.run.name}: {', '.join(ev.conditions)}")
+    print(
+        f"total training: {total['tmacs']:,.1f} TMACs; about {fmt_seconds(total['cpu'])} on the "
+        f"2-core CPU VM, {fmt_seconds(total['gpu'])} on one {gpu} (batch 6, eager), evaluations "
+        "not included (docs/performance.md; benchmark/perf/estimate.py says how)"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.launch.runner import execute_plan  # torch: only when running
+
+    check_device(args.device)
     registry = load_registry(args.experiments)
     cells = registry.select(args.selector)
     options = plan_options(args)
@@ -158,16 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"evaluation(s); profile {options.profile}; results in {ctx.results_dir}"
     )
     if args.dry_run:
-        rows = estimate(plan)
-        for row in rows:
-            row["done"] = is_done(ctx.results_dir, row["hash"])
-        print(tabulate(rows, headers="keys", floatfmt=".1f"))
-        for ev in plan.evals.values():
-            print(f"evaluation {ev.name} [{ev.hash}] of {ev.run.name}: {', '.join(ev.conditions)}")
-        print(
-            f"total: {sum(r['passes'] for r in rows):,} training passes, "
-            f"{sum(r['train_tmacs'] for r in rows):,.0f} TMACs"
-        )
+        print_estimate(plan, ctx.results_dir)
         return 0
     synthetic = get_profile(options.profile).synthetic is not None
     if synthetic and options.masks_root is not None:

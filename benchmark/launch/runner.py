@@ -16,15 +16,6 @@ from benchmark.plan import Plan
 from benchmark.results import is_done
 from benchmark.train.context import RunContext
 
-# Rough costs for --dry-run: GMACs of one forward pass at the model's native size.
-GMACS = {
-    "resnet101": (31.0, 448),
-    "vit_large_patch16_224": (61.6, 224),
-    "vit_base_patch16_224": (17.6, 224),
-}
-PAPER_TRAIN_IMAGES = {"voc2007": 5011, "coco2014": 82081, "wider": 28345}
-ARCH_PASSES = {"plain": 1, "csra": 1, "sst": 1, "mcar": 5}
-
 
 @dataclass
 class PlanOutcome:
@@ -48,11 +39,11 @@ def _discard(folder: Path) -> None:
 
 
 def execute_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> PlanOutcome:
+    preflight(plan, ctx, force)  # first: a missing input leaves nothing behind
     # Only when there is work: a finished, read-only results folder still reports "done".
     if force or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
         check_writable(Path(ctx.results_dir))
     all_trains, all_evals = jobs_for(plan, ctx, force)
-    preflight(plan, ctx)
     trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]
     evals = [job for job in all_evals if not is_done(ctx.results_dir, job.hash)]
     done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
@@ -71,27 +62,3 @@ def execute_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> 
     statuses.update({j.hash: "failed" for j in blocked})
     jobs = all_trains + all_evals
     return PlanOutcome(jobs, [statuses[j.hash] for j in jobs])
-
-
-def estimate(plan: Plan) -> list[dict]:
-    """Per run: training forward passes and TMACs at the plan's scale (for --dry-run)."""
-    rows = []
-    for spec in plan.runs.values():
-        images = spec.synth.train_images if spec.synth else PAPER_TRAIN_IMAGES[spec.dataset]
-        passes = images * spec.epochs * (2 if spec.method == "msl" else 1) * ARCH_PASSES[spec.arch]
-        gmacs, native = GMACS.get(spec.backbone, (0.0, spec.img_size))
-        tmacs = passes * gmacs * (spec.img_size / native) ** 2 * 3 / 1000  # fwd+bwd ≈ 3× fwd
-        rows.append(
-            {
-                "run": spec.name,
-                "hash": spec.hash,
-                "dataset": spec.dataset,
-                "backbone": spec.backbone,
-                "method": spec.method,
-                "epochs": spec.epochs,
-                "img_size": spec.img_size,
-                "passes": passes,
-                "train_tmacs": tmacs,
-            }
-        )
-    return rows

@@ -206,6 +206,14 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             checkpoint.save(
                 ckpt_dir / checkpoint.BEST, {"model": model.state_dict(), "epoch": epoch + 1}
             )
+        if main:  # the numbers on screen as they come, not only in log.txt
+            best = state["best"]
+            print(
+                f"  epoch {epoch + 1}/{spec.epochs}: loss {loss:.4f}, test mAP "
+                f"{row['mAP']:.1f} (best {best['mAP']:.1f} at epoch {best['epoch']}), "
+                f"{train_time + eval_time:.0f} s",
+                flush=True,
+            )
         state["epoch"] = epoch + 1
         state["skipped_files"] = sorted(skipped)
         state["last"] = last

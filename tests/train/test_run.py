@@ -1,6 +1,7 @@
 """The runner end to end on the smoke profile: train, skip, resume, fail cleanly."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from benchmark.cli import main
 
 def _status(capsys, selector, *extra):
     capsys.readouterr()
-    assert main(["status", selector, "--json", *extra]) == 0
+    assert main(["status", selector, "--profile", "smoke", "--json", *extra]) == 0
     return {e["id"]: e for e in json.loads(capsys.readouterr().out)}
 
 
 def test_smoke_cell_trains_then_second_call_launches_nothing(workdir, capsys):
-    assert main(["run", "t4.resnet-cut-csra.voc2007", "--no-progress"]) == 0
+    assert main(["run", "t4.resnet-cut-csra.voc2007", "--profile", "smoke", "--no-progress"]) == 0
+    shown = capsys.readouterr().out  # each epoch's test mAP on screen, not only in log.txt
+    assert re.search(r"epoch 1/2: loss [\d.]+, test mAP [\d.]+ \(best [\d.]+ at epoch 1\)", shown)
+    assert re.search(r"epoch 2/2: .* \(best [\d.]+ at epoch [12]\)", shown)
     entry = _status(capsys, "t4.resnet-cut-csra.voc2007")["t4.resnet-cut-csra.voc2007"]
     assert entry["status"] == "done"
     assert 0 <= entry["metrics"]["mAP"] <= 100 and entry["last"] is not None
@@ -31,7 +35,7 @@ def test_smoke_cell_trains_then_second_call_launches_nothing(workdir, capsys):
     mtime = (folder / "result.json").stat().st_mtime_ns
     start = time.perf_counter()
     capsys.readouterr()
-    assert main(["run", "t4.resnet-cut-csra.voc2007", "--no-progress"]) == 0
+    assert main(["run", "t4.resnet-cut-csra.voc2007", "--profile", "smoke", "--no-progress"]) == 0
     assert time.perf_counter() - start < 10
     assert (folder / "result.json").stat().st_mtime_ns == mtime
     out = capsys.readouterr().out
@@ -39,7 +43,7 @@ def test_smoke_cell_trains_then_second_call_launches_nothing(workdir, capsys):
 
 
 def test_table6_evaluations_score_the_same_masks_for_both_models(workdir, capsys):
-    assert main(["run", "t6.*.voc2007", "--no-progress", "--epochs", "1"]) == 0
+    assert main(["run", "t6.*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"]) == 0
     entries = _status(capsys, "t6.*.voc2007", "--epochs", "1")
     assert {e["status"] for e in entries.values()} == {"done"}
     results = {}
@@ -66,7 +70,7 @@ def test_non_finite_loss_marks_the_run_failed_and_others_continue(workdir, capsy
         return loss * float("nan"), out
 
     monkeypatch.setattr(loop, "supervised_step_loss", poisoned)
-    code = main(["run", "t4.resnet-cut*.voc2007", "--no-progress", "--epochs", "1"])
+    code = main(["run", "t4.resnet-cut*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"])
     assert code == 1
     entries = _status(capsys, "t4.resnet-cut*.voc2007", "--epochs", "1")
     assert entries["t4.resnet-cut.voc2007"]["status"] == "failed"
@@ -90,10 +94,22 @@ def test_paper_profile_without_data_stops_before_training(workdir):
 
 
 def test_dry_run_prints_the_plan_without_running(workdir, capsys):
-    assert main(["run", "table4", "--dry-run"]) == 0
+    assert main(["run", "all", "--profile", "mini", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "12 cell(s) → 12 training run(s), 0 evaluation(s)" in out
+    assert "36 cell(s) → 28 training run(s), 4 evaluation(s)" in out
     assert not (workdir / "results").exists()
+    # each run's counted compute and a time from measured rates (issue 19, item 6)
+    names = ("voc-", "coco-", "wider-")
+    rows = [line.split() for line in out.splitlines() if line.startswith(names)]
+    assert len(rows) == 28
+    for row in rows:
+        tmacs = float(row[7].replace(",", ""))
+        assert tmacs > 0, row
+        assert row[8] != "—" and row[9] != "—", row  # CPU VM and GPU estimates
+    mcar = next(r for r in rows if r[0] == "voc-mcar")
+    plain = next(r for r in rows if r[0] == "voc-resnetcut-plain")
+    assert float(mcar[7]) > 3 * float(plain[7])  # MCAR's four crops are counted
+    assert re.search(r"total training: [\d.,]+ TMACs; about \d+ (s|min|h) on the 2-core", out)
 
 
 def _metrics(results_dir: Path) -> dict:
@@ -109,7 +125,7 @@ def _metrics(results_dir: Path) -> dict:
 
 def test_sigkill_then_rerun_gives_the_same_metrics_as_uninterrupted(workdir):
     cell = "t4.resnet-cut-msl.voc2007"
-    args = [sys.executable, "-m", "benchmark.cli", "run", cell, "--epochs", "3", "--no-progress"]
+    args = [sys.executable, "-m", "benchmark.cli", "run", cell, "--profile", "smoke", "--epochs", "3", "--no-progress"]
     env = cli_env(workdir)
     straight = workdir / "straight"
     subprocess.run(
@@ -145,7 +161,7 @@ def test_synthetic_profile_says_it_does_not_use_the_mask_set(workdir, capsys):
     masks = workdir / "masks"
     masks.mkdir()
     cell = "t4.resnet-cut-msl.voc2007"
-    assert main(["run", cell, "--no-progress", "--epochs", "1", "--masks-root", str(masks)]) == 0
+    assert main(["run", cell, "--profile", "smoke", "--no-progress", "--epochs", "1", "--masks-root", str(masks)]) == 0
     assert "--masks-root / $BENCHMARK_MASKS unused" in capsys.readouterr().out
     result = next((workdir / "results" / "smoke").glob("*/result.json"))
     assert json.loads(result.read_text())["spec"]["mask_source"] == "procedural"

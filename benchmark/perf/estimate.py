@@ -1,0 +1,100 @@
+"""What a planned run costs: its training compute, counted, and its time, from measured rates.
+
+Compute: images × epochs × one training step per image (forward + backward ≈ 3 × the counted
+forward MACs; MSL runs two forward passes per image). Time, two ways:
+
+- **CPU**: the committed mini results were made on the 2-core development VM; a run with a
+  finished result of the same name there uses its own measured throughput; any other run the
+  VM's effective rate over those results (MACs per second of training), which is a floor, not
+  a promise, for large backbones (small models use a CPU less efficiently).
+- **GPU**: the `benchmark perf` figures recorded in docs/measurements (H100, batch 6, the
+  paper's): a run uses the figure of its backbone where one is recorded, else their mean rate;
+  no step is counted faster than the fastest measured step (at batch 6 a GPU step is bound by
+  kernel launches, not arithmetic, so small models gain nothing from their few MACs).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from benchmark.models.macs import forward_gmacs
+from benchmark.results import iter_result_files, read_result
+from benchmark.spec import RunSpec
+
+REPO = Path(__file__).resolve().parents[2]
+CPU_RESULTS = REPO / "results" / "mini"  # made on the 2-core development VM
+GPU_MEASUREMENTS = REPO / "docs" / "measurements"
+PAPER_TRAIN_IMAGES = {"voc2007": 5011, "coco2014": 82081, "wider": 28345}
+STEP_PER_FORWARD = 3  # forward + backward ≈ 3 forwards
+
+
+def train_images(spec: RunSpec) -> int:
+    return spec.synth.train_images if spec.synth else PAPER_TRAIN_IMAGES[spec.dataset]
+
+
+def step_gmacs(spec: RunSpec) -> float:
+    """One training step of one image, in GMACs."""
+    return forward_gmacs(spec) * STEP_PER_FORWARD * (2 if spec.method == "msl" else 1)
+
+
+def train_tmacs(spec: RunSpec) -> float:
+    return train_images(spec) * spec.epochs * step_gmacs(spec) / 1000
+
+
+class Rates:
+    """Measured training rates, read once: per run name on the CPU VM, per backbone on a GPU."""
+
+    def __init__(self, cpu_results: Path = CPU_RESULTS, gpu: Path = GPU_MEASUREMENTS):
+        self.cpu_by_name: dict[str, float] = {}  # run name → training samples per second
+        cpu_rates = []
+        for path in iter_result_files(cpu_results):
+            data = read_result(path, path.parent.name).data
+            if not data or data.get("kind") != "train" or data.get("status") != "done":
+                continue
+            spec = RunSpec.from_dict(data["spec"])
+            per_s = float(data["train_samples_per_s"])
+            self.cpu_by_name[spec.name] = per_s
+            cpu_rates.append(per_s * step_gmacs(spec))  # GMAC/s
+        self.cpu_gmacs_per_s = statistics.median(cpu_rates) if cpu_rates else None
+        self.gpu_by_backbone: dict[str, float] = {}  # backbone → GMAC/s at batch 6
+        self.gpu_step_floor = {"supervised": float("inf"), "msl": float("inf")}  # s per step
+        self.gpu_name = None
+        for path in sorted(Path(gpu).glob("*.json")):
+            data = json.loads(path.read_text())
+            if data.get("batch") != 6 or data.get("compile"):
+                continue
+            self.gpu_name = data.get("device_name")
+            rate = data["supervised_step_flops"] / data["supervised_step_s"] / 2 / 1e9
+            self.gpu_by_backbone[data["model"]] = rate
+            for method, key in (("supervised", "supervised_step_s"), ("msl", "msl_step_s")):
+                self.gpu_step_floor[method] = min(self.gpu_step_floor[method], data[key])
+
+    def cpu_seconds(self, spec: RunSpec) -> float | None:
+        if spec.name in self.cpu_by_name and spec.synth is not None:
+            return train_images(spec) * spec.epochs / self.cpu_by_name[spec.name]
+        if self.cpu_gmacs_per_s is None:
+            return None
+        return train_tmacs(spec) * 1000 / self.cpu_gmacs_per_s
+
+    def gpu_seconds(self, spec: RunSpec) -> float | None:
+        if not self.gpu_by_backbone:
+            return None
+        rate = self.gpu_by_backbone.get(spec.backbone) or statistics.fmean(
+            self.gpu_by_backbone.values()
+        )
+        steps = train_images(spec) * spec.epochs / spec.batch_size
+        floor = steps * self.gpu_step_floor["msl" if spec.method == "msl" else "supervised"]
+        return max(train_tmacs(spec) * 1000 / rate, floor)
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 100 else f"{hours:,.0f} h"
