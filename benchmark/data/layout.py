@@ -93,12 +93,13 @@ def check_split(split: str) -> None:
         raise UserError(f"split: unknown value {split!r} (allowed: train, test)")
 
 
-def find_root(name: str, root: str | Path) -> Path:
+def find_root(name: str, root: str | Path, flag: str = "--root") -> Path:
     """The folder that holds the dataset's top-level entries (see ``DATASETS[name].layout``).
 
     Tries ``root`` itself, then its parent (``--root`` pointed one level down, e.g. at
     ``VOCdevkit``), then its children (``--root`` pointed at the folder holding the unpacked
-    dataset folder). A DataError gives the expected layout and the official archives.
+    dataset folder). A DataError gives the expected layout and the official archives, naming
+    the root by ``flag``, the option the user typed it with.
     """
     info = dataset_info(name)
     root = Path(root).expanduser()
@@ -111,7 +112,7 @@ def find_root(name: str, root: str | Path) -> Path:
     state = "does not exist" if not root.exists() else "does not hold the expected layout"
     archives = " + ".join(info.archives)
     raise DataError(
-        f"--root {root}: {state}; {info.title} expected as {info.layout} "
+        f"{flag} {root}: {state}; {info.title} expected as {info.layout} "
         f"(unpack {archives} from {info.source} into ROOT)"
     )
 

@@ -7,7 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmark.data.layout import find_root
+from benchmark.data.build import LOADERS
+from benchmark.data.layout import SPLITS, find_root
+from benchmark.data.verify import undecodable
 from benchmark.errors import UserError
 from benchmark.models.weights import resolve_weights
 from benchmark.plan import Plan
@@ -17,33 +19,65 @@ from benchmark.train.context import RunContext
 # Below this much free space a run would fail at its first checkpoint (a smoke one holds KBs,
 # a paper ResNet-101 `last.pt` ~0.5 GB: the check catches a full disk, not a tight one).
 MIN_FREE_BYTES = 64 * 2**20
+SAMPLE_DECODE = 8  # images per split decoded before training: a broken copy shows at once
+SHOWN_PER_SPLIT = 3  # problems listed per split; the rest are counted
 
 
-def preflight(plan: Plan, ctx: RunContext) -> None:
-    """Under real data, stop before any training if a dataset or weight file is missing."""
-    problems = []
-    for spec in plan.runs.values():
-        if is_done(ctx.results_dir, spec.hash):
-            continue
+def preflight(plan: Plan, ctx: RunContext, force: bool = False) -> None:
+    """Under real data, stop before any training and name every missing piece at once: weight
+    files, dataset folders, annotation files, split lists, images that do not decode."""
+    problems: list[str] = []
+    datasets: dict[tuple[str, Path], None] = {}
+    weights: dict[str, list[str]] = {}
+    pending = [s for h, s in plan.runs.items() if force or not is_done(ctx.results_dir, h)]
+    pending += [ev.run for h, ev in plan.evals.items() if force or not is_done(ctx.results_dir, h)]
+    for spec in pending:
         if spec.synth is None:
             try:
-                find_root(spec.dataset, ctx.dataset_root(spec))
+                datasets[(spec.dataset, ctx.dataset_root(spec))] = None
             except UserError as exc:
-                problems.append(f"{spec.name}: {exc}")
+                problems.append(str(exc))
         if spec.weights is not None and not spec.weights.startswith("timm:"):
-            try:
-                resolve_weights(spec.weights, ctx.weights_root)
-            except UserError as exc:
-                problems.append(f"{spec.name}: {exc}")
+            weights.setdefault(spec.weights, []).append(spec.name)
+    for key, names in weights.items():
+        try:
+            resolve_weights(key, ctx.weights_root)
+        except UserError as exc:
+            problems.append(f"{exc} (needed by {', '.join(dict.fromkeys(names))})")
+    for dataset, root in datasets:
+        problems += dataset_problems(dataset, root)
     if plan.options.mask_source == "nvidia" and not Path(plan.options.masks_root).is_dir():
         problems.append(f"--masks-root {plan.options.masks_root} is not a folder")
     if problems:
         unique = list(dict.fromkeys(problems))
         raise UserError(
-            "cannot start: "
-            + " | ".join(unique)
-            + " — nothing was trained; `--profile smoke` runs on synthetic data without them"
+            f"cannot start: {len(unique)} problem(s), nothing was trained (`--profile smoke` runs "
+            "on synthetic data without them):\n" + "\n".join(f"  - {p}" for p in unique)
         )
+
+
+def dataset_problems(dataset: str, root: Path) -> list[str]:
+    """Layout, split lists, annotation files and image files of every split, and a decode of
+    the first images of each: a few per kind, with a count of the rest."""
+    try:
+        base = find_root(dataset, root, flag="--data-root")
+    except UserError as exc:
+        return [str(exc)]
+    problems = []
+    for split in SPLITS:
+        found: list[str] = []
+        records = LOADERS[dataset](base, split, found)
+        if records.files:
+            found += undecodable(sorted(set(records.files))[:SAMPLE_DECODE])
+        elif not found:
+            found.append(f"{base}: the {split} split has no samples")
+        problems += found[:SHOWN_PER_SPLIT]
+        if len(found) > SHOWN_PER_SPLIT:
+            problems.append(
+                f"… and {len(found) - SHOWN_PER_SPLIT} more in the {split} split of {base} "
+                f"(`benchmark data verify {dataset} --root {base}` lists them all)"
+            )
+    return problems
 
 
 def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
