@@ -70,7 +70,8 @@ def test_data_stats_caches_the_coco_parse_under_cache_dir(tmp_path: Path, no_cac
 def test_a_coco_run_keeps_every_cache_in_cache_dir(tmp_path: Path, no_cache_setting):
     cache = tmp_path / "cache"
     cell = "t4.resnet-cut-csra.coco2014"
-    args = ["run", cell, "--epochs", "1", "--no-progress", "--results-dir", str(tmp_path / "r")]
+    args = ["run", cell, "--profile", "smoke", "--epochs", "1", "--no-progress",
+            "--results-dir", str(tmp_path / "r")]  # fmt: skip
     assert main([*args, "--cache-dir", str(cache)]) == 0
     kinds = {f.split("/")[0] for f in _files(cache)}
     assert {"synthetic", "annotations"} <= kinds, kinds

@@ -27,9 +27,10 @@ PROBE = (
         ["list", "all"],
         ["list", "all", "--profile", "mini", "--results-dir", str(REPO / "results" / "mini")],
         ["report", "--profile", "mini", "--results-dir", str(REPO / "results" / "mini")],
-        ["check", "--profile", "mini", "--results-dir", str(REPO / "results" / "mini")],
     ],
-    ids=["list-empty", "list-mini", "report-mini", "check-mini"],
+    # not `check`: it validates every backbone name against timm's model registry, which
+    # imports torch (a typo like `resnet1O1` must fail it: issue 19)
+    ids=["list-empty", "list-mini", "report-mini"],
 )
 def test_light_verbs_import_no_torch(verb: list[str], tmp_path: Path) -> None:
     if verb[0] == "report":

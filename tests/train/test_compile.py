@@ -21,7 +21,10 @@ def test_compile_flag_is_a_mode_choice_and_stays_out_of_the_hash(workdir, capsys
 @pytest.mark.slow  # inductor compiles C++ kernels on the CPU: about a minute
 def test_compiled_run_trains_evaluates_and_writes_plain_checkpoints(workdir, capsys):
     cell = "t6.csra-resnet-cut.voc2007"
-    assert main(["run", cell, "--profile", "smoke", "--no-progress", "--epochs", "1", "--compile"]) == 0
+    assert (
+        main(["run", cell, "--profile", "smoke", "--no-progress", "--epochs", "1", "--compile"])
+        == 0
+    )
     results = {
         json.loads(p.read_text())["kind"]: json.loads(p.read_text())
         for p in (workdir / "results" / "smoke").glob("*/result.json")

@@ -43,7 +43,9 @@ def test_smoke_cell_trains_then_second_call_launches_nothing(workdir, capsys):
 
 
 def test_table6_evaluations_score_the_same_masks_for_both_models(workdir, capsys):
-    assert main(["run", "t6.*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"]) == 0
+    assert (
+        main(["run", "t6.*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"]) == 0
+    )
     entries = _status(capsys, "t6.*.voc2007", "--epochs", "1")
     assert {e["status"] for e in entries.values()} == {"done"}
     results = {}
@@ -70,7 +72,9 @@ def test_non_finite_loss_marks_the_run_failed_and_others_continue(workdir, capsy
         return loss * float("nan"), out
 
     monkeypatch.setattr(loop, "supervised_step_loss", poisoned)
-    code = main(["run", "t4.resnet-cut*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"])
+    code = main(
+        ["run", "t4.resnet-cut*.voc2007", "--profile", "smoke", "--no-progress", "--epochs", "1"]
+    )
     assert code == 1
     entries = _status(capsys, "t4.resnet-cut*.voc2007", "--epochs", "1")
     assert entries["t4.resnet-cut.voc2007"]["status"] == "failed"
@@ -125,7 +129,18 @@ def _metrics(results_dir: Path) -> dict:
 
 def test_sigkill_then_rerun_gives_the_same_metrics_as_uninterrupted(workdir):
     cell = "t4.resnet-cut-msl.voc2007"
-    args = [sys.executable, "-m", "benchmark.cli", "run", cell, "--profile", "smoke", "--epochs", "3", "--no-progress"]
+    args = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        cell,
+        "--profile",
+        "smoke",
+        "--epochs",
+        "3",
+        "--no-progress",
+    ]
     env = cli_env(workdir)
     straight = workdir / "straight"
     subprocess.run(
@@ -161,7 +176,22 @@ def test_synthetic_profile_says_it_does_not_use_the_mask_set(workdir, capsys):
     masks = workdir / "masks"
     masks.mkdir()
     cell = "t4.resnet-cut-msl.voc2007"
-    assert main(["run", cell, "--profile", "smoke", "--no-progress", "--epochs", "1", "--masks-root", str(masks)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                cell,
+                "--profile",
+                "smoke",
+                "--no-progress",
+                "--epochs",
+                "1",
+                "--masks-root",
+                str(masks),
+            ]
+        )
+        == 0
+    )
     assert "--masks-root / $BENCHMARK_MASKS unused" in capsys.readouterr().out
     result = next((workdir / "results" / "smoke").glob("*/result.json"))
     assert json.loads(result.read_text())["spec"]["mask_source"] == "procedural"
