@@ -100,7 +100,7 @@ def test_paper_profile_without_data_stops_before_training(workdir):
 def test_dry_run_prints_the_plan_without_running(workdir, capsys):
     assert main(["run", "all", "--profile", "mini", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "36 cell(s) → 28 training run(s), 4 evaluation(s)" in out
+    assert "40 cell(s) → 28 training run(s), 4 evaluation(s)" in out
     assert not (workdir / "results").exists()
     # each run's counted compute and a time from measured rates (issue 19, item 6)
     names = ("voc-", "coco-", "wider-")
