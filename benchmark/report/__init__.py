@@ -13,10 +13,10 @@ _EXPORTS = {
     "build_report": "benchmark.report.build",
     "render": "benchmark.report.formats",
     "write_report": "benchmark.report.formats",
-    "Report": "benchmark.report.model",
-    "TableData": "benchmark.report.model",
-    "Figure": "benchmark.report.model",
-    "Header": "benchmark.report.model",
+    "Report": "benchmark.report.document",
+    "TableData": "benchmark.report.document",
+    "Figure": "benchmark.report.document",
+    "Header": "benchmark.report.document",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from benchmark.plan import PlanOptions, build_plan, cell_status
 from benchmark.registry import Registry
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
+from benchmark.report.document import Header, Report
 from benchmark.report.figures import build_figures
-from benchmark.report.model import Header, Report
 from benchmark.report.tables import build_tables
 
 STATUS_ORDER = ("done", "pending", "failed", "cited")  # the report reads result files only

@@ -14,9 +14,8 @@ from pathlib import Path
 from benchmark.plan import Plan, PlanOptions
 from benchmark.registry import Cell
 from benchmark.report.collect import ResultIndex
+from benchmark.report.document import DATASET_NAMES, Figure, TableData
 from benchmark.report.images import FigureSkipped, mask_gallery, qualitative_figure
-from benchmark.report.model import DATASET_NAMES, Figure, TableData
-from benchmark.report.numbers import is_number
 from benchmark.report.plots import (
     BarGroup,
     Curve,
@@ -25,6 +24,7 @@ from benchmark.report.plots import (
     table6_bars,
     training_figure,
 )
+from benchmark.report.wording import is_number
 
 ROBUSTNESS = "Robustness to test-time masking"
 BARS = "Table 6 as bars"

@@ -1,4 +1,5 @@
-"""One report, four formats, written atomically into one folder (figures under figures/)."""
+"""One report, four formats (the CSV renderer lives here; markdown, HTML and LaTeX have their
+own modules), written atomically into one folder (figures under figures/)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,39 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.errors import UserError
+from benchmark.report.document import Report
 from benchmark.report.html import render_html
 from benchmark.report.latex import render_latex
 from benchmark.report.markdown import render_markdown
-from benchmark.report.model import Report
-from benchmark.report.tidy import render_csv
 from benchmark.results import atomic_write_bytes
+
+CSV_COLUMNS = (
+    "table", "row", "column", "dataset", "metric", "ours", "paper", "delta", "status", "last",
+    "std", "seeds", "row_index", "cell", "reason",
+)  # fmt: skip
+
+
+def tidy_frame(report: Report) -> pd.DataFrame:
+    frames = [t.frame for t in report.tables if not t.frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(CSV_COLUMNS))
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.rename(columns={"row": "row_index"}).rename(columns={"label": "row"})
+    frame.loc[frame["cited"], "status"] = "cited"
+    numeric = ["ours", "paper", "delta", "last", "std"]
+    frame[numeric] = frame[numeric].astype(float).round(6)
+    return frame[list(CSV_COLUMNS)]
+
+
+def render_csv(report: Report) -> str:
+    """The tables as one tidy CSV: a row per (table, paper row, dataset/metric column). Values
+    keep full precision (rounded to 6 decimals only to drop float noise): the CSV is for tools,
+    and rounding to the paper's one decimal is a display choice."""
+    return tidy_frame(report).to_csv(index=False, lineterminator="\n")
+
 
 RENDERERS: dict[str, Callable[[Report], str]] = {
     "md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html,

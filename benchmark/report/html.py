@@ -7,34 +7,32 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from benchmark.report.appendix import (
+from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
+from benchmark.report.figures import ROBUSTNESS, TRAINING
+from benchmark.report.tables import wide
+from benchmark.report.wording import (
     FAILURE_HEADERS,
+    LAST_LEGEND,
+    LEGEND,
     NO_FAILURES,
     NO_SUBSETS,
     NO_THROUGHPUT,
     SUBSET_HEADERS,
     SUBSET_NOTE,
     SUBSET_TITLE,
+    SYNTHETIC_BANNER,
     THROUGHPUT_HEADERS,
     THROUGHPUT_NOTE,
     collapse_constants,
     constants_text,
     failure_rows,
-    subset_rows,
-    throughput_rows,
-)
-from benchmark.report.figures import ROBUSTNESS, TRAINING
-from benchmark.report.model import DATASET_NAMES, Figure, Header, Report, TableData
-from benchmark.report.numbers import is_number
-from benchmark.report.tables import wide
-from benchmark.report.wording import (
-    LAST_LEGEND,
-    LEGEND,
-    SYNTHETIC_BANNER,
+    is_number,
     last_text,
     main_text,
     profile_note,
     row_label,
+    subset_rows,
+    throughput_rows,
 )
 
 STYLE = """

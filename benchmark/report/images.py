@@ -16,7 +16,7 @@ from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
 from benchmark.data.pools import load_pool_arrays
-from benchmark.report.model import DATASET_NAMES
+from benchmark.report.document import DATASET_NAMES
 from benchmark.report.plots import to_png
 
 GALLERY_POOLS = ("low", "high")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.report.model import DATASET_NAMES, Header, Report, TableData
-from benchmark.report.numbers import fmt, fmt_diff, is_number, round1
+from benchmark.report.document import DATASET_NAMES, Header, Report, TableData
+from benchmark.report.wording import fmt, fmt_diff, is_number, round1
 
 SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

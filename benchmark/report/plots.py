@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import MaxNLocator
 
-from benchmark.report.model import DATASET_NAMES
-from benchmark.report.numbers import is_number
+from benchmark.report.document import DATASET_NAMES
+from benchmark.report.wording import is_number
 from benchmark.spec import CURVE_CONDITIONS
 
 CURVE_METRICS = ("mAP", "CR", "CF1")

@@ -1,5 +1,9 @@
-"""The report's shared wording — how a cell reads, the legends, the banner — so the markdown and
-HTML versions say the same thing.
+"""How the report reads, shared by every renderer so the markdown, HTML and LaTeX versions say
+the same thing: numbers, the cells' wording, the legends and banner, and the appendices' rows.
+
+Numbers: one decimal, rounded half up as the paper prints them. Binary floats make
+``f"{86.65:.1f}"`` print 86.6; the paper's tables round 86.65 to 86.7, so values go through their
+shortest decimal repr before rounding.
 
 A measured cell shows ours / paper (ours − paper); an unmeasured one says why (pending,
 failed) next to the paper's value; a cited row shows the paper's value alone.
@@ -7,9 +11,72 @@ failed) next to the paper's value; a cited row shows the paper's value alone.
 
 from __future__ import annotations
 
+import math
+import numbers
+from decimal import ROUND_HALF_UP, Decimal
+
 import pandas as pd
 
-from benchmark.report.numbers import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
+from benchmark.report.document import DATASET_NAMES
+
+DASH = "—"  # not measured (yet)
+MISSING = "–"  # the paper prints no value here
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def round1(value: float) -> float:
+    """Round to one decimal, half up, as the paper does."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def fmt(value: float | None) -> str:
+    return f"{round1(value):.1f}" if is_number(value) else MISSING
+
+
+def fmt_signed(value: float | None, minus: str = "-") -> str:
+    """A difference with its sign; a difference that rounds to zero prints as +0.0."""
+    if not is_number(value):
+        return MISSING
+    rounded = round1(value)
+    if rounded == 0:
+        return "+0.0"
+    return f"+{rounded:.1f}" if rounded > 0 else f"{minus}{abs(rounded):.1f}"
+
+
+def fmt_diff(a: float | None, b: float | None, minus: str = "-") -> str:
+    """``a − b`` as the printed numbers read: both rounded first, so 92.45 vs 92.4 reads +0.1."""
+    if not (is_number(a) and is_number(b)):
+        return MISSING
+    return fmt_signed(float(Decimal(str(round1(a))) - Decimal(str(round1(b)))), minus)
+
+
+def fmt_mean_std(mean: float | None, std: float | None) -> str:
+    """``mean ± std`` over seeds; the mean alone for a single seed."""
+    if not is_number(mean):
+        return DASH
+    return f"{fmt(mean)} ± {fmt(std)}" if is_number(std) else fmt(mean)
+
+
+def fmt_rate(value: float | None) -> str:
+    """Throughput in samples/s: one decimal, thousands grouped for readability."""
+    return f"{round1(value):,.1f}" if is_number(value) else DASH
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Wall time at the scale that reads best: seconds, minutes or hours."""
+    if not is_number(seconds):
+        return DASH
+    if seconds < 120:
+        return f"{round1(seconds):.1f} s"
+    if seconds < 7200:
+        return f"{round1(seconds / 60):.1f} min"
+    return f"{round1(seconds / 3600):.1f} h"
+
+
+# ---- cells, legends, banner
 
 SYNTHETIC_BANNER = "Synthetic data: numbers are not comparable to the paper's."
 PROFILE_NOTES = {
@@ -67,3 +134,83 @@ def last_text(r: pd.Series | None) -> str:
 
 def row_label(label: str, cited: bool) -> str:
     return f"{label} (cited)" if cited else label
+
+
+# ---- appendices (failures, throughput, small and occluded objects)
+
+FAILURE_HEADERS = ("run", "kind", "seed", "hash", "cells", "status", "reason")
+THROUGHPUT_HEADERS = (
+    "run", "kind", "seed", "hash", "train samples/s", "eval samples/s", "global batch",
+    "world size", "wall time", "device",
+)  # fmt: skip
+NO_FAILURES = "No run failed and every result file is valid."
+NO_THROUGHPUT = "No run has finished yet."
+THROUGHPUT_NOTE = "Samples per second: mean over epochs (training) or over conditions (evaluation)."
+SUBSET_TITLE = "Small and occluded objects"
+SUBSET_HEADERS = (
+    "run", "kind", "dataset", "method", "scored", "mAP", "mAP small", "mAP occluded",
+    "small positives", "occluded positives",
+)  # fmt: skip
+SUBSET_NOTE = (
+    "The paper's claim, which its tables never measure directly: mAP where each class keeps all "
+    "its negatives but only the positives whose instances of that class are all small (box below "
+    "2 % of the image) or all occluded (at least half hidden where measured, else truncated). "
+    "Trainings are scored at their best-on-test epoch; evaluations clean and with one high-pool "
+    "mask per test image. A dash: no such positive (real COCO records no occlusion)."
+)
+NO_SUBSETS = "No finished result carries the breakdown yet."
+
+
+def _int(value: object) -> str:
+    return str(int(value)) if is_number(value) else DASH
+
+
+def failure_rows(failures: pd.DataFrame) -> list[list[str]]:
+    return [
+        [r.name, r.kind, _int(r.seed), r.hash, r.cells, r.status, r.reason]
+        for r in failures.itertuples()
+    ]
+
+
+def subset_rows(subsets: pd.DataFrame) -> list[list[str]]:
+    return [
+        [r.name, r.kind, DATASET_NAMES.get(r.dataset, r.dataset), r.method, r.condition,
+         fmt(r.mAP), fmt(r.mAP_small), fmt(r.mAP_occluded), _int(r.positives_small),
+         _int(r.positives_occluded)]
+        for r in subsets.itertuples()
+    ]  # fmt: skip
+
+
+def throughput_rows(throughput: pd.DataFrame) -> list[list[str]]:
+    return [
+        [r.name, r.kind, _int(r.seed), r.hash, fmt_rate(r.train_samples_per_s),
+         fmt_rate(r.eval_samples_per_s), _int(r.global_batch), _int(r.world_size),
+         fmt_duration(r.wall_s), str(r.device or DASH)]
+        for r in throughput.itertuples()
+    ]  # fmt: skip
+
+
+# Columns that usually hold one value for every run; a constant one is said once above the
+# table instead of repeated on every row (a long device string doubled each row's height).
+COLLAPSIBLE = ("global batch", "world size", "device")
+
+
+def collapse_constants(
+    headers: tuple[str, ...], rows: list[list[str]]
+) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
+    """Drop the collapsible columns whose value is the same on every row; return them as
+    (header, value) pairs so the renderer can state them once."""
+    constant = [
+        i for i, h in enumerate(headers)
+        if h in COLLAPSIBLE and rows and len({row[i] for row in rows}) == 1
+    ]  # fmt: skip
+    kept = [i for i in range(len(headers)) if i not in constant]
+    return (
+        [headers[i] for i in kept],
+        [[row[i] for i in kept] for row in rows],
+        [(headers[i], rows[0][i]) for i in constant],
+    )
+
+
+def constants_text(constants: list[tuple[str, str]]) -> str:
+    return "Every run: " + ", ".join(f"{h} {v}" for h, v in constants) + "." if constants else ""

@@ -7,9 +7,9 @@ from report_fixtures import STAMP, FakePool, write_scenario
 
 from benchmark.plan import PlanOptions
 from benchmark.report import build_report, render
+from benchmark.report.document import Figure
 from benchmark.report.figures import draw
 from benchmark.report.images import FigureSkipped, mask_gallery, qualitative_figure
-from benchmark.report.model import Figure
 from benchmark.report.plots import condition_means
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from report_fixtures import OOM
 
 from benchmark.errors import UserError
 from benchmark.report import render, write_report
-from benchmark.report.tidy import CSV_COLUMNS
+from benchmark.report.formats import CSV_COLUMNS
 
 
 def test_csv_is_tidy_one_row_per_cell_and_metric(registry, scenario):

@@ -7,7 +7,7 @@ from report_fixtures import STAMP, write_scenario
 
 from benchmark.plan import PlanOptions
 from benchmark.report import build_report, render
-from benchmark.report.numbers import fmt, fmt_diff, fmt_mean_std, fmt_signed, round1
+from benchmark.report.wording import fmt, fmt_diff, fmt_mean_std, fmt_signed, round1
 
 
 @pytest.fixture(scope="module")
