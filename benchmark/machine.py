@@ -38,7 +38,7 @@ def cpu_model() -> str:
 
 def compute_environment() -> dict[str, Any]:
     """The processor, torch's CPU kernel choices and its build, as recorded in provenance."""
-    import torch
+    import torch  # only when recording provenance: light verbs import this module
 
     build = torch.__config__.show()
     info: dict[str, Any] = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmark.errors import RegistryError
 from benchmark.metrics import METRIC_NAMES
+from benchmark.profiles import get_profile, profile_backbone, resolve_run
 from benchmark.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
 from benchmark.spec import DATASET_CLASSES, RunSpec
 
@@ -295,8 +296,6 @@ def load_all_manifests(root: Path) -> dict[str, Manifest]:
 def target_run(registry: Registry, release_id: str, target: Target, profile: str) -> RunSpec:
     """The RunSpec a release's file loads into, for a profile: its `like` run with the target's
     overrides, named after the release. No pretrained weights: the file carries every weight."""
-    from benchmark.profiles import get_profile, profile_backbone, resolve_run
-
     spec = resolve_run(registry, target.like, profile)
     prof = get_profile(profile)
     backbone = spec.backbone

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from benchmark.machine import compute_environment
 from benchmark.spec import spec_from_dict
 
 SCHEMA_VERSION = 1
@@ -169,8 +170,6 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
             versions[name] = __import__(name).__version__
         except ImportError:
             versions[name] = None
-    from benchmark.machine import compute_environment
-
     commit, dirty = git_state()
     return {
         "git_commit": commit,
