@@ -89,3 +89,16 @@ def test_the_lock_loop_is_used_by_every_place_that_waits_on_a_run() -> None:
     sources = _sources()
     for name in ("benchmark/launch/job.py", "benchmark/launch/torchrun.py"):
         assert "take_lock(" in sources[name], name
+
+
+def test_a_spec_names_its_training_run_and_kind() -> None:
+    from benchmark.profiles import resolve_eval
+    from benchmark.registry import load_registry
+    from benchmark.spec import spec_from_dict
+
+    registry = load_registry(PACKAGE.parent / "experiments")
+    ev = resolve_eval(registry, "voc-resnetcut-csra-masked", "smoke")
+    assert ev.trained_run is ev.run and ev.run.trained_run is ev.run
+    assert (ev.kind, ev.run.kind) == ("eval", "train")
+    for spec in (ev, ev.run):
+        assert spec_from_dict(spec.kind, spec.to_dict()) == spec
