@@ -39,3 +39,10 @@ def test_all_pending_for_the_chosen_profile_points_at_the_one_held(tmp_path, cap
         f"note: every selected cell is pending for profile smoke, but {MINI} holds {held} mini "
         "result(s): try --profile mini\n"
     )
+
+
+def test_report_of_another_profile_than_the_folder_holds_says_so(tmp_path, capsys):
+    code = main(["report", "table6", "--profile", "smoke", "--results-dir", str(MINI),
+                 "--no-figures", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    assert "try --profile mini" in capsys.readouterr().err

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.cli.options import add_cache_option, add_common, cache_dir, plan_options, results_dir
+from benchmark.cli.options import (
+    add_cache_option,
+    add_common,
+    cache_dir,
+    hint_other_profiles,
+    plan_options,
+    results_dir,
+)
 from benchmark.errors import UserError
 from benchmark.registry import load_registry
 from benchmark.results import iter_result_files
@@ -70,6 +77,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         selector=args.selector,
         figures=not args.no_figures,
         cache_dir=cache_dir(args),
+    )
+    cells = [t.frame.drop_duplicates("cell") for t in report.tables]
+    hint_other_profiles(
+        folder, options.profile, [s for f in cells for s in f["status"] if s != "cited"]
     )
     out = args.out if args.out is not None else Path("reports") / options.profile
     for path in write_report(report, out, formats):
