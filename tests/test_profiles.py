@@ -9,7 +9,7 @@ import torch
 
 from benchmark.models.backbones import build_backbone, model_family
 from benchmark.plan import PlanOptions, build_plan
-from benchmark.profiles import resolve_run
+from benchmark.profiles import PROFILES, get_profile, resolve_run
 from benchmark.registry import load_registry
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -66,3 +66,11 @@ def test_mini_backbones_give_a_six_by_six_map_at_96_px(name):
         == (2, backbone.out_dim, 6, 6)
         == (2, backbone.out_dim, *[backbone.feature_size(96)] * 2)
     )
+
+
+def test_paper_profile_ranks_ties_as_the_authors_and_the_others_in_input_order():
+    from benchmark.metrics import TIE_ORDERS
+
+    assert get_profile("paper").tie_order == "authors"
+    assert get_profile("smoke").tie_order == get_profile("mini").tie_order == "stable"
+    assert all(p.tie_order in TIE_ORDERS for p in PROFILES.values())
