@@ -18,7 +18,7 @@ from benchmark.report.document import Header, Report
 from benchmark.report.figures import build_figures
 from benchmark.report.tables import build_tables
 
-STATUS_ORDER = ("done", "pending", "failed", "cited")  # the report reads result files only
+STATUS_ORDER = ("done", "stale", "pending", "failed", "cited")  # the report reads result files only
 
 
 def build_report(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.fingerprint import NO_FINGERPRINT_NOTE, check_code
 from benchmark.plan import Plan
 from benchmark.results import (
     RESULT_FILE,
@@ -96,6 +97,7 @@ def header_fields(index: ResultIndex) -> dict[str, str]:
         span = min(created) if min(created) == max(created) else f"{min(created)} … {max(created)}"
     commit, dirty = git_state()
     return {
+        "code": code_summary(index),
         "commit": _distinct(commits),
         "report_commit": (commit[:12] + (" (dirty)" if dirty else "")) if commit else "unknown",
         "device": _distinct(devices),
@@ -104,8 +106,25 @@ def header_fields(index: ResultIndex) -> dict[str, str]:
     }
 
 
+def code_summary(index: ResultIndex) -> str:
+    """How the finished results' code fingerprints compare with this checkout's code."""
+    states = Counter(
+        check_code(data).state
+        for data in (index.done(h) for h, _ in index.specs())
+        if data is not None
+    )
+    parts = []
+    if states["current"]:
+        parts.append(f"{states['current']} made by this code")
+    if states["stale"]:
+        parts.append(f"{states['stale']} stale: made by other code (Appendix A)")
+    if states["unrecorded"]:
+        parts.append(f"{states['unrecorded']} with {NO_FINGERPRINT_NOTE}")
+    return "; ".join(parts) or "— (no results yet)"
+
+
 def failures(index: ResultIndex) -> pd.DataFrame:
-    """Failed and invalid results: the plan's first, then stray failed files in the folder."""
+    """Failed, invalid and stale results: the plan's first, then stray failed files."""
     rows = []
     seen = set()
     for spec_hash, spec in index.specs():
@@ -153,6 +172,9 @@ def _failure_row(loaded: LoadedResult, results_dir: Path) -> dict[str, str] | No
         return {"status": "invalid", "reason": f"invalid result {where}: {loaded.problem}"}
     if loaded.data["status"] == "failed":
         return {"status": "failed", "reason": str(loaded.data.get("error") or "failed")}
+    code = check_code(loaded.data)
+    if code.state == "stale":
+        return {"status": "stale", "reason": code.note}
     return None
 
 

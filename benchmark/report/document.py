@@ -30,6 +30,7 @@ class Header:
     results: str
     cells: str
     report_commit: str = "—"  # the checkout that rendered the report
+    code: str = "—"  # how the results' code fingerprints compare with this checkout's
 
     @property
     def commit_text(self) -> str:
@@ -51,6 +52,7 @@ class Header:
             ("Report generated", self.generated),
             ("Results folder", self.results),
             ("Cells", self.cells),
+            ("Code", self.code),
         )
 
 

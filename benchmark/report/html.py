@@ -12,6 +12,7 @@ from benchmark.report.figures import ROBUSTNESS, TRAINING
 from benchmark.report.tables import wide
 from benchmark.report.wording import (
     FAILURE_HEADERS,
+    FAILURE_TITLE,
     LAST_LEGEND,
     LEGEND,
     NO_FAILURES,
@@ -196,7 +197,7 @@ def render_html(report: Report) -> str:
     for section, figures in sections.items():
         parts.append(_section(section, contents, level=3))
         parts.append(f'<div class="figures">{"".join(figures)}</div>')
-    parts.append(_section("Appendix A: failed runs", contents))
+    parts.append(_section(FAILURE_TITLE, contents))
     if report.failures.empty:
         parts.append(f"<p>{NO_FAILURES}</p>")
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmark.report.document import DATASET_NAMES, Header, Report, TableData
-from benchmark.report.wording import fmt, fmt_diff, is_number, round1
+from benchmark.report.wording import MEASURED, fmt, fmt_diff, is_number, round1
 
 SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -53,7 +53,7 @@ def _slot(
     paper = _bold(fmt(r["paper"]), r["paper"], best_paper) if is_number(r["paper"]) else "--"
     if r["cited"]:
         ours, delta, last_text = r"\textit{cited}", "--", "--"
-    elif r["status"] != "done" or not is_number(r["ours"]):
+    elif r["status"] not in MEASURED or not is_number(r["ours"]):
         ours, delta, last_text = rf"--- \textit{{{escape(r['status'])}}}", "--", "--"
     else:
         ours = _bold(fmt(r["ours"]), r["ours"], best_ours)
@@ -61,6 +61,8 @@ def _slot(
             ours += rf" $\pm$ {fmt(r['std'])}"
         delta = fmt_diff(r["ours"], r["paper"], minus="$-$")
         last_text = fmt(r["last"]) if is_number(r["last"]) else "--"
+        if r["status"] == "stale":
+            ours += r" \textit{(stale)}"
     return [ours, paper, delta, last_text][: len(empty)]
 
 
@@ -68,7 +70,7 @@ def table_latex(table: TableData) -> str:
     subs = _subcolumns(table)
     width = len(subs)
     frame = table.frame
-    done = frame[(frame["status"] == "done") & ~frame["cited"]]
+    done = frame[frame["status"].isin(MEASURED) & ~frame["cited"]]
     best_ours = {
         (d, m): _best(done[(done.dataset == d) & (done.metric == m)]["ours"])
         for d, m in table.columns

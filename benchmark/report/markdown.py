@@ -11,6 +11,7 @@ from benchmark.report.document import Header, Report, TableData
 from benchmark.report.tables import header_label, wide
 from benchmark.report.wording import (
     FAILURE_HEADERS,
+    FAILURE_TITLE,
     LAST_LEGEND,
     LEGEND,
     NO_FAILURES,
@@ -127,7 +128,7 @@ def subset_lines(subsets: pd.DataFrame) -> list[str]:
 
 
 def failure_lines(failures: pd.DataFrame) -> list[str]:
-    lines = ["## Appendix A: failed runs", ""]
+    lines = [f"## {FAILURE_TITLE}", ""]
     if failures.empty:
         return [*lines, NO_FAILURES, ""]
     return [*lines, grid(FAILURE_HEADERS, failure_rows(failures)), ""]

@@ -97,10 +97,12 @@ LEGEND = (
     "Each cell reads **ours / paper (ours − paper)**, in percent with one decimal. *Ours* is the "
     "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several. "
     "“— (pending)” and “— (failed)” mark cells without a finished result (the report reads "
-    "result files only: `benchmark status` shows what is running); rows "
+    "result files only: `benchmark status` shows what is running); “(stale)” marks numbers "
+    "made by other code than this checkout's (Appendix A names the changed files); rows "
     "marked *(cited)* are not run and show the paper's value only; “–” means the paper gives "
     "no value."
 )
+MEASURED = ("done", "stale")  # statuses whose cells show numbers
 LAST_LEGEND = (
     "Last epoch, without the paper's best-on-test selection: **last (last − best)**; the "
     "difference is what the selection protocol adds."
@@ -112,24 +114,28 @@ def main_text(r: pd.Series | None) -> str:
         return MISSING
     if r["cited"]:
         return fmt(r["paper"])
-    if r["status"] != "done":
+    if r["status"] not in MEASURED:
         return f"{DASH} ({r['status']}) / {fmt(r['paper'])}"
     if not is_number(r["ours"]):
         return f"{DASH} / {fmt(r['paper'])}"
     ours = fmt_mean_std(r["ours"], r["std"])
     if not is_number(r["paper"]):
-        return f"{ours} / {MISSING}"
-    return f"{ours} / {fmt(r['paper'])} ({fmt_diff(r['ours'], r['paper'])})"
+        return f"{ours} / {MISSING}" + _stale(r)
+    return f"{ours} / {fmt(r['paper'])} ({fmt_diff(r['ours'], r['paper'])})" + _stale(r)
 
 
 def last_text(r: pd.Series | None) -> str:
     if r is None or r["cited"]:
         return MISSING
-    if r["status"] != "done":
+    if r["status"] not in MEASURED:
         return f"{DASH} ({r['status']})"
     if not is_number(r["last"]):
         return DASH
-    return f"{fmt(r['last'])} ({fmt_diff(r['last'], r['ours'])})"
+    return f"{fmt(r['last'])} ({fmt_diff(r['last'], r['ours'])})" + _stale(r)
+
+
+def _stale(r: pd.Series) -> str:
+    return " (stale)" if r["status"] == "stale" else ""
 
 
 def row_label(label: str, cited: bool) -> str:
@@ -143,7 +149,8 @@ THROUGHPUT_HEADERS = (
     "run", "kind", "seed", "hash", "train samples/s", "eval samples/s", "global batch",
     "world size", "wall time", "device",
 )  # fmt: skip
-NO_FAILURES = "No run failed and every result file is valid."
+NO_FAILURES = "No run failed or is stale, and every result file is valid."
+FAILURE_TITLE = "Appendix A: failed and stale runs"
 NO_THROUGHPUT = "No run has finished yet."
 THROUGHPUT_NOTE = "Samples per second: mean over epochs (training) or over conditions (evaluation)."
 SUBSET_TITLE = "Small and occluded objects"

@@ -116,5 +116,5 @@ def test_cuda_out_of_memory_fails_that_run_only_and_the_report_lists_it(
     args = ["report", selector, *ONE_EPOCH[:4], "--results-dir", str(folder), "--out", str(out)]
     assert main([*args, "--format", "md", "--no-figures"]) == 0
     (markdown,) = out.glob("*.md")
-    appendix = markdown.read_text().split("## Appendix A: failed runs", 1)[1]
+    appendix = markdown.read_text().split("## Appendix A: failed and stale runs", 1)[1]
     assert "voc-resnetcut-csra" in appendix and reason in appendix
