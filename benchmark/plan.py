@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.fingerprint import CodeCheck, check_code
 from benchmark.profiles import get_profile, resolve_eval, resolve_run
 from benchmark.registry import Cell, Registry
 from benchmark.results import load_result
@@ -93,10 +94,12 @@ def cell_status(
     results_dir: Path,
     probe: LiveProbe | None = None,
 ) -> dict[str, Any]:
-    """`{id, status, metrics, last, std, seeds, reason, hashes}` for one cell.
+    """`{id, status, metrics, last, std, seeds, reason, hashes, code}` for one cell.
 
-    From the result files alone, a run is done, failed or pending; a `probe` (see
-    `benchmark.status`) can tell that one is running now."""
+    From the result files alone, a run is done, stale, failed or pending; a `probe` (see
+    `benchmark.status`) can tell that one is running now. A done result made by other code
+    than this checkout's (its fingerprint differs) is stale: its numbers are kept and `code`
+    names the changed files."""
     entry: dict[str, Any] = {
         "id": cell.id,
         "table": cell.table,
@@ -110,14 +113,18 @@ def cell_status(
         "reason": None,
         "hashes": plan.cell_hashes.get(cell.id, []),
         "slurm": None,
+        "code": None,  # why the numbers may not be this code's: stale, or no fingerprint
     }
     if not cell.runnable:
         return entry
-    states, best, last, reasons = [], [], [], []
+    states, best, last, reasons, notes = [], [], [], [], []
     for spec_hash in entry["hashes"]:
         loaded = load_result(results_dir, spec_hash)
         if loaded.done:
-            states.append("done")
+            code = code_check(plan, spec_hash, loaded.data, results_dir)
+            states.append("stale" if code.state == "stale" else "done")
+            if code.note is not None:
+                notes.append(code.note)
             best.append(cell_metrics(cell, loaded.data, "best"))
             if loaded.data["kind"] == "train":
                 last.append(cell_metrics(cell, loaded.data, "last"))
@@ -135,7 +142,7 @@ def cell_status(
             reasons.append(f"invalid result {loaded.path}: {loaded.problem}")
         else:
             states.append(live[0] if live is not None else "pending")
-    for state in ("failed", "running", "pending"):
+    for state in ("failed", "running", "pending", "stale"):
         if state in states:
             entry["status"] = state
             break
@@ -143,12 +150,28 @@ def cell_status(
         entry["status"] = "done"
     if reasons:
         entry["reason"] = "; ".join(reasons)
-    if best and entry["status"] == "done":
+    entry["code"] = "; ".join(dict.fromkeys(notes)) or None
+    if best and entry["status"] in ("done", "stale"):
         entry["metrics"] = _mean(best)
         entry["last"] = _mean(last) if last else None
         if len(best) > 1:
             entry["std"] = {k: statistics.stdev(m[k] for m in best) for k in best[0]}
     return entry
+
+
+def code_check(plan: Plan, spec_hash: str, result: dict[str, Any], results_dir: Path) -> CodeCheck:
+    """A done result against the current code (benchmark.fingerprint); an evaluation is also
+    stale when the training whose checkpoint it read is."""
+    code = check_code(result)
+    evaluation = plan.evals.get(spec_hash)
+    if code.state == "stale" or evaluation is None:
+        return code
+    trained = load_result(results_dir, evaluation.run.hash)
+    if trained.problem is None and trained.data["status"] == "done":
+        trained_code = check_code(trained.data)
+        if trained_code.state == "stale":
+            return trained_code
+    return code
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -23,6 +23,8 @@ from typing import Any, BinaryIO
 from benchmark.machine import compute_environment
 from benchmark.spec import spec_from_dict
 
+from benchmark.fingerprint import current_fingerprint
+
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 SLURM_FILE = "slurm.json"  # a submitted Slurm job's id, beside the run (`benchmark status`)
@@ -174,6 +176,9 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
     return {
         "git_commit": commit,
         "git_dirty": dirty,
+        # the science sources' fingerprint: status and the report flag a result made by
+        # other code as stale (benchmark.fingerprint); not part of the run's identity
+        "code": current_fingerprint(),
         "versions": versions,
         "device": device,
         "compute": compute_environment(),

@@ -69,6 +69,7 @@ def header_lines(header: Header) -> list[str]:
         f"- **Report generated:** {header.generated}",
         f"- **Results folder:** `{header.results}`",
         f"- **Cells:** {header.cells}",
+        f"- **Code:** {header.code}",
         "",
     ]
     return lines
