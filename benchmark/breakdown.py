@@ -62,10 +62,12 @@ def subset_positives(instances: InstanceTable, targets: np.ndarray) -> dict[str,
     return out
 
 
-def subset_map(scores: np.ndarray, targets: np.ndarray, keep: np.ndarray) -> tuple[float, int]:
+def subset_map(
+    scores: np.ndarray, targets: np.ndarray, keep: np.ndarray, tie_order: str = "stable"
+) -> tuple[float, int]:
     """(mAP in percent, positives used) with positives outside ``keep`` left out of AP."""
     restricted = np.where((targets == 1) & ~keep, IGNORE_AP, targets)
-    ap = average_precision(np.asarray(scores), restricted)
+    ap = average_precision(np.asarray(scores), restricted, tie_order)
     used = int(keep.sum())
     if not np.any(~np.isnan(ap)):
         return math.nan, used
@@ -77,10 +79,11 @@ def breakdown(
     targets: np.ndarray,
     instances: InstanceTable,
     indices: np.ndarray | None = None,
+    tie_order: str = "stable",
 ) -> dict[str, float | int | None]:
     """``{"mAP_small", "mAP_occluded", "positives_small", "positives_occluded"}`` (mAP None when
     the subset has no positive). ``indices``: the dataset rows scored (when some were skipped);
-    ``targets`` are then those rows' targets."""
+    ``targets`` are then those rows' targets. ``tie_order``: as in ``benchmark.metrics``."""
     targets = np.asarray(targets)
     n = len(instances)
     rows = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -89,7 +92,7 @@ def breakdown(
     result: dict[str, float | int | None] = {}
     for name, mask in subset_positives(instances, full).items():
         keep = mask[rows]
-        value, used = subset_map(scores, targets, keep)
+        value, used = subset_map(scores, targets, keep, tie_order)
         result[f"mAP_{name}"] = None if math.isnan(value) else value
         result[f"positives_{name}"] = used
     return result

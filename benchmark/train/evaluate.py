@@ -16,14 +16,18 @@ import numpy as np
 import torch
 
 from benchmark import distributed as ddp
-from benchmark.breakdown import breakdown
 from benchmark.data.masks import load_pool
-from benchmark.metrics import METRIC_NAMES, score
+from benchmark.metrics import METRIC_NAMES
 from benchmark.models import build_model
 from benchmark.spec import EvalSpec
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
-from benchmark.train.inference import build_test_set, evaluate_test_set, prepare_model
+from benchmark.train.inference import (
+    build_test_set,
+    evaluate_test_set,
+    prepare_model,
+    score_predictions,
+)
 
 EXAMPLES = 8
 
@@ -70,9 +74,9 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         examples["files"] = [test_set.files[i] for i in examples["indices"]]
         examples["targets"] = targets[:EXAMPLES].tolist()
         examples["probs"][condition] = probs[:EXAMPLES].round(5).tolist()
-        values = {name: getattr(score(probs, targets), name) for name in METRIC_NAMES}
-        subsets = breakdown(probs, targets, test_set.instances, indices)
-        values.update({k: v for k, v in subsets.items() if k.startswith("mAP_") and v is not None})
+        scores = score_predictions(probs, targets, test_set.instances, indices, spec)
+        values = {name: scores[name] for name in METRIC_NAMES}
+        values.update({k: v for k, v in scores.items() if k.startswith("mAP_") and v is not None})
         hole = float(np.mean(ratios)) if ratios else 0.0
         for metric, value in values.items():
             rows.append(

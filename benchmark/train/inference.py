@@ -1,6 +1,7 @@
 """Scoring a model on a test set, shared by the per-epoch evaluation in training and by
-`evaluate` (clean and masked conditions): the test set, the model's device setup, loaders and
-prediction over ranks — one implementation, so both score the same way."""
+`evaluate` (clean and masked conditions): the test set, the model's device setup, loaders,
+prediction over ranks and the metrics of the predictions — one implementation, so both score
+the same way."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark import distributed as ddp
+from benchmark.breakdown import breakdown
 from benchmark.data import build_dataset
 from benchmark.data.dataset import MultiLabelDataset
+from benchmark.data.records import InstanceTable
+from benchmark.metrics import score
+from benchmark.profiles import get_profile
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
 from benchmark.train.seeding import generator, seed_worker
@@ -118,3 +123,18 @@ def evaluate_test_set(model, test_set, spec: RunSpec, ctx: RunContext, device, k
     probs, targets, indices, bad = predict(model, loader, device, keep_fn)
     probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
     return probs, targets, indices, bad
+
+
+def score_predictions(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    instances: InstanceTable,
+    indices: np.ndarray,
+    spec: RunSpec,
+) -> dict:
+    """SPEC §3's metrics and the small/occluded breakdown of one set of test predictions, with
+    tied scores ranked as the run's profile says (paper: the authors' order; benchmark.metrics)."""
+    tie_order = get_profile(spec.profile).tie_order
+    scores = score(probs, targets, tie_order).to_dict()
+    scores.update(breakdown(probs, targets, instances, indices, tie_order))
+    return scores

@@ -18,11 +18,9 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from benchmark import distributed as ddp
-from benchmark.breakdown import breakdown
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
-from benchmark.metrics import score
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train import checkpoint
@@ -32,6 +30,7 @@ from benchmark.train.inference import (
     evaluate_test_set,
     make_loader,
     prepare_model,
+    score_predictions,
 )
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 from benchmark.train.seeding import (
@@ -172,8 +171,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         probs, targets, indices, bad = evaluate_test_set(model, test_set, spec, ctx, device)
         skipped.update(bad)
         eval_time = time.perf_counter() - start
-        scores = score(probs, targets).to_dict()
-        scores.update(breakdown(probs, targets, test_set.instances, indices))
+        scores = score_predictions(probs, targets, test_set.instances, indices, spec)
         row = {
             "epoch": epoch + 1,
             "loss": loss,
