@@ -174,5 +174,17 @@ def code_check(plan: Plan, spec_hash: str, result: dict[str, Any], results_dir: 
     return code
 
 
+def stale_results(plan: Plan, results_dir: Path) -> dict[str, CodeCheck]:
+    """The plan's done trainings and evaluations that are stale (see ``code_check``)."""
+    stale = {}
+    for spec_hash in [*plan.runs, *plan.evals]:
+        loaded = load_result(results_dir, spec_hash)
+        if loaded.problem is None and loaded.data["status"] == "done":
+            code = code_check(plan, spec_hash, loaded.data, results_dir)
+            if code.state == "stale":
+                stale[spec_hash] = code
+    return stale
+
+
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.fmean(r[k] for r in rows) for k in rows[0]}

@@ -59,6 +59,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="discard existing results and retrain")
     p.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="rerun done results made by other code than this checkout's (status: stale)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="print the plan and its cost, run nothing"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -223,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
-    outcome = execute_plan(plan, ctx, _executor(args), force=args.force)
+    outcome = execute_plan(plan, ctx, _executor(args), force=args.force, rerun_stale=args.rerun_stale)
     if "submitted" in outcome.statuses:
         print("submitted; follow with `benchmark status` (add --wait to block until done)")
         return 0

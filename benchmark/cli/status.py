@@ -53,14 +53,19 @@ def _print_table(cells, entries) -> None:
                 entry["status"],
                 " ".join(f"{k} {ours[k]:.1f}" for k in cell.paper if k in ours) or "—",
                 " ".join(f"{k} {v:.1f}" for k, v in cell.paper.items()),
-                _note(entry)[:80],
+                _note(entry),
             ]
         )
-    print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "reason"]))
+    print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "note"]))
+    if any(row[2] == "stale" for row in rows):
+        print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
 
 
 def _note(entry: dict) -> str:
+    """Why a cell is not done (reason cut to 80 characters), or what its numbers' code is."""
     if entry.get("slurm"):
         slurm = entry["slurm"]
         return f"slurm job {slurm['job_id']} {slurm['state'] or ''}".strip()
-    return entry["reason"] or ""
+    if entry["reason"]:
+        return entry["reason"][:80]
+    return entry.get("code") or ""

@@ -23,14 +23,20 @@ SAMPLE_DECODE = 8  # images per split decoded before training: a broken copy sho
 SHOWN_PER_SPLIT = 3  # problems listed per split; the rest are counted
 
 
-def preflight(plan: Plan, ctx: RunContext, force: bool = False) -> None:
+def preflight(
+    plan: Plan, ctx: RunContext, force: bool = False, rerun: frozenset[str] = frozenset()
+) -> None:
     """Under real data, stop before any training and name every missing piece at once: weight
-    files, dataset folders, annotation files, split lists, images that do not decode."""
+    files, dataset folders, annotation files, split lists, images that do not decode. Runs to
+    do: those not done, every one under ``force``, and the hashes in ``rerun`` (stale)."""
     problems: list[str] = []
     datasets: dict[tuple[str, Path], None] = {}
     weights: dict[str, list[str]] = {}
-    pending = [s for h, s in plan.runs.items() if force or not is_done(ctx.results_dir, h)]
-    pending += [ev.run for h, ev in plan.evals.items() if force or not is_done(ctx.results_dir, h)]
+    def todo(spec_hash: str) -> bool:
+        return force or spec_hash in rerun or not is_done(ctx.results_dir, spec_hash)
+
+    pending = [s for h, s in plan.runs.items() if todo(h)]
+    pending += [ev.run for h, ev in plan.evals.items() if todo(h)]
     for spec in pending:
         if spec.synth is None:
             try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmark.launch.job import Job
 from benchmark.launch.preflight import check_writable, preflight
-from benchmark.plan import Plan
+from benchmark.plan import Plan, stale_results
 from benchmark.results import is_done
 from benchmark.train.context import RunContext
 
@@ -23,27 +23,45 @@ class PlanOutcome:
     statuses: list[str]
 
 
-def jobs_for(plan: Plan, ctx: RunContext, force: bool = False) -> tuple[list[Job], list[Job]]:
+def jobs_for(
+    plan: Plan, ctx: RunContext, force: bool = False, rerun: frozenset[str] = frozenset()
+) -> tuple[list[Job], list[Job]]:
+    """The plan's jobs; ``force`` discards every existing result first, ``rerun`` those of the
+    given hashes (--rerun-stale)."""
     trains = [Job("train", spec, ctx) for spec in plan.runs.values()]
     evals = [Job("eval", spec, ctx) for spec in plan.evals.values()]
-    if force:
-        for job in trains + evals:
+    for job in trains + evals:
+        if force or job.hash in rerun:
             _discard(Path(ctx.results_dir) / job.hash)
     return trains, evals
 
 
 def _discard(folder: Path) -> None:
-    """--force: forget the result and checkpoints so the run starts from scratch."""
+    """--force, --rerun-stale: forget the result and checkpoints so the run starts from
+    scratch (a stale training must not resume from the old code's checkpoint)."""
     if folder.exists():
         shutil.rmtree(folder)
 
 
-def execute_plan(plan: Plan, ctx: RunContext, executor, force: bool = False) -> PlanOutcome:
-    preflight(plan, ctx, force)  # first: a missing input leaves nothing behind
+def execute_plan(
+    plan: Plan, ctx: RunContext, executor, force: bool = False, rerun_stale: bool = False
+) -> PlanOutcome:
+    """Run what is not done. A done result made by other code (stale) is kept unless
+    ``rerun_stale``; then it is discarded and run again, like everything under ``force``."""
+    stale = {} if force else stale_results(plan, Path(ctx.results_dir))
+    rerun = frozenset(stale) if rerun_stale else frozenset()
+    preflight(plan, ctx, force, rerun)  # first: a missing input leaves nothing behind
     # Only when there is work: a finished, read-only results folder still reports "done".
-    if force or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
+    if force or rerun or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
         check_writable(Path(ctx.results_dir))
-    all_trains, all_evals = jobs_for(plan, ctx, force)
+    if rerun:
+        print(f"rerunning {len(rerun)} stale result(s), made by other code than this checkout's")
+    elif stale:
+        print(
+            f"{len(stale)} done result(s) were made by other code (stale) and are kept: "
+            "`--rerun-stale` reruns them (`benchmark status` names the changed files)"
+        )
+    all_trains, all_evals = jobs_for(plan, ctx, force, rerun)
     trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]
     evals = [job for job in all_evals if not is_done(ctx.results_dir, job.hash)]
     done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
