@@ -103,9 +103,8 @@ def test_kill_during_evaluation_then_rerun_gives_the_same_rows(
     args = ["run", EVAL_CELL, *ONE_EPOCH, "--results-dir", str(folder)]
 
     # Killed while scoring its third masking condition, holding the evaluation's lock.
-    killed = run_benchmark(
-        args, workdir, shared_cache, FAULT_KILL_ON_CALL="benchmark.train.evaluate:score:3"
-    )
+    kill = "benchmark.train.evaluate:score_predictions:3"
+    killed = run_benchmark(args, workdir, shared_cache, FAULT_KILL_ON_CALL=kill)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     ev = folder / reference_eval["hash"]
     assert not (ev / "result.json").exists()
