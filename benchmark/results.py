@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from benchmark.fingerprint import current_fingerprint
 from benchmark.machine import compute_environment
 from benchmark.spec import spec_from_dict
-
-from benchmark.fingerprint import current_fingerprint
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"

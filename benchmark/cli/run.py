@@ -228,7 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
-    outcome = execute_plan(plan, ctx, _executor(args), force=args.force, rerun_stale=args.rerun_stale)
+    outcome = execute_plan(
+        plan, ctx, _executor(args), force=args.force, rerun_stale=args.rerun_stale
+    )
     if "submitted" in outcome.statuses:
         print("submitted; follow with `benchmark status` (add --wait to block until done)")
         return 0
