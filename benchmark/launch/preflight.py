@@ -32,6 +32,7 @@ def preflight(
     problems: list[str] = []
     datasets: dict[tuple[str, Path], None] = {}
     weights: dict[str, list[str]] = {}
+
     def todo(spec_hash: str) -> bool:
         return force or spec_hash in rerun or not is_done(ctx.results_dir, spec_hash)
 

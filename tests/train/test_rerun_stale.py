@@ -10,6 +10,7 @@ from benchmark.fingerprint import current_fingerprint
 from benchmark.results import atomic_write_json, checksum
 
 CELL = "t4.resnet-cut-csra.voc2007"
+RUN = ["run", CELL, "--profile", "smoke", "--no-progress", "--epochs", "1"]
 
 
 def made_by_older_code(path, changed: str) -> None:
@@ -24,7 +25,7 @@ def made_by_older_code(path, changed: str) -> None:
 
 
 def test_stale_result_is_kept_by_a_plain_run_and_rerun_with_the_flag(workdir, capsys):
-    assert main(["run", CELL, "--no-progress", "--epochs", "1"]) == 0
+    assert main(RUN) == 0
     entry = _status(capsys, CELL, "--epochs", "1")[CELL]
     assert entry["status"] == "done" and entry["code"] is None
     path = workdir / "results" / "smoke" / entry["hashes"][0] / "result.json"
@@ -35,15 +36,15 @@ def test_stale_result_is_kept_by_a_plain_run_and_rerun_with_the_flag(workdir, ca
     assert entry["status"] == "stale" and "train/objectives.py" in entry["code"]
     assert entry["metrics"] is not None  # the old numbers stay visible, marked
     capsys.readouterr()
-    assert main(["status", CELL, "--epochs", "1"]) == 0
+    assert main(["status", CELL, "--profile", "smoke", "--epochs", "1"]) == 0
     assert "train/objectives.py" in capsys.readouterr().out
 
     stamp = path.stat().st_mtime_ns
-    assert main(["run", CELL, "--no-progress", "--epochs", "1"]) == 0
+    assert main(RUN) == 0
     out = capsys.readouterr().out
     assert path.stat().st_mtime_ns == stamp and "1 done result(s) were made by other code" in out
 
-    assert main(["run", CELL, "--no-progress", "--epochs", "1", "--rerun-stale"]) == 0
+    assert main([*RUN, "--rerun-stale"]) == 0
     out = capsys.readouterr().out
     assert "rerunning 1 stale result(s)" in out and "resuming" not in out
     rerun = json.loads(path.read_text())
