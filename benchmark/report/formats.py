@@ -71,16 +71,7 @@ def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) ->
         atomic_write_bytes(path, text.encode("utf-8"))
         _shareable(path)
         written.append(path)
-    _remove_stale_figures(out_dir, written)
     return written
-
-
-def _remove_stale_figures(out_dir: Path, written: list[Path]) -> None:
-    """A figure this report no longer draws (say, the per-run training curves that became one
-    grid per dataset) must not linger beside it as if it were current."""
-    for path in (out_dir / "figures").glob("*.png"):
-        if path not in written:
-            path.unlink()
 
 
 def _shareable(path: Path) -> None:

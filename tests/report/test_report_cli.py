@@ -49,3 +49,14 @@ def test_report_verb_with_no_results_says_so_and_writes_nothing(tmp_path, monkey
     with pytest.raises(UserError, match="no results in .*none: nothing to report"):
         run_report(args)
     assert not (tmp_path / "out").exists()
+
+
+def test_report_without_figures_leaves_earlier_figures_alone(scenario, tmp_path):
+    root, _ = scenario
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "masks.png").write_bytes(b"\x89PNG earlier")
+    code = run_report(["--experiments", str(EXPERIMENTS), "--results-dir", str(root / "results"),
+                       "--no-figures", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert (out / "figures" / "masks.png").read_bytes() == b"\x89PNG earlier"
