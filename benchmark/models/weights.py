@@ -17,10 +17,12 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import nn
 
 from benchmark.errors import MissingWeightsError, UserError
+from benchmark.models.mini import MINI_BACKBONES
 
 WEIGHTS_ENV = "BENCHMARK_WEIGHTS"
 TIMM_PREFIX = "timm:"
 CLASSIFIER_PREFIXES = ("fc.", "head.")  # ImageNet classifiers: never used by a multi-label head
+MINI_WEIGHTS_DIR = "weights/mini"  # committed pretrained mini backbones, relative to the repo
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,20 @@ CATALOGUE: dict[str, WeightsEntry] = {
                 "v0.1-vitjx/jx_vit_base_p16_224-80ecf9dd.pth (= timm "
                 "vit_base_patch16_224.orig_in21k_ft_in1k)"
             ),
+        ),
+        *(
+            WeightsEntry(
+                key=f"{backbone.replace('_', '-')}-attributes",
+                filename=f"{backbone}_attributes.pth",
+                backbone=backbone,
+                source=(
+                    f"repository folder {MINI_WEIGHTS_DIR}/ (written by `benchmark pretrain "
+                    "--profile mini`: the synthetic attribute corpus, docs/mini.md)"
+                ),
+                note="The mini profile's stand-in for ImageNet pretraining; timm classifier "
+                "over the corpus's 21 attributes included, as in the ImageNet releases.",
+            )
+            for backbone in MINI_BACKBONES
         ),
     )
 }
