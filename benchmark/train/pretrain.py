@@ -5,6 +5,12 @@ classifier over the corpus's attributes), with a multi-label BCE loss, then save
 state dict of that timm model — classifier included, as in the torchvision / JAX ViT releases —
 which the weights path (``benchmark.models.weights``) loads into a classifier-free backbone.
 The recipe was fixed from a pilot (docs/mini.md, "mini v2: pretraining").
+
+Each family is pretrained on the input normalisation of the paper's release it stands in for:
+ImageNet mean/std for the ResNet (torchvision, CutMix), mean 0.5 / std 0.5 for the ViTs (the JAX
+ViT files). Fine-tuning then feeds whatever the registry's dataset recipe says, as the paper's
+cells feed their ImageNet weights. (The pilot also showed the mini ViTs do not learn at all from
+uncentred [0, 1] inputs: they collapse to the label prior within a few dozen steps.)
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from tqdm import tqdm
 
 from benchmark.data.pretrain_corpus import ATTRIBUTES, Corpus
 from benchmark.metrics import score
+from benchmark.models.backbones import model_family
 from benchmark.models.mini import MINI_BACKBONES
 from benchmark.models.weights import CATALOGUE
 from benchmark.results import atomic_write_bytes, atomic_write_json
@@ -35,6 +42,10 @@ from benchmark.train.seeding import derive_seed, seed_everything
 log = logging.getLogger("benchmark.pretrain")
 
 RECORD_FILE = "PRETRAIN.json"
+NORMALISATION = {  # family → (mean, std) of the release the mini backbone stands in for
+    "resnet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision / CutMix
+    "vit": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # JAX ViT
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,8 @@ class PretrainRecipe:
     corpus_seed: int
     epochs: int
     batch_size: int
-    lr: float
+    lr_resnet: float  # AdamW peak rate per family: the pilot's best differed by 10×
+    lr_vit: float
     weight_decay: float
     warmup_epochs: int
     shift: int  # random translation, pixels each way (with horizontal flips)
@@ -61,8 +73,9 @@ MINI_PRETRAIN = PretrainRecipe(
     img_size=96,
     corpus_seed=0,
     epochs=8,
-    batch_size=64,
-    lr=2e-3,
+    batch_size=16,
+    lr_resnet=1e-2,
+    lr_vit=1e-3,
     weight_decay=0.05,
     warmup_epochs=1,
     shift=8,
@@ -104,6 +117,8 @@ def pretrain_backbone(
     start, cpu_start = time.perf_counter(), time.process_time()
     seed_everything(derive_seed(recipe.seed, 0, MINI_BACKBONES.index(backbone)))
     model = timm.create_model(backbone, pretrained=False, num_classes=len(ATTRIBUTES))
+    normalise = Normalise(backbone)
+    lr = recipe.lr_vit if normalise.family == "vit" else recipe.lr_resnet
     decay, no_decay = [], []
     for name, param in model.named_parameters():  # no decay on norms, biases, tokens
         (no_decay if param.ndim <= 1 or "token" in name or "pos_embed" in name else decay).append(
@@ -112,7 +127,7 @@ def pretrain_backbone(
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe.weight_decay},
          {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr,
+        lr=lr,
     )  # fmt: skip
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -136,7 +151,7 @@ def pretrain_backbone(
         )
         for step in bar:
             rows = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            x = augment(images[rows], recipe.shift, gen)
+            x = normalise(augment(images[rows], recipe.shift, gen))
             logits = model(x)
             weight = known[rows].float()  # ignored targets contribute nothing
             loss = nn.functional.binary_cross_entropy_with_logits(
@@ -152,7 +167,7 @@ def pretrain_backbone(
             seen += len(rows)
             bar.set_postfix(loss=f"{total / seen:.4f}")
         losses.append(round(total / seen, 5))
-        val_maps.append(round(evaluate_attributes(model, val, recipe.batch_size), 3))
+        val_maps.append(round(evaluate_attributes(model, normalise, val, recipe.batch_size), 3))
         log.info("%s epoch %d: loss %.4f, val mAP %.2f", backbone, epoch + 1, losses[-1],
                  val_maps[-1])  # fmt: skip
     record = Pretrained(
@@ -186,15 +201,30 @@ def augment(batch: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tens
 
 
 @torch.no_grad()
-def evaluate_attributes(model: nn.Module, corpus: Corpus, batch_size: int) -> float:
+def evaluate_attributes(
+    model: nn.Module, normalise: Callable, corpus: Corpus, batch_size: int
+) -> float:
     """Attribute mAP (percent) of ``model`` on ``corpus``, ignored targets left out."""
     model.eval()
     images = torch.from_numpy(corpus.images).permute(0, 3, 1, 2)
     probs = [
-        torch.sigmoid(model(images[i : i + batch_size].float() / 255))
+        torch.sigmoid(model(normalise(images[i : i + batch_size].float() / 255)))
         for i in range(0, len(corpus), batch_size)
     ]
     return score(torch.cat(probs).numpy(), corpus.targets.astype(np.int64)).mAP
+
+
+class Normalise:
+    """[0, 1] images → the normalisation of ``backbone``'s family (NORMALISATION)."""
+
+    def __init__(self, backbone: str) -> None:
+        self.family = model_family(backbone)
+        mean, std = NORMALISATION[self.family]
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(std).view(1, 3, 1, 1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 def _warmup_cosine(warm: int, total: int) -> Callable[[int], float]:
@@ -238,6 +268,7 @@ def pretrain_all(
         "command": command,
         "recipe": asdict(recipe),
         "attributes": list(ATTRIBUTES),
+        "normalisation": {f: {"mean": [*m], "std": [*s]} for f, (m, s) in NORMALISATION.items()},
         "corpus": {"train_sha256": train.digest(), "val_sha256": val.digest()},
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads",

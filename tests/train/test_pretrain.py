@@ -16,6 +16,7 @@ from benchmark.models.weights import CATALOGUE
 from benchmark.train.pretrain import (
     MINI_PRETRAIN,
     RECORD_FILE,
+    Normalise,
     augment,
     pretrain_all,
     weights_filename,
@@ -67,3 +68,11 @@ def test_augment_flips_and_shifts_whole_images_only():
     assert 10 < int(left.sum()) < 54  # about half flipped
     again = augment(batch, 4, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
+
+
+def test_each_family_sees_its_releases_normalisation():
+    grey = torch.full((1, 3, 4, 4), 0.5)
+    assert torch.all(Normalise("mini_vit_large")(grey) == 0)  # JAX ViT: mean 0.5, std 0.5
+    resnet = Normalise("mini_resnet")(grey)  # torchvision: ImageNet mean and std
+    torch.testing.assert_close(resnet[0, :, 0, 0], torch.tensor([0.0655, 0.2455, 0.4178]),
+                               atol=1e-4, rtol=0)  # fmt: skip
