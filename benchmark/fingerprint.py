@@ -79,9 +79,12 @@ SCIENCE_SOURCES: tuple[str, ...] = (
 # Modules of the science packages that cannot change a number, and why (a test checks that
 # every module of data/, models/ and train/ is in one list or the other).
 NOT_SCIENCE: dict[str, str] = {
+    "data/pretrain_corpus.py": "renders the pretraining corpus; a run reads only the weights "
+    "file pretraining made (its sha256 is in weights/mini/PRETRAIN.json)",
     "data/stats.py": "dataset statistics for `benchmark data stats`",
     "data/verify.py": "layout checks for `benchmark data verify`",
     "models/macs.py": "MAC counting for the cost column of `benchmark run --dry-run`",
+    "train/pretrain.py": "makes the weights/mini files; a run reads only those files",
 }
 
 NO_FINGERPRINT_NOTE = "no code fingerprint (made before fingerprints were recorded)"
