@@ -20,10 +20,12 @@ import numpy as np
 
 from benchmark.errors import RegistryError, UserError
 from benchmark.metrics import METRIC_NAMES
+from benchmark.plan import Plan, PlanOptions
 from benchmark.predictions import load_predictions, predictions_key
 from benchmark.profiles import resolve_eval, resolve_run
 from benchmark.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
 from benchmark.results import load_result
+from benchmark.spec import EvalSpec, RunSpec
 from benchmark.stats import (
     DEFAULT_RESAMPLES,
     consistent_with,
@@ -44,20 +46,23 @@ CLAIM_FIELDS = {
     "notes": list,
 }
 CLAIM_REQUIRED = ("id", "title", "metric", "a", "b", "source")  # and "claimed", null allowed
-SIDE_FIELDS = {"cell": str, "evaluation": str, "condition": str}
+SIDE_FIELDS = {"cell": str, "run": str, "evaluation": str, "condition": str}
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a claim: a table cell, or one condition of an evaluation."""
+    """One side of a claim: a table cell, a training run, or one condition of an evaluation."""
 
     cell: str | None = None
+    run: str | None = None
     evaluation: str | None = None
     condition: str | None = None
 
     @property
     def label(self) -> str:
-        return self.cell if self.cell is not None else f"{self.evaluation} [{self.condition}]"
+        if self.evaluation is not None:
+            return f"{self.evaluation} [{self.condition}]"
+        return self.cell or f"run {self.run}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class Claim:
     claimed: float | None  # the paper's a − b; None where the paper gives no number
     source: str
     dataset: str
-    table: int | None  # the paper table the claim belongs to (for selectors)
+    table: int | None  # the paper table both sides belong to (for selectors); None: a control
     notes: tuple[str, ...] = ()
 
 
@@ -121,7 +126,7 @@ def load_claims(registry: Registry, path: str | Path | None = None) -> list[Clai
                 claimed=claimed,
                 source=raw["source"],
                 dataset=dataset_a,
-                table=_table(a, registry) or _table(b, registry),
+                table=_table(a, registry) if _table(a, registry) == _table(b, registry) else None,
                 notes=tuple(str(n) for n in raw.get("notes", ())),
             )
         )
@@ -130,16 +135,19 @@ def load_claims(registry: Registry, path: str | Path | None = None) -> list[Clai
 
 def _side(path: Path, where: str, key: str, raw: Any, registry: Registry) -> Side:
     _check_fields(path, f"{where}.{key}", raw, SIDE_FIELDS)
-    if ("cell" in raw) == ("evaluation" in raw):
+    if sum(k in raw for k in ("cell", "run", "evaluation")) != 1:
         raise RegistryError(
-            f"{path}: {where}: field {key!r}: give exactly one of cell or evaluation+condition"
+            f"{path}: {where}: field {key!r}: give exactly one of cell, run or evaluation+condition"
         )
+    if "condition" in raw and "evaluation" not in raw:
+        raise RegistryError(
+            f"{path}: {where}: field '{key}.condition': only an evaluation side has conditions"
+        )
+    if "run" in raw:
+        if raw["run"] not in registry.runs:
+            raise RegistryError(f"{path}: {where}: field '{key}.run': no run named {raw['run']!r}")
+        return Side(run=raw["run"])
     if "cell" in raw:
-        if "condition" in raw:
-            raise RegistryError(
-                f"{path}: {where}: field '{key}.condition': a cell side names no condition "
-                f"(the cell fixes it)"
-            )
         cell_id = raw["cell"]
         if cell_id not in {c.id for c in registry.cells}:
             raise RegistryError(f"{path}: {where}: field '{key}.cell': no cell named {cell_id!r}")
@@ -164,13 +172,19 @@ def _side(path: Path, where: str, key: str, raw: Any, registry: Registry) -> Sid
 def _dataset(side: Side, registry: Registry) -> str:
     if side.cell is not None:
         return registry.cell(side.cell).dataset
+    if side.run is not None:
+        return registry.runs[side.run]["dataset"]
     return registry.runs[registry.evaluations[side.evaluation]["run"]]["dataset"]
 
 
 def _table(side: Side, registry: Registry) -> int | None:
     if side.cell is not None:
         return registry.cell(side.cell).table
-    users = [c.table for c in registry.cells if c.evaluation == side.evaluation]
+    users = [
+        c.table
+        for c in registry.cells
+        if side.evaluation is not None and c.evaluation == side.evaluation
+    ]
     return users[0] if users else None
 
 
@@ -281,21 +295,46 @@ def side_source(
     registry: Registry, side: Side, seed: int, options: MeasureOptions
 ) -> tuple[str, str]:
     """(result hash, predictions key) that hold a side's predictions for one seed."""
+    spec = side_spec(registry, side, seed, options)
+    if isinstance(spec, RunSpec):
+        return spec.hash, options.checkpoint
+    cell = registry.cell(side.cell) if side.cell is not None else None
+    return spec.hash, predictions_key(cell.condition if cell is not None else side.condition)
+
+
+def side_spec(
+    registry: Registry, side: Side, seed: int, options: MeasureOptions | PlanOptions
+) -> RunSpec | EvalSpec:
+    """The training run or the evaluation whose result holds a side's predictions."""
     kw = {"seed": seed, "epochs": options.epochs}
-    if side.cell is not None:
-        cell = registry.cell(side.cell)
-        if cell.run is not None:
-            spec = resolve_run(
-                registry, cell.run, options.profile, mask_source=options.mask_source, **kw
-            )
-            return spec.hash, options.checkpoint
-        evaluation, condition = cell.evaluation, cell.condition
-    else:
-        evaluation, condition = side.evaluation, side.condition
-    ev = resolve_eval(
+    cell = registry.cell(side.cell) if side.cell is not None else None
+    run = cell.run if cell is not None else side.run
+    if run is not None:
+        return resolve_run(registry, run, options.profile, mask_source=options.mask_source, **kw)
+    evaluation = cell.evaluation if cell is not None else side.evaluation
+    return resolve_eval(
         registry, evaluation, options.profile, mask_source=options.mask_source or "nvidia", **kw
     )
-    return ev.hash, predictions_key(condition)
+
+
+def claims_plan(registry: Registry, claims: list[Claim], options: PlanOptions) -> Plan:
+    """The trainings and evaluations that measuring ``claims`` needs (`benchmark run claims:…`):
+    the cells' runs, and the controls' runs and evaluations that no table names."""
+    plan = Plan(options)
+    for claim in claims:
+        for side in (claim.a, claim.b):
+            hashes = []
+            for seed in options.seeds:
+                spec = side_spec(registry, side, seed, options)
+                if isinstance(spec, EvalSpec):
+                    plan.runs.setdefault(spec.run.hash, spec.run)
+                    plan.evals.setdefault(spec.hash, spec)
+                else:
+                    plan.runs.setdefault(spec.hash, spec)
+                hashes.append(spec.hash)
+            if side.cell is not None:
+                plan.cell_hashes[side.cell] = hashes
+    return plan
 
 
 def find_predictions(results_dir: Path, spec_hash: str, key: str):
@@ -327,10 +366,11 @@ def measure_claims(
             cache[(spec_hash, key)] = find_predictions(results_dir, spec_hash, key)
         return cache[(spec_hash, key)]
 
-    return [_measure(claim, options, fetch) for claim in claims]
+    replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
+    return [_measure(claim, options, fetch, replicates) for claim in claims]
 
 
-def _measure(claim: Claim, options: MeasureOptions, fetch) -> ClaimResult:
+def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict) -> ClaimResult:
     pairs, seeds, missing = [], [], []
     for seed in options.seeds:
         (a, why_a), (b, why_b) = fetch(claim.a, seed), fetch(claim.b, seed)
@@ -357,6 +397,7 @@ def _measure(claim: Claim, options: MeasureOptions, fetch) -> ClaimResult:
         claim.metric,
         resamples=options.resamples,
         seed=options.bootstrap_seed,
+        cache=replicates,
     )
     a_scores = [full_score(a.probs, a.targets, claim.metric) for a, _ in pairs]
     b_scores = [full_score(b.probs, b.targets, claim.metric) for _, b in pairs]

@@ -36,6 +36,8 @@ class Profile:
     # How AP ranks tied scores (benchmark.metrics.TIE_ORDERS): the paper profile ranks them as
     # the authors' code does; the synthetic profiles keep input order (deterministic anywhere).
     tie_order: str = "stable"
+    # Held-out validation share of the training set (RunSpec.val_fraction); None = the run's.
+    val_fraction: float | None = None
 
 
 PROFILES: dict[str, Profile] = {
@@ -52,6 +54,7 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=1,
         lr_step=1,
         pretrained=False,
+        val_fraction=0.25,  # so CI exercises selection on a held-out split
     ),
     # Chosen once, before any MSL-vs-baseline result was seen (docs/mini.md): sizes fit the
     # 60-minute CPU budget; the schedule keeps the paper's shape (linear warm-up, then ×0.1
@@ -108,7 +111,7 @@ def resolve_run(
         raw["backbone"] = profile_backbone(prof, raw["backbone"])
     if not prof.pretrained:
         raw["weights"] = None
-    for key in ("img_size", "epochs", "warmup_epochs", "lr_step"):
+    for key in ("img_size", "epochs", "warmup_epochs", "lr_step", "val_fraction"):
         value = getattr(prof, key)
         if value is not None:
             raw[key] = value
@@ -147,4 +150,5 @@ def resolve_eval(
         conditions=tuple(ev["conditions"]),
         mask_seed=ev["mask_seed"],
         mask_source=mask_source,
+        bn_reestimate=ev["bn_reestimate"],
     )

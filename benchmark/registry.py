@@ -20,6 +20,7 @@ from benchmark.metrics import METRIC_NAMES
 from benchmark.spec import (
     ARCHS,
     AUGMENTS,
+    BN_REESTIMATES,
     DATASET_CLASSES,
     METHODS,
     NORMALIZATIONS,
@@ -53,6 +54,7 @@ RUN_FIELDS = {
     "img_size": int,
     "epochs": int,
     "fused": bool,
+    "clean_loss_weight": float,
     "notes": list,
     **RECIPE_FIELDS,
     **DATASET_RECIPE_FIELDS,
@@ -69,7 +71,13 @@ CELL_FIELDS = {
     "source": str,
     "notes": list,
 }
-EVAL_FIELDS = {"run": str, "conditions": list, "mask_seed": int, "notes": list}
+EVAL_FIELDS = {
+    "run": str,
+    "conditions": list,
+    "mask_seed": int,
+    "bn_reestimate": str,
+    "notes": list,
+}
 CONDITION_PATTERN = re.compile(r"^(clean|high|low|bucket:[0-5])$")
 
 
@@ -246,11 +254,18 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
         merged.setdefault("lam", 0.0)
         merged.setdefault("mask_pool", None)
         merged.setdefault("fused", False)
+        merged.setdefault("clean_loss_weight", 1.0)
         merged["notes"] = tuple(str(n) for n in merged.get("notes", ()))
         _choice(path, where, "arch", merged["arch"], ARCHS)
         _choice(path, where, "method", merged["method"], METHODS)
         _choice(path, where, "augment", merged["augment"], AUGMENTS)
         _choice(path, where, "normalize", merged["normalize"], NORMALIZATIONS)
+        if not 0 < merged["clean_loss_weight"] <= 1 or (
+            merged["clean_loss_weight"] != 1 and merged["method"] != "supervised"
+        ):
+            raise RegistryError(
+                f"{path}: {where}: field 'clean_loss_weight': a supervised run's weight in (0, 1]"
+            )
         if merged["method"] == "msl":
             _choice(path, where, "mask_pool", merged["mask_pool"], TRAIN_POOLS)
         elif merged["mask_pool"] is not None:
@@ -277,7 +292,14 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
                     f"{path}: {where}: field 'conditions': unknown condition {condition!r} "
                     f"(clean, high, low, bucket:0…bucket:5)"
                 )
-        evaluations[name] = {"mask_seed": 0, **ev, "conditions": tuple(ev["conditions"])}
+        if "bn_reestimate" in ev:
+            _choice(path, where, "bn_reestimate", ev["bn_reestimate"], BN_REESTIMATES)
+        evaluations[name] = {
+            "mask_seed": 0,
+            "bn_reestimate": None,
+            **ev,
+            "conditions": tuple(ev["conditions"]),
+        }
     return runs, evaluations
 
 

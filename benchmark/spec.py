@@ -24,6 +24,7 @@ AUGMENTS = ("flip_rrc", "flip")
 NORMALIZATIONS = ("unit", "half")  # [0,1] inputs; mean 0.5 / std 0.5 → [-1,1] (WIDER)
 BUCKETS = tuple(f"bucket:{k}" for k in range(6))
 CURVE_CONDITIONS = ("clean", *BUCKETS)
+BN_REESTIMATES = ("clean", "mixed")
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,20 @@ class RunSpec:
     fused: bool = False  # MSL clean+masked in one forward (changes BatchNorm statistics)
     mask_source: str | None = None  # nvidia | procedural for msl; None when no mask is drawn
     seed: int = 0
+    # Held-out share of the training set (fixed by seed) for selecting an epoch without the
+    # test set; 0 = train on all of it, as the paper does.
+    val_fraction: float = 0.0
+    # Weight of the clean BCE in a supervised run: the loss-scale control (docs/claims.md)
+    # trains a baseline at 0.5, MSL's total gradient scale at initialisation.
+    clean_loss_weight: float = 1.0
     synth: SynthSpec | None = None  # None = the real dataset
     profile: str = "paper"
     notes: tuple[str, ...] = field(default=())
 
     LABEL_FIELDS = ("name", "notes")
+    # Fields added after results were recorded: left out of the identity at their default, so
+    # the runs that do not use them keep their hashes (and their committed results).
+    OMITTED_AT_DEFAULT = {"val_fraction": 0.0, "clean_loss_weight": 1.0}
 
     @property
     def num_classes(self) -> int:
@@ -80,6 +90,9 @@ class RunSpec:
         data = dataclasses.asdict(self)
         for key in self.LABEL_FIELDS:
             data.pop(key)
+        for key, default in self.OMITTED_AT_DEFAULT.items():
+            if data[key] == default:
+                data.pop(key)
         return data
 
     @property
@@ -118,17 +131,23 @@ class EvalSpec:
     mask_seed: int = 0
     mask_source: str = "nvidia"
     checkpoint: str = "best"  # best (the paper's protocol) | last
+    # The BatchNorm control (docs/claims.md): before scoring, re-estimate BatchNorm's running
+    # statistics on clean training images ("clean") or on clean then masked batches ("mixed").
+    bn_reestimate: str | None = None
 
     kind: ClassVar[str] = "eval"
 
     def identity(self) -> dict[str, Any]:
-        return {
+        identity = {
             "run": self.run.hash,
             "conditions": list(self.conditions),
             "mask_seed": self.mask_seed,
             "mask_source": self.mask_source,
             "checkpoint": self.checkpoint,
         }
+        if self.bn_reestimate is not None:  # absent before the control existed: same hashes
+            identity["bn_reestimate"] = self.bn_reestimate
+        return identity
 
     @property
     def hash(self) -> str:

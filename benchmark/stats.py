@@ -160,11 +160,15 @@ def _f1(p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
 
 
+def _mean_ap(probs: np.ndarray, targets: np.ndarray) -> float:
+    ap = average_precision(np.asarray(probs, dtype=np.float64), targets)
+    return float(np.nanmean(ap)) * 100 if np.any(~np.isnan(ap)) else float("nan")
+
+
 def full_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:
     """The metric on every test image once (what a result records), via benchmark.metrics."""
     if metric == "mAP":
-        ap = average_precision(np.asarray(probs, dtype=np.float64), targets)
-        return float(np.nanmean(ap)) * 100 if np.any(~np.isnan(ap)) else float("nan")
+        return _mean_ap(probs, targets)
     weights = np.ones((1, len(probs)))
     return float(ModelScorer(probs, targets).scores(weights, (metric,))[metric][0])
 
@@ -192,12 +196,31 @@ class PairedDifference:
         return float(np.std(self.per_seed, ddof=1)) if len(self.per_seed) > 1 else None
 
 
+def image_weights(n: int, resamples: int, seed: int):
+    """Batches of per-image draw counts (replicates × images), the same for a given seed."""
+    rng = np.random.default_rng([seed, 1])
+    for start in range(0, resamples, _BATCH):
+        draws = rng.integers(0, n, size=(min(_BATCH, resamples - start), n))
+        yield np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float32)
+
+
+def replicate_scores(
+    probs: np.ndarray, targets: np.ndarray, metric: str, resamples: int, seed: int
+) -> np.ndarray:
+    """One model's metric under each of the seeded image resamples."""
+    scorer = ModelScorer(probs, targets)
+    return np.concatenate(
+        [scorer.scores(w, (metric,))[metric] for w in image_weights(len(probs), resamples, seed)]
+    )
+
+
 def paired_bootstrap(
     side_a: list[tuple[np.ndarray, np.ndarray]],
     side_b: list[tuple[np.ndarray, np.ndarray]],
     metric: str = "mAP",
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    cache: dict | None = None,
 ) -> PairedDifference:
     """95 % interval of mean(A) − mean(B) over seeds, by the two-level paired bootstrap.
 
@@ -216,24 +239,27 @@ def paired_bootstrap(
     for probs, _ in [*side_a, *side_b]:
         if probs.shape[0] != n:
             raise ValueError(f"every model must score the same {n} test images")
-    scorers_a = [ModelScorer(p, t) for p, t in side_a]
-    scorers_b = [ModelScorer(p, t) for p, t in side_b]
     per_seed = tuple(
         full_score(pa, ta, metric) - full_score(pb, tb, metric)
         for (pa, ta), (pb, tb) in zip(side_a, side_b, strict=True)
     )
-    rng = np.random.default_rng(seed)
     seeds = len(side_a)
-    seed_draws = rng.integers(0, seeds, size=(resamples, seeds))
-    diff = np.empty((seeds, resamples))  # A − B per seed under every image resample
-    for start in range(0, resamples, _BATCH):
-        size = min(_BATCH, resamples - start)
-        draws = rng.integers(0, n, size=(size, n))
-        weights = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float32)
-        for s, (sa, sb) in enumerate(zip(scorers_a, scorers_b, strict=True)):
-            a = sa.scores(weights, (metric,))[metric]
-            b = sb.scores(weights, (metric,))[metric]
-            diff[s, start : start + size] = a - b
+    # Two independent streams: the image draws depend only on (seed, n, resamples), so every
+    # claim on one test set resamples the same images, and a model's replicate scores can be
+    # reused across the claims it appears in (``cache``).
+    seed_draws = np.random.default_rng([seed, 2]).integers(0, seeds, size=(resamples, seeds))
+    cache = {} if cache is None else cache
+
+    def scores(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        key = (id(probs), id(targets), metric, n, resamples, seed)
+        if key not in cache:
+            values = replicate_scores(probs, targets, metric, resamples, seed)
+            cache[key] = (probs, targets, values)  # holding the arrays keeps their ids unique
+        return cache[key][2]
+
+    diff = np.stack(  # seeds × resamples: A − B per seed under every image resample
+        [scores(*a) - scores(*b) for a, b in zip(side_a, side_b, strict=True)]
+    )
     replicate = np.nanmean(diff[seed_draws, np.arange(resamples)[:, None]], axis=1)
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.nanquantile(replicate, [alpha, 1 - alpha])
@@ -255,3 +281,46 @@ def verdict(low: float, high: float) -> str:
 def consistent_with(claimed: float, low: float, high: float) -> bool:
     """Whether the paper's claimed difference lies inside our 95 % interval."""
     return low <= claimed <= high
+
+
+# ---- floors for synthetic data: what a scorer that learned nothing, or only the scene, reaches
+
+
+CHANCE_DRAWS = 200  # random scorings averaged for the chance-level mAP
+
+
+def chance_mean_ap(targets: np.ndarray, draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
+    """Mean mAP of uniformly random scores over ``draws`` seeded simulations."""
+    rng = np.random.default_rng(seed)
+    targets = np.asarray(targets)
+    return float(np.mean([_mean_ap(rng.random(targets.shape), targets) for _ in range(draws)]))
+
+
+def context_scores(
+    train_targets: np.ndarray, train_groups: np.ndarray, test_groups: np.ndarray
+) -> np.ndarray:
+    """Each test image's score per class: the class's positive rate among training images of the
+    same context group (the overall rate for a group no training image has)."""
+    positive = (np.asarray(train_targets) == 1).astype(np.float64)
+    overall = positive.mean(axis=0)
+    scores = np.empty((len(test_groups), positive.shape[1]))
+    for group in np.unique(test_groups):
+        members = train_groups == group
+        rate = positive[members].mean(axis=0) if members.any() else overall
+        scores[test_groups == group] = rate
+    return scores
+
+
+def floors(
+    train_targets: np.ndarray,
+    train_groups: np.ndarray,
+    test_targets: np.ndarray,
+    test_groups: np.ndarray,
+    seed: int = 0,
+) -> dict[str, float]:
+    """``{"chance_mAP", "context_mAP"}`` in percent for one synthetic train/test pair."""
+    context = context_scores(train_targets, train_groups, test_groups)
+    return {
+        "chance_mAP": chance_mean_ap(test_targets, seed=seed),
+        "context_mAP": _mean_ap(context, np.asarray(test_targets)),
+    }

@@ -43,8 +43,19 @@ def test_every_claim_of_the_issue_is_registered(registry):
     assert claims["t6.coco2014.cr"].claimed == pytest.approx(23.4)
     assert all(c.source for c in claims.values())
     assert len(select_claims(list(claims.values()), "table5")) == 4
+    # the controls the claims reference (BatchNorm re-estimation, loss scale), per dataset
+    controls = select_claims(list(claims.values()), "control.*")
+    assert len(controls) == 6 and all(c.table is None for c in controls)
+    assert claims["control.loss-scale.voc2007"].b.run == "voc-resnetcut-csra-bce-half"
+    assert registry.runs["voc-resnetcut-csra-bce-half"]["clean_loss_weight"] == 0.5
+    bn = claims["control.bn-mixed.voc2007"].b.evaluation
+    assert registry.evaluations[bn]["bn_reestimate"] == "mixed"
     with pytest.raises(UserError, match="matches no claim"):
         select_claims(list(claims.values()), "t9.*")
+
+
+def _by_id(claims: list[dict], claim_id: str) -> dict:
+    return next(c for c in claims if c["id"] == claim_id)
 
 
 def _write_claims(tmp_path, registry, edit):
@@ -71,7 +82,7 @@ def _write_claims(tmp_path, registry, edit):
             r"claim t2\.vit\.voc2007: field 'b': on coco2014",
         ),
         (
-            lambda cs: cs[-1]["a"].update(condition="bucket:9"),
+            lambda cs: _by_id(cs, "curve.coco2014.bucket-5")["a"].update(condition="bucket:9"),
             r"claim curve\.coco2014\.bucket-5: field 'a\.condition': 'bucket:9'",
         ),
         (
@@ -80,6 +91,14 @@ def _write_claims(tmp_path, registry, edit):
         ),
         (lambda cs: cs.append(dict(cs[0])), r"claim t1\.mcar\.voc2007: field 'id': duplicate"),
         (lambda cs: cs[0].update(colour="red"), r"claim t1\.mcar\.voc2007: field 'colour'"),
+        (
+            lambda cs: _by_id(cs, "control.loss-scale.voc2007")["b"].update(run="nope"),
+            r"claim control\.loss-scale\.voc2007: field 'b\.run': no run named 'nope'",
+        ),
+        (
+            lambda cs: cs[0]["a"].update(run="voc-mcar"),
+            r"claim t1\.mcar\.voc2007: field 'a': give exactly one of cell, run",
+        ),
     ],
 )
 def test_a_bad_claim_is_a_registry_error_naming_it(tmp_path, registry, edit, message):

@@ -132,3 +132,48 @@ def test_verdict_rule():
 
 def _sigmoid(x):
     return (1 / (1 + np.exp(-x))).astype(np.float32)
+
+
+def test_chance_and_context_floors_on_a_synthetic_tree(tmp_path):
+    """The context-only scorer uses each image's scene group: with the true groups it beats a
+    random scorer clearly; with the groups shuffled it falls back to chance."""
+    from benchmark.data import build_dataset
+    from benchmark.data.synthetic import context_groups, synthesize
+    from benchmark.stats import chance_mean_ap, floors
+
+    root = synthesize("voc2007", tmp_path / "voc", 200, 100, 32, 0)
+    kw = dict(train=False, img_size=32, augment="flip", normalize="unit")
+    train = build_dataset("voc2007", root, "train", **kw)
+    test = build_dataset("voc2007", root, "test", **kw)
+    train_groups = context_groups("voc2007", train.files, "train", 0, 32)
+    test_groups = context_groups("voc2007", test.files, "test", 0, 32)
+    assert set(test_groups.tolist()) == {0, 1, 2}
+    found = floors(train.targets.numpy(), train_groups, test.targets.numpy(), test_groups)
+    shuffled = floors(
+        train.targets.numpy(),
+        np.random.default_rng(0).permutation(train_groups),
+        test.targets.numpy(),
+        test_groups,
+    )
+    assert found["context_mAP"] > found["chance_mAP"] + 5
+    assert abs(shuffled["context_mAP"] - found["chance_mAP"]) < 4
+    # chance: seeded, and near each class's positive rate
+    targets = test.targets.numpy()
+    assert chance_mean_ap(targets) == chance_mean_ap(targets)
+    rate = np.nanmean(
+        [(targets[:, c] == 1).sum() / (targets[:, c] >= 0).sum()
+         for c in range(targets.shape[1]) if (targets[:, c] == 1).any()]
+    )  # fmt: skip
+    assert found["chance_mAP"] == pytest.approx(rate * 100, abs=4)
+
+
+def test_claims_sharing_a_model_reuse_its_bootstrap_scores():
+    rng = np.random.default_rng(6)
+    targets = _targets(rng, n=120)
+    base, msl, other = ([(_model(rng, targets, s), targets)] for s in (1.0, 1.6, 1.3))
+    cache: dict = {}
+    first = paired_bootstrap(msl, base, resamples=64, seed=0, cache=cache)
+    second = paired_bootstrap(other, base, resamples=64, seed=0, cache=cache)
+    assert len(cache) == 3  # the shared baseline was scored once
+    assert first == paired_bootstrap(msl, base, resamples=64, seed=0)
+    assert second == paired_bootstrap(other, base, resamples=64, seed=0)

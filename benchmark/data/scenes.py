@@ -166,6 +166,14 @@ def group_tint(g: int, groups: int) -> np.ndarray:
     return hsv(g / groups + 0.05, 0.3, 0.62)
 
 
+def scene_frame(rng: np.random.Generator, size: int, n_groups: int) -> tuple[int, int, int]:
+    """(width, height, context group): a scene's first draws. ``synthetic.context_groups``
+    replays them to recover an image's group without drawing it."""
+    fw, fh = ASPECTS[int(rng.choice(len(ASPECTS), p=ASPECT_P))]
+    width, height = max(8, round(size * fw)), max(8, round(size * fh))
+    return width, height, int(rng.integers(n_groups))
+
+
 def object_scene(
     rng: np.random.Generator,
     size: int,
@@ -176,9 +184,7 @@ def object_scene(
 ) -> tuple[Image.Image, list[Placed]]:
     """A VOC/COCO-style scene: 1–4 objects mostly from one context group, varied sizes,
     occluders, overlaps and border truncation."""
-    fw, fh = ASPECTS[int(rng.choice(len(ASPECTS), p=ASPECT_P))]
-    width, height = max(8, round(size * fw)), max(8, round(size * fh))
-    g = int(rng.integers(len(groups)))
+    width, height, g = scene_frame(rng, size, len(groups))
     canvas = Canvas(rng, width, height, group_tint(g, len(groups)))
     n = 0 if rng.random() < empty_prob else int(rng.choice(OBJECT_COUNTS, p=OBJECT_COUNT_P))
     drawn: list[tuple[int, tuple[int, int, int, int], int, list[int]]] = []

@@ -10,6 +10,7 @@ function of the arguments: JSON and XML are byte-identical for a seed, JPEG qual
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from benchmark.data.classes import COCO_CATEGORIES, VOC_CLASSES, WIDER_ATTRIBUTES
 from benchmark.data.layout import dataset_info
 from benchmark.data.people import SCENES, person_scene
-from benchmark.data.scenes import Placed, object_scene
+from benchmark.data.scenes import Placed, object_scene, scene_frame
 from benchmark.errors import UserError
 from benchmark.results import atomic_write_bytes
 
@@ -85,6 +86,27 @@ def read_marker(root: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+def context_groups(dataset: str, files: list[str], split: str, seed: int, size: int) -> np.ndarray:
+    """The context group of each sample of a synthetic tree, read back from its file name.
+
+    VOC/COCO scenes draw their group first (``scenes.scene_frame``), so it is recovered by
+    replaying those draws from the image's own generator; a WIDER scene is the ``K--Name``
+    folder the image lies in, as in the real dataset.
+    """
+    groups = []
+    for path in files:
+        name = Path(path).name
+        if dataset == "wider":
+            groups.append(int(Path(path).parent.name.split("--")[0]))
+            continue
+        number = int(re.findall(r"\d+", name)[-1])
+        offset = 0 if split == "train" else 500000
+        count = len(VOC_GROUPS) if dataset == "voc2007" else len(COCO_CONTEXTS)
+        rng = _rng(seed, dataset, split, number - offset - 1)
+        groups.append(scene_frame(rng, size, count)[2])
+    return np.asarray(groups, dtype=np.int64)
 
 
 def _prepare(out: Path) -> None:

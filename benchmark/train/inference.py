@@ -25,12 +25,12 @@ from benchmark.train.seeding import generator, seed_worker
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
 
 
-def build_test_set(spec: RunSpec, ctx: RunContext) -> MultiLabelDataset:
-    """The run's test split with its deterministic test transform."""
+def build_test_set(spec: RunSpec, ctx: RunContext, split: str = "test") -> MultiLabelDataset:
+    """The run's test split (or ``split``) with its deterministic test transform."""
     return build_dataset(
         spec.dataset,
         ctx.dataset_root(spec),
-        "test",
+        split,
         img_size=spec.img_size,
         train=False,
         augment=spec.augment,

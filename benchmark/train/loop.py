@@ -21,10 +21,14 @@ from benchmark import distributed as ddp
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
+from benchmark.metrics import score
 from benchmark.models import build_model
+from benchmark.profiles import get_profile
 from benchmark.spec import RunSpec
+from benchmark.stats import CHANCE_DRAWS
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
+from benchmark.train.evaluate import keep_predictions, prediction_ids
 from benchmark.train.inference import (
     build_test_set,
     evaluate_test_set,
@@ -42,6 +46,9 @@ from benchmark.train.seeding import (
 )
 
 log = logging.getLogger("benchmark.train")
+# Per-epoch predictions are kept where they are cheap: up to this many test scores per epoch
+# (VOC 4,952 × 20 and WIDER ≈ 29k × 14 qualify; COCO 40,137 × 80 keeps best/last only).
+EPOCH_PREDICTIONS_MAX = 1_000_000
 
 
 class NonFiniteLoss(RuntimeError):
@@ -94,6 +101,55 @@ def per_rank_batch(spec: RunSpec) -> int:
     return spec.batch_size // world
 
 
+def synthetic_floors(spec: RunSpec, train_set, test_set) -> dict[str, Any] | None:
+    """Chance-level and context-only mAP on a synthetic test set (None on real data): the floors
+    a model's mAP is read against (benchmark.stats; the context group of each image comes from
+    the scene generator)."""
+    if spec.synth is None:
+        return None
+    from benchmark.data.synthetic import context_groups
+    from benchmark.stats import floors
+
+    synth = spec.synth
+    groups = {
+        split: context_groups(spec.dataset, data.files, split, synth.seed, synth.image_size)
+        for split, data in (("train", train_set), ("test", test_set))
+    }
+    values = floors(
+        train_set.targets.numpy(), groups["train"], test_set.targets.numpy(), groups["test"]
+    )
+    return {**values, "chance_draws": CHANCE_DRAWS, "context_groups": int(len(set(groups["test"])))}
+
+
+def split_validation(train_set, spec: RunSpec, ctx: RunContext):
+    """(training subset, validation view, record) — the held-out split of the training set.
+
+    ``val_fraction`` of the training images, drawn from the run's seed, are held out and scored
+    with test-time preprocessing after every epoch; the rest is trained on. With fraction 0
+    (the paper, which trains on all of trainval) the training set is returned unchanged.
+    """
+    if spec.val_fraction <= 0:
+        return train_set, None, None
+    n = len(train_set)
+    held = min(n - 1, max(1, round(n * spec.val_fraction)))
+    order = torch.randperm(n, generator=generator(derive_seed(spec.seed, 0, 5))).tolist()
+    val_idx, train_idx = sorted(order[:held]), sorted(order[held:])
+    plain = build_test_set(spec, ctx, "train")  # the held-out images, test-time transform
+    val_set = torch.utils.data.Subset(plain, val_idx)
+    val_set.collate, val_set.files = plain.collate, [plain.files[i] for i in val_idx]
+    fit_set = torch.utils.data.Subset(train_set, train_idx)
+    fit_set.collate = train_set.collate
+    ids = prediction_ids(plain)
+    record = {
+        "fraction": spec.val_fraction,
+        "images": held,
+        "train_images": n - held,
+        "seed": spec.seed,
+        "ids": [ids[i] for i in val_idx],
+    }
+    return fit_set, val_set, record
+
+
 def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
     device = ddp.local_device(ctx.torch_device())
@@ -114,6 +170,8 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         cache_dir=ctx.cache_dir,
     )
     test_set = build_test_set(spec, ctx)
+    reference = synthetic_floors(spec, train_set, test_set)
+    train_set, val_set, validation = split_validation(train_set, spec, ctx)
     # Compiled in place before DDP wraps it: the same as compiling the wrapped module's inner
     # model, and the same setup as evaluation's.
     model = prepare_model(build_model(spec, ctx.weights_root), ctx, device)
@@ -138,7 +196,10 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         ).to(device)
 
     ckpt_dir = out_dir / "checkpoints"
-    state = {"epoch": 0, "history": [], "best": None, "last": None, "skipped_files": []}
+    state = {
+        "epoch": 0, "history": [], "best": None, "last": None, "skipped_files": [],
+        "predictions": {}, "val_best": None,
+    }  # fmt: skip
     last_path = ckpt_dir / checkpoint.LAST
     if last_path.exists():
         saved = checkpoint.load(last_path)
@@ -146,7 +207,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"])
-        state = {k: saved[k] for k in state}
+        state = {k: saved.get(k, state[k]) for k in state}
         log.info("resuming %s from epoch %d/%d", spec.name, state["epoch"], spec.epochs)
         if main:
             print(
@@ -155,6 +216,8 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             )
 
     skipped: set[str] = set(state["skipped_files"])
+    ids = prediction_ids(test_set)
+    per_epoch = len(test_set) * spec.num_classes <= EPOCH_PREDICTIONS_MAX
     for epoch in range(state["epoch"], spec.epochs):
         seed_everything(derive_seed(spec.seed, epoch))
         sampler = train_sampler(train_set, spec, epoch)
@@ -172,6 +235,10 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         skipped.update(bad)
         eval_time = time.perf_counter() - start
         scores = score_predictions(probs, targets, test_set.instances, indices, spec)
+        val_map = None
+        if val_set is not None:
+            val_probs, val_targets, _, _ = evaluate_test_set(model, val_set, spec, ctx, device)
+            val_map = score(val_probs, val_targets, get_profile(spec.profile).tie_order).mAP
         row = {
             "epoch": epoch + 1,
             "loss": loss,
@@ -179,6 +246,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             "mAP": scores["mAP"],
             "mAP_small": scores["mAP_small"],
             "mAP_occluded": scores["mAP_occluded"],
+            **({"val_mAP": val_map} if val_map is not None else {}),
             "train_time_s": train_time,
             "eval_time_s": eval_time,
             "train_samples_per_s": seen / train_time,
@@ -198,12 +266,26 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             row["eval_samples_per_s"],
         )
         last = {**scores, "epoch": epoch + 1}
+        keys = ["last", *([f"epoch_{epoch + 1}"] if per_epoch else [])]
         # Ties keep the earlier epoch: a later epoch must be strictly better to be "best".
         if state["best"] is None or scores["mAP"] > state["best"]["mAP"]:
             state["best"] = last
+            keys.append("best")
+        # Selection without the test set: the epoch best on the held-out validation split.
+        if val_map is not None and (
+            state["val_best"] is None or val_map > state["val_best"]["val_mAP"]
+        ):
+            state["val_best"] = {**last, "val_mAP": val_map}
+            keys.append("val_best")
+        if "best" in keys:
             checkpoint.save(
                 ckpt_dir / checkpoint.BEST, {"model": model.state_dict(), "epoch": epoch + 1}
             )
+        if main:  # under torchrun, rank 0 alone writes in the run's folder
+            for key in keys:
+                state["predictions"][key] = keep_predictions(
+                    out_dir, key, probs, targets, indices, ids
+                )
         if main:  # the numbers on screen as they come, not only in log.txt
             best = state["best"]
             print(
@@ -230,7 +312,14 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     if state["last"] is None:
         raise RuntimeError("the run finished without an evaluated epoch (epochs = 0?)")
     return {
-        "metrics": {"best": state["best"], "last": state["last"]},
+        "metrics": {
+            "best": state["best"],
+            "last": state["last"],
+            **({"val_best": state["val_best"]} if state["val_best"] is not None else {}),
+        },
+        "validation": validation,
+        "floors": reference,
+        "predictions": state["predictions"],
         "history": history,
         "skipped_files": state["skipped_files"],
         "train_samples_per_s": _mean(r["train_samples_per_s"] for r in history),
@@ -282,6 +371,7 @@ def train_one_epoch(
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             if pool is None:
                 loss, _ = supervised_step_loss(model, images, labels)
+                loss = loss * spec.clean_loss_weight  # 1 except in the loss-scale control
             else:
                 keep = pool.sample(len(images), mask_gen).to(device, non_blocking=True)
                 loss, _ = msl_step_loss(model, images, images * keep, labels, fused=spec.fused)
