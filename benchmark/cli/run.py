@@ -30,7 +30,11 @@ from benchmark.results import is_done
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("run", help="train and evaluate the cells of a selector")
-    p.add_argument("selector", help="all | table4 | a glob over cell ids (t4.*)")
+    p.add_argument(
+        "selector",
+        help="all | table4 | a glob over cell ids (t4.*) | claims:GLOB (what those claims "
+        "need, controls included: claims:control.*)",
+    )
     add_common(p)
     p.add_argument(
         "--data-root",
@@ -201,14 +205,28 @@ def print_estimate(plan, results: Path) -> None:
     )
 
 
+CLAIMS_PREFIX = "claims:"
+
+
+def _claims_plan(registry, selector: str, options):
+    """What the selected claims need, the controls included (no table names those)."""
+    from benchmark.claims import claims_plan, load_claims, select_claims
+
+    return claims_plan(registry, select_claims(load_claims(registry), selector), options)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.launch.runner import execute_plan  # torch: only when running
 
     check_device(args.device)
     registry = load_registry(args.experiments)
-    cells = registry.select(args.selector)
     options = plan_options(args)
-    plan = build_plan(registry, cells, options)
+    if args.selector.startswith(CLAIMS_PREFIX):
+        plan = _claims_plan(registry, args.selector[len(CLAIMS_PREFIX) :], options)
+        cells = [registry.cell(cell_id) for cell_id in plan.cell_hashes]
+    else:
+        cells = registry.select(args.selector)
+        plan = build_plan(registry, cells, options)
     ctx = _context(args, options)
     print(
         f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "

@@ -13,10 +13,14 @@ from pathlib import Path
 
 from benchmark.plan import PlanOptions, build_plan, cell_status
 from benchmark.registry import Registry
+from benchmark.report.claims import report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
-from benchmark.report.document import Header, Report
-from benchmark.report.figures import build_figures
+from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
+from benchmark.report.figures import build_figures, draw
+from benchmark.report.forest import forest_figure
+from benchmark.report.honesty import schedule_note, table_honesty
 from benchmark.report.tables import build_tables
+from benchmark.report.wording import fmt
 
 STATUS_ORDER = ("done", "stale", "pending", "failed", "cited")  # the report reads result files only
 
@@ -42,7 +46,8 @@ def build_report(
     plan = build_plan(registry, cells, options)
     statuses = {c.id: cell_status(registry, c, plan, results_dir) for c in cells}
     index = ResultIndex(results_dir, plan)
-    tables = build_tables(registry, cells, statuses)
+    tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
+    claims = report_claims(registry, cells, selector, results_dir, options)
     counts = Counter(s["status"] for s in statuses.values())
     header = Header(
         profile=options.profile,
@@ -61,4 +66,67 @@ def build_report(
         failures=failures(index),
         throughput=throughput(index),
         subsets=subsets(index),
+        claims=claims,
+        claims_rule=rule_text(claims),
+        # drawn once some claim is measured; until then the pending line says why not
+        forest=_forest(claims) if figures and any(c.status == "measured" for c in claims) else None,
+        selection_note=_schedule(registry),
     )
+
+
+def _forest(claims) -> Figure:
+    figure = Figure(
+        "claims-forest",
+        "Claims",
+        "The paper's claims: our 95 % intervals",
+        "One row per measured claim: our 95 % interval of a − b (line; green supported, red "
+        "contradicted, grey inconclusive), the mean over seeds (dot) and the paper's claimed "
+        "difference (x).",
+    )
+    return draw(figure, lambda: forest_figure(claims))
+
+
+def _schedule(registry: Registry) -> str:
+    """The paper recipe's learning rate per dataset, from the registry (SPEC §1.8)."""
+    import yaml
+
+    raw = yaml.safe_load((Path(registry.root) / "runs.yaml").read_text())
+    epochs: dict[str, int] = {}
+    for run in registry.runs.values():
+        epochs[run["dataset"]] = max(epochs.get(run["dataset"], 0), run["epochs"])
+    return schedule_note(raw["recipe"], raw["datasets"], epochs)
+
+
+def _with_remarks(table: TableData, cells, plan, index: ResultIndex) -> TableData:
+    """Under each table: the synthetic floors of its datasets, and its selection honesty."""
+    remarks = []
+    for dataset in table.datasets:
+        floors = next(
+            (
+                data["floors"]
+                for spec in plan.runs.values()
+                if spec.dataset == dataset
+                for data in [index.done(spec.hash)]
+                if data and data.get("floors")
+            ),
+            None,
+        )
+        if floors:
+            remarks.append(
+                f"Floors on this profile's {DATASET_NAMES.get(dataset, dataset)} test set: "
+                f"chance-level mAP {fmt(floors['chance_mAP'])} (random scorer), context-only "
+                f"mAP {fmt(floors['context_mAP'])} (each class scored by its training rate in "
+                f"the image's scene group)."
+            )
+    trained = [
+        (spec.to_dict(), data)
+        for cell in cells
+        if cell.table == table.number and cell.run is not None
+        for spec_hash in plan.cell_hashes.get(cell.id, [])
+        for spec in [plan.runs[spec_hash]]
+        for data in [index.done(spec_hash)]
+        if data is not None
+    ]
+    if table.has_last and trained:
+        remarks.append(table_honesty(trained).text())
+    return dataclasses.replace(table, remarks=tuple(remarks))

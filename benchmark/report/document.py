@@ -68,6 +68,7 @@ class TableData:
     frame: pd.DataFrame
     notes: tuple[str, ...] = ()
     has_last: bool = True  # False for evaluation tables: they score the best checkpoint only
+    remarks: tuple[str, ...] = ()  # floors (synthetic data) and selection honesty, under it
 
     @property
     def labels(self) -> list[tuple[int, str, bool]]:
@@ -105,6 +106,10 @@ class Report:
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
     subsets: pd.DataFrame = field(default_factory=pd.DataFrame)  # small/occluded breakdown
+    claims: list = field(default_factory=list)  # benchmark.claims.ClaimResult, one per claim
+    claims_rule: str = ""
+    forest: Figure | None = None  # the claims' intervals, drawn in the Claims section
+    selection_note: str = ""  # the paper schedule's learning rate after epoch ~20
 
     def table(self, number: int) -> TableData:
         return next(t for t in self.tables if t.number == number)

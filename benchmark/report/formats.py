@@ -60,7 +60,7 @@ def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) ->
     formats = list(dict.fromkeys(formats))
     texts = {fmt: render(report, fmt) for fmt in formats}  # every format valid before writing
     written = []
-    for figure in report.figures:
+    for figure in [*report.figures, *([report.forest] if report.forest else [])]:
         if figure.png is not None:
             path = out_dir / figure.path
             atomic_write_bytes(path, figure.png)

@@ -100,6 +100,7 @@ def table_html(table: TableData) -> str:
         f'<h2 id="{table_anchor(table)}">Table {table.number}: {escape(table.title)}</h2>',
         f'<p class="note">Source: {escape(table.source)}.</p>',
         grid([], rows, head),
+        *(f'<p class="note">{escape(remark)}</p>' for remark in table.remarks),
     ]
     if not table.has_last:
         parts.append(
@@ -177,9 +178,28 @@ def contents_html(contents: list[tuple[str, str, int]]) -> str:
     return f'<nav class="contents" id="contents"><b>Contents</b><ol>{"".join(items)}</ol></nav>'
 
 
+def claims_html(report: Report, contents: list[tuple[str, str, int]]) -> list[str]:
+    from benchmark.report.claims import HEADERS, pending_text, row, shown
+
+    parts = [_section("Claims", contents), f'<p class="note">{_markup(report.claims_rule)}</p>']
+    if not report.claims:
+        return [*parts, "<p>No claim concerns the selected cells.</p>"]
+    if shown(report.claims):
+        parts.append(grid(HEADERS, [row(r) for r in shown(report.claims)]))
+    pending = pending_text(report.claims)
+    if pending:  # folded: the list can be long and the tables already say what is missing
+        head, names = pending.split(": ", 1)[0], pending.split("): ", 1)[1]
+        parts.append(
+            f'<details class="note"><summary>{escape(head)})</summary>{escape(names)}</details>'
+        )
+    if report.forest is not None:
+        parts.append(figure_html(report.forest))
+    return [*parts, f'<p class="note">{escape(report.selection_note)}</p>']
+
+
 def render_html(report: Report) -> str:
     contents: list[tuple[str, str, int]] = []
-    parts = []
+    parts = claims_html(report, contents)
     for table in report.tables:
         contents.append((table_anchor(table), f"Table {table.number}: {table.title}", 2))
         parts.append(table_html(table))

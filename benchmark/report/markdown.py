@@ -7,6 +7,9 @@ from collections.abc import Sequence
 import pandas as pd
 from tabulate import tabulate
 
+from benchmark.report.claims import HEADERS as CLAIM_HEADERS
+from benchmark.report.claims import pending_text, shown
+from benchmark.report.claims import row as claim_row
 from benchmark.report.document import Header, Report, TableData
 from benchmark.report.tables import header_label, wide
 from benchmark.report.wording import (
@@ -86,6 +89,7 @@ def table_lines(table: TableData) -> list[str]:
         "",
         grid(headers, rows),
         "",
+        *(line for remark in table.remarks for line in (escape(remark), "")),
     ]
     if not table.has_last:
         lines += [
@@ -145,8 +149,25 @@ def throughput_lines(throughput: pd.DataFrame) -> list[str]:
     return [*lines, grid(headers, rows), ""]
 
 
+def claim_lines(report: Report) -> list[str]:
+    lines = ["## Claims", "", report.claims_rule, ""]
+    if not report.claims:
+        return [*lines, "No claim concerns the selected cells.", ""]
+    if shown(report.claims):
+        lines += [grid(CLAIM_HEADERS, [claim_row(r) for r in shown(report.claims)]), ""]
+    if pending_text(report.claims):
+        lines += [escape(pending_text(report.claims)), ""]
+    figure = report.forest
+    if figure is not None and figure.png is not None:
+        caption = f"*{figure.title}.* {figure.caption}"
+        lines += [f"![{figure.title}]({figure.path})", "", caption, ""]
+    elif figure is not None:
+        lines += [f"- *{figure.title}*: {figure.note}", ""]
+    return [*lines, report.selection_note, ""]
+
+
 def render_markdown(report: Report) -> str:
-    lines = header_lines(report.header) + [LEGEND, ""]
+    lines = header_lines(report.header) + claim_lines(report) + [LEGEND, ""]
     for table in report.tables:
         lines += table_lines(table)
     lines += subset_lines(report.subsets)

@@ -95,7 +95,8 @@ def profile_note(profile: str) -> str:
 
 LEGEND = (
     "Each cell reads **ours / paper (ours − paper)**, in percent with one decimal. *Ours* is the "
-    "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several. "
+    "best-on-test epoch (the paper's protocol), mean ± std over seeds when there are several "
+    "(n = the number of seeds). "
     "“— (pending)” and “— (failed)” mark cells without a finished result (the report reads "
     "result files only: `benchmark status` shows what is running); “(stale)” marks numbers "
     "made by other code than this checkout's (Appendix A names the changed files); rows "
@@ -119,6 +120,8 @@ def main_text(r: pd.Series | None) -> str:
     if not is_number(r["ours"]):
         return f"{DASH} / {fmt(r['paper'])}"
     ours = fmt_mean_std(r["ours"], r["std"])
+    if r["seeds"] > 1:
+        ours += f" (n={r['seeds']})"
     if not is_number(r["paper"]):
         return f"{ours} / {MISSING}" + _stale(r)
     return f"{ours} / {fmt(r['paper'])} ({fmt_diff(r['ours'], r['paper'])})" + _stale(r)

@@ -108,7 +108,7 @@ def test_several_seeds_show_mean_and_std(registry, tmp_path):
     assert cell["ours"] == pytest.approx(93.66 - 0.15)
     assert cell["std"] == pytest.approx(0.2121, abs=1e-3)
     assert cell["seeds"] == 2
-    assert "| ResNet-cut | 93.5 ± 0.2 / 93.7 (-0.2) |" in render(report, "md")
+    assert "| ResNet-cut | 93.5 ± 0.2 (n=2) / 93.7 (-0.2) |" in render(report, "md")
     assert [t.number for t in report.tables] == [2]
 
 

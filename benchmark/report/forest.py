@@ -1,0 +1,43 @@
+"""The claims' forest plot: our 95 % interval per claim, with the paper's claimed difference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure as MplFigure
+
+from benchmark.claims import ClaimResult
+from benchmark.report.plots import to_png
+
+VERDICT_COLORS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:gray"}
+
+
+def forest_figure(results: Sequence[ClaimResult]) -> bytes:
+    """One row per measured claim: interval (line), mean over seeds (dot), paper (red x)."""
+    measured = [r for r in results if r.status == "measured"]
+    if not measured:
+        from benchmark.report.images import FigureSkipped
+
+        raise FigureSkipped("no claim has per-image predictions on both sides yet")
+    height = 1.4 + 0.28 * len(measured)  # inches: 0.8 below the axes for the label, 0.3 above
+    fig = MplFigure(figsize=(8.5, height))
+    ax = fig.add_axes((0.36, 0.8 / height, 0.6, 1 - 1.1 / height))
+    rows = range(len(measured))[::-1]
+    for y, r in zip(rows, measured, strict=True):
+        color = VERDICT_COLORS[r.verdict]
+        ax.plot([r.low, r.high], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+        ax.plot([r.mean], [y], "o", color=color, markersize=5)
+        if r.claim.claimed is not None:
+            ax.plot([r.claim.claimed], [y], "x", color="black", markersize=7, mew=1.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(list(rows))
+    ax.set_yticklabels([f"{r.claim.id} ({r.claim.metric})" for r in measured], fontsize=7)
+    ax.set_ylim(-0.7, len(measured) - 0.3)
+    ax.set_xlabel(
+        "difference a − b (points); line: our 95 % interval, dot: mean over seeds, "
+        "x: the paper's claim",
+        fontsize=7,
+    )
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    return to_png(fig)
