@@ -6,8 +6,8 @@ import json
 from benchmark.cli import main
 from benchmark.stats import consistent_with, verdict
 
-SEEDS = ["--seeds", "0,1", "--epochs", "1", "--no-progress"]
-READ = ["--seeds", "0,1", "--epochs", "1"]
+SEEDS = ["--profile", "smoke", "--seeds", "0,1", "--epochs", "1", "--no-progress"]
+READ = ["--profile", "smoke", "--seeds", "0,1", "--epochs", "1"]
 
 
 def _claims(capsys, selector, *extra):
@@ -49,9 +49,10 @@ def test_claims_table_and_report_on_smoke_with_two_seeds(workdir, capsys):
 
 
 def test_the_controls_run_on_smoke_and_are_measured(workdir, capsys):
-    assert main(["run", "claims:control.*.voc2007", "--seeds", "0", "--epochs", "1"]) == 0
+    smoke = ["--profile", "smoke", "--epochs", "1"]
+    assert main(["run", "claims:control.*.voc2007", "--seeds", "0", *smoke]) == 0
     capsys.readouterr()
-    assert main(["claims", "control.*.voc2007", "--epochs", "1", "--json"]) == 0
+    assert main(["claims", "control.*.voc2007", *smoke, "--json"]) == 0
     rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
     assert set(rows) == {
         "control.bn-clean.voc2007", "control.bn-mixed.voc2007", "control.loss-scale.voc2007",
@@ -69,5 +70,5 @@ def test_the_controls_run_on_smoke_and_are_measured(workdir, capsys):
     half = next(r for r in results if r["name"] == "voc-resnetcut-csra-bce-half")
     assert half["spec"]["clean_loss_weight"] == 0.5
     capsys.readouterr()
-    assert main(["claims", "--resamples", "0"]) == 2
+    assert main(["claims", "--profile", "smoke", "--resamples", "0"]) == 2
     assert capsys.readouterr().err.startswith("benchmark: error: --resamples: must be at least 1")

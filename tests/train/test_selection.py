@@ -18,7 +18,7 @@ from benchmark.train.loop import train_one_epoch
 
 
 def test_a_run_keeps_predictions_and_selects_on_a_held_out_split(workdir, capsys):
-    assert main(["run", "t4.resnet-cut-csra.voc2007", "--no-progress"]) == 0
+    assert main(["run", "t4.resnet-cut-csra.voc2007", "--profile", "smoke", "--no-progress"]) == 0
     (folder,) = [p.parent for p in (workdir / "results" / "smoke").glob("*/result.json")]
     result = json.loads((folder / "result.json").read_text())
     kept = result["predictions"]
