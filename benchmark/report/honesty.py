@@ -57,21 +57,18 @@ class TableHonesty:
     def text(self) -> str:
         if not self.cells:
             return "Selection honesty: no finished training cell yet."
-        parts = [
-            f"best-on-test − last epoch {fmt_signed(self.best_minus_last)} mAP "
-            f"(mean over {self.cells} finished run{'s' if self.cells != 1 else ''}: cells × seeds)"
-        ]
+        runs = f"{self.cells} run{'s' if self.cells != 1 else ''}"
+        parts = [f"best-on-test − last epoch {fmt_signed(self.best_minus_last)} mAP ({runs})"]
         if self.val_cells:
             parts.append(
                 f"best-on-test − best-on-validation {fmt_signed(self.best_minus_val)} mAP "
-                f"({self.val_cells} with a held-out validation split)"
+                f"({self.val_cells} with a validation split)"
             )
         else:
-            parts.append("best-on-validation: no run held out a validation split")
+            parts.append("no validation split held out")
         if self.late_epoch_known:
             parts.append(
-                f"{self.late_best} of {self.late_epoch_known} best epochs fall where the backbone "
-                f"learning rate is below 1e-6"
+                f"{self.late_best} of {self.late_epoch_known} best epochs at backbone LR < 1e-6"
             )
         return "Selection honesty: " + "; ".join(parts) + "."
 
