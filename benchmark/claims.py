@@ -296,10 +296,10 @@ def side_source(
 ) -> tuple[str, str]:
     """(result hash, predictions key) that hold a side's predictions for one seed."""
     spec = side_spec(registry, side, seed, options)
-    if isinstance(spec, RunSpec):
+    if spec.kind == RunSpec.kind:
         return spec.hash, options.checkpoint
-    cell = registry.cell(side.cell) if side.cell is not None else None
-    return spec.hash, predictions_key(cell.condition if cell is not None else side.condition)
+    condition = side.condition if side.cell is None else registry.cell(side.cell).condition
+    return spec.hash, predictions_key(condition)
 
 
 def side_spec(
@@ -307,11 +307,12 @@ def side_spec(
 ) -> RunSpec | EvalSpec:
     """The training run or the evaluation whose result holds a side's predictions."""
     kw = {"seed": seed, "epochs": options.epochs}
-    cell = registry.cell(side.cell) if side.cell is not None else None
-    run = cell.run if cell is not None else side.run
+    run, evaluation = side.run, side.evaluation
+    if side.cell is not None:
+        cell = registry.cell(side.cell)
+        run, evaluation = cell.run, cell.evaluation
     if run is not None:
         return resolve_run(registry, run, options.profile, mask_source=options.mask_source, **kw)
-    evaluation = cell.evaluation if cell is not None else side.evaluation
     return resolve_eval(
         registry, evaluation, options.profile, mask_source=options.mask_source or "nvidia", **kw
     )
@@ -326,11 +327,9 @@ def claims_plan(registry: Registry, claims: list[Claim], options: PlanOptions) -
             hashes = []
             for seed in options.seeds:
                 spec = side_spec(registry, side, seed, options)
-                if isinstance(spec, EvalSpec):
-                    plan.runs.setdefault(spec.run.hash, spec.run)
+                plan.runs.setdefault(spec.trained_run.hash, spec.trained_run)
+                if spec.kind == EvalSpec.kind:
                     plan.evals.setdefault(spec.hash, spec)
-                else:
-                    plan.runs.setdefault(spec.hash, spec)
                 hashes.append(spec.hash)
             if side.cell is not None:
                 plan.cell_hashes[side.cell] = hashes
