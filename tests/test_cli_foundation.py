@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from benchmark.cli import main
+from benchmark.metrics import score
 
 
 def test_list_all_json_has_forty_cells(capsys):
@@ -46,6 +47,21 @@ def test_score_matches_sklearn_on_npy_and_csv(tmp_path, capsys):
     )
     assert out["mAP"] == pytest.approx(expected)
     assert set(out) >= {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "AP"}
+
+
+def test_score_ranks_ties_in_the_order_asked(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    targets = (rng.random((3000, 4)) < 0.2).astype(int)
+    scores = np.round(rng.random((3000, 4)) * 0.5 + 0.5 * targets, 2)  # many ties
+    np.save(tmp_path / "s.npy", scores)
+    np.save(tmp_path / "t.npy", targets)
+    values = {}
+    for order in ("stable", "authors"):
+        args = ["score", "--scores", str(tmp_path / "s.npy"), "--targets", str(tmp_path / "t.npy")]
+        assert main([*args, "--tie-order", order, "--json"]) == 0
+        values[order] = json.loads(capsys.readouterr().out)["mAP"]
+        assert values[order] == pytest.approx(score(scores, targets, order).mAP)
+    assert values["stable"] != values["authors"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import UserError
-from benchmark.metrics import METRIC_NAMES, score, validate
+from benchmark.metrics import METRIC_NAMES, TIE_ORDERS, score, validate
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -21,6 +21,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         type=Path,
         required=True,
         help=".npy or .csv, N×C: 1 pos, 0 neg, -1 ignored, -2 ignored in AP only",
+    )
+    p.add_argument(
+        "--tie-order",
+        choices=TIE_ORDERS,
+        default="stable",
+        help="how AP ranks tied scores: input order (default) or the authors' np.argsort order "
+        "(the paper profile's; docs/fidelity.md)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
@@ -77,7 +84,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     except ValueError as exc:
         name = args.targets if "target" in str(exc) else args.scores
         raise UserError(f"{name}: {exc}") from None
-    result = score(scores, targets)
+    result = score(scores, targets, args.tie_order)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
