@@ -118,11 +118,13 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """Evaluation of a trained run's selected checkpoint under test-time masking conditions.
+    """Evaluation of a checkpoint under test-time masking conditions: a trained run's best or
+    last one, or a file identified by its sha256 (``benchmark evaluate``).
 
-    ``conditions`` are ``clean``, ``high``, ``low`` or ``bucket:K``; each test image gets one
-    mask per condition, drawn from ``mask_seed`` and the image index, so every model evaluated
-    with the same EvalSpec fields sees exactly the same masks.
+    ``conditions`` are ``clean``, ``high``, ``low`` or ``bucket:K``, optionally suffixed
+    ``_seed<s>`` to draw with mask seed s; each test image gets one mask per condition, drawn
+    from the seed and the image index, so every model evaluated with the same EvalSpec fields
+    sees exactly the same masks.
     """
 
     name: str
@@ -130,10 +132,12 @@ class EvalSpec:
     conditions: tuple[str, ...]
     mask_seed: int = 0
     mask_source: str = "nvidia"
-    checkpoint: str = "best"  # best (the paper's protocol) | last
+    # best (the paper's protocol) | last | sha256:<hex> of a checkpoint file (a published one)
+    checkpoint: str = "best"
     # The BatchNorm control (docs/claims.md): before scoring, re-estimate BatchNorm's running
     # statistics on clean training images ("clean") or on clean then masked batches ("mixed").
     bn_reestimate: str | None = None
+    checkpoint_file: str | None = None  # where that file was read: a label, not the identity
 
     kind: ClassVar[str] = "eval"
 
@@ -180,3 +184,15 @@ def config_hash(identity: dict[str, Any]) -> str:
     """Stable 12-hex-digit hash of a JSON-able identity."""
     payload = json.dumps({"v": HASH_VERSION, **identity}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+SEED_SUFFIX = "_seed"  # a condition drawn with another mask seed: "high_seed1"
+
+
+def split_condition(condition: str) -> tuple[str, int | None]:
+    """``high_seed1`` → (``high``, 1): a condition evaluated with its own mask seed (several
+    seeds of one condition give a spread); a plain condition uses the evaluation's mask_seed."""
+    base, sep, seed = condition.rpartition(SEED_SUFFIX)
+    if sep and base and seed.isdigit():
+        return base, int(seed)
+    return condition, None

@@ -1,0 +1,144 @@
+"""Evaluating published checkpoints (and a user's own file of a registered architecture).
+
+Planning reads each file's keys and shapes (memory-mapped, no values), decides which
+architecture it is, and checks it fits before any work starts; the evaluation itself is the
+suite's one evaluation job (`benchmark.train.evaluate.run_evaluation`), stored like any other:
+its identity is the file's sha256 plus the evaluation config, so a second call finds it done
+and launches nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from benchmark.errors import UserError
+from benchmark.models import build_model
+from benchmark.models.checkpoint_files import (
+    CheckpointMismatch,
+    expected_shapes,
+    file_shapes,
+    mismatch,
+    sha256_file,
+)
+from benchmark.plan import PlanOptions
+from benchmark.profiles import resolve_run
+from benchmark.registry import Registry
+from benchmark.released import Release, Releases, Target, known_layouts, target_run
+from benchmark.spec import BUCKETS, SEED_SUFFIX, EvalSpec, RunSpec
+
+TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
+
+
+@dataclass
+class ReleasePlan:
+    evals: list[EvalSpec] = field(default_factory=list)  # files present, in registry order
+    architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
+    absent: list[tuple[Release, Path]] = field(default_factory=list)
+    unmapped: list[Release] = field(default_factory=list)
+
+
+def evaluation_conditions(mask_seeds: tuple[int, ...]) -> tuple[str, ...]:
+    """Clean, Table 6's setting and every hole-ratio bucket with the first mask seed; Table 6's
+    setting again with each further seed (cheap: one pass each), for its spread."""
+    extra = tuple(f"{TABLE6_CONDITION}{SEED_SUFFIX}{s}" for s in mask_seeds[1:])
+    return ("clean", TABLE6_CONDITION, *BUCKETS, *extra)
+
+
+def release_file(release: Release, weights_root: Path | None) -> Path | None:
+    return None if weights_root is None else Path(weights_root) / release.file
+
+
+def plan_releases(
+    registry: Registry,
+    releases: Releases,
+    selected: list[Release],
+    options: PlanOptions,
+    weights_root: Path | None,
+    mask_seeds: tuple[int, ...],
+) -> ReleasePlan:
+    """The evaluations of the selected releases whose files are under ``weights_root``; every
+    present file is checked to fit before anything runs (a misfit is one error naming it)."""
+    plan = ReleasePlan()
+    known = known_layouts(releases)
+    for release in selected:
+        if release.unmapped:
+            plan.unmapped.append(release)
+            continue
+        path = release_file(release, weights_root)
+        if path is None or not path.is_file():
+            plan.absent.append((release, path or Path(release.file)))
+            continue
+        target, spec = fit_target(registry, release, path, options.profile, known)
+        ev = _evaluation(spec, path, options, mask_seeds)
+        plan.evals.append(ev)
+        plan.architectures[ev.hash] = target.manifest
+    return plan
+
+
+def fit_target(
+    registry: Registry, release: Release, path: Path, profile: str, known
+) -> tuple[Target, RunSpec]:
+    """The architecture (of the release's candidates) whose layout the file has exactly."""
+    found, layout = file_shapes(path)
+    problems = []
+    for target in release.targets:
+        spec = target_run(registry, release.id, target, profile)
+        problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")
+        if problem is None:
+            return target, spec
+        problems.append(problem)
+    raise CheckpointMismatch(
+        f"{path} ({layout} layout) does not fit release {release.id} "
+        f"({' or '.join(t.manifest for t in release.targets)}, profile {profile}): {problems[0]}"
+    )
+
+
+def plan_checkpoint(
+    registry: Registry,
+    path: Path,
+    like: str,
+    options: PlanOptions,
+    mask_seeds: tuple[int, ...],
+    known=None,
+) -> EvalSpec:
+    """A user's checkpoint of a registered run's architecture (`--checkpoint FILE --like RUN`):
+    the suite's best.pt/last.pt, a bare state dict of a suite model, or a publisher-layout file."""
+    if like not in registry.runs:
+        raise UserError(f"--like: no run named {like!r} (see `benchmark list --json`)")
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--checkpoint: {path} is not a file")
+    spec = dataclasses.replace(
+        resolve_run(registry, like, options.profile), name=f"{like}@{path.name}", weights=None
+    )
+    found, layout = file_shapes(path)
+    problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")
+    if problem is not None:
+        raise CheckpointMismatch(
+            f"{path} ({layout} layout) does not fit run {like} (profile {options.profile}): "
+            f"{problem}"
+        )
+    return _evaluation(spec, path, options, mask_seeds)
+
+
+def _layout_of(spec: RunSpec) -> dict[str, tuple[int, ...]]:
+    with torch.device("meta"):  # shapes only: no memory, no weights
+        return expected_shapes(build_model(spec))
+
+
+def _evaluation(
+    spec: RunSpec, path: Path, options: PlanOptions, mask_seeds: tuple[int, ...]
+) -> EvalSpec:
+    return EvalSpec(
+        name=spec.name,
+        run=spec,
+        conditions=evaluation_conditions(mask_seeds),
+        mask_seed=mask_seeds[0],
+        mask_source=options.mask_source,
+        checkpoint=f"sha256:{sha256_file(path)}",
+        checkpoint_file=str(Path(path).resolve()),
+    )

@@ -1,0 +1,216 @@
+"""The report's "Published checkpoints" section, as data: each published file's measured values
+beside its publisher's, Table 6 rebuilt from the released MSL-C and CSRA ResNet-cut files with
+their robustness curves, and the lines that go under the table cells a release speaks to.
+
+Like the rest of the report, a pure function of the registry and the result files: release
+evaluations are found in the results folder by their release id (``benchmark evaluate``
+stores them like any evaluation, keyed by the file's sha256 and the evaluation config).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.registry import Registry
+from benchmark.released import Release, Releases, Target
+from benchmark.report.model import DATASET_NAMES, Figure
+from benchmark.report.plots import Curve, robustness_figure
+from benchmark.results import iter_result_files, read_result
+from benchmark.spec import split_condition
+
+SECTION = "Published checkpoints"
+SUMMARY_COLUMNS = (
+    "release", "file", "publisher", "dataset", "architecture", "status", "reported", "measured",
+    "delta", "high", "high_std", "note",
+)  # fmt: skip
+TABLE6_COLUMNS = ("row", "release", "file", "dataset", "metric", "paper", "measured", "std")
+NOTE = (
+    "Each published file the suite evaluated, on the test set of the dataset it was trained "
+    "for: the publisher's reported mAP beside the measured one (clean test images), and the "
+    "mAP under the paper's Table 6 masking (one high-pool mask per test image; mean ± std over "
+    "mask seeds when several were drawn)."
+)
+TABLE6_NOTE = (
+    "Table 6 rebuilt from published files: the paper's MSL-C (msl_c_voc.pth, msl_c_coco.pth) "
+    "and, for the baseline, CSRA's published ResNet-cut files. The paper's own baseline "
+    "(trained at batch 6) is not published; CSRA's files, trained at batch 64, stand in for it."
+)
+CELL_MARK = "published"  # how a release's line under a table cell is marked
+
+
+@dataclass
+class ReleasedSection:
+    summary: pd.DataFrame
+    table6: pd.DataFrame
+    # cell id → [(row label, metric → (measured, std))]: second lines under table cells
+    cell_lines: dict[str, list[tuple[str, dict[str, tuple[float, float | None]]]]]
+    figures: list[Figure] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.summary.empty
+
+
+def release_results(releases: Releases, results_dir: Path, profile: str) -> dict[str, dict]:
+    """The newest result of each release in the folder (a finished one over a failed one)."""
+    chosen: dict[str, dict] = {}
+    for path in iter_result_files(results_dir):
+        loaded = read_result(path, path.parent.name)
+        data = loaded.data
+        if loaded.problem is not None or data["kind"] != "eval":
+            continue
+        checkpoint = str((data.get("spec") or {}).get("checkpoint", ""))
+        if not checkpoint.startswith("sha256:") or data.get("profile") != profile:
+            continue
+        if data.get("name") not in releases.releases:
+            continue
+        rank = (data["status"] == "done", (data.get("provenance") or {}).get("created", ""))
+        current = chosen.get(data["name"])
+        if current is None or rank > current["_rank"]:
+            chosen[data["name"]] = {**data, "_rank": rank}
+    return chosen
+
+
+def condition_values(result: dict) -> dict[str, dict[str, list[float]]]:
+    """Base condition → metric → values over mask seeds (``high``, ``high_seed1``, …)."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for row in result.get("rows", ()):
+        base, _ = split_condition(row["condition"])
+        values.setdefault(base, {}).setdefault(row["metric"], []).append(float(row["value"]))
+    return values
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _target(release: Release, result: dict | None) -> Target | None:
+    """The architecture the evaluated file turned out to be (the first one when not run)."""
+    if not release.targets:
+        return None
+    manifest = ((result or {}).get("checkpoint_file") or {}).get("architecture")
+    return next((t for t in release.targets if t.manifest == manifest), release.targets[0])
+
+
+def build_released(registry: Registry, releases: Releases, results_dir: Path, profile: str):
+    results = release_results(releases, Path(results_dir), profile)
+    summary, cell_lines = [], {}
+    for release in releases.releases.values():
+        result = results.get(release.id)
+        target = _target(release, result)
+        row: dict[str, Any] = {
+            "release": release.id,
+            "file": release.file,
+            "publisher": release.publisher,
+            "dataset": DATASET_NAMES.get(release.dataset, release.dataset or "—"),
+            "architecture": target.manifest if target else "unmapped",
+            "reported": release.reported.get("mAP"),
+            "measured": None,
+            "delta": None,
+            "high": None,
+            "high_std": None,
+            "note": release.stand_in or "",
+        }
+        if release.unmapped:
+            row.update(status="unmapped", note=release.unmapped)
+        elif result is None:
+            row["status"] = "not evaluated"
+        elif result["status"] != "done":
+            row.update(status="failed", note=str(result.get("error") or "failed"))
+        else:
+            values = condition_values(result)
+            clean = values.get("clean", {}).get("mAP")
+            high = values.get("high", {}).get("mAP")
+            row["status"] = "measured"
+            if clean:
+                row["measured"] = clean[0]
+                if row["reported"] is not None:
+                    row["delta"] = clean[0] - row["reported"]
+            if high:
+                row["high"], row["high_std"] = _mean_std(high)
+            for cell_id in target.cells:
+                cell = registry.cell(cell_id)
+                condition = cell.condition or "clean"
+                metrics = {
+                    m: _mean_std(values[condition][m])
+                    for m in cell.paper
+                    if m in values.get(condition, {})
+                }
+                label = f"{CELL_MARK} {release.file}" + (", stand-in" if release.stand_in else "")
+                cell_lines.setdefault(cell_id, []).append((label, metrics))
+        summary.append(row)
+    table6, curves = _table6(registry, releases, results)
+    notes = tuple(dict.fromkeys(r.stand_in for r in releases.releases.values() if r.stand_in))
+    return ReleasedSection(
+        summary=pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)),
+        table6=table6,
+        cell_lines=cell_lines,
+        figures=[_curve_figure(dataset, lines) for dataset, lines in curves.items()],
+        notes=notes,
+    )
+
+
+def _table6(registry: Registry, releases: Releases, results: dict[str, dict]):
+    """Table 6's rows measured on published files, and their robustness curves per dataset."""
+    rows, curves = [], {}
+    for cell in registry.select("table6"):
+        for release, _ in releases.speaking_to(cell.id):
+            result = results.get(release.id)
+            done = result is not None and result["status"] == "done"
+            values = condition_values(result) if done else {}
+            for metric, paper in cell.paper.items():
+                measured = values.get(cell.condition or "high", {}).get(metric)
+                mean, std = _mean_std(measured) if measured else (None, None)
+                rows.append(
+                    {
+                        "row": cell.row,
+                        "release": release.id,
+                        "file": release.file + (" (stand-in)" if release.stand_in else ""),
+                        "dataset": cell.dataset,
+                        "metric": metric,
+                        "paper": paper,
+                        "measured": mean,
+                        "std": std,
+                    }
+                )
+            if done:
+                points = {
+                    condition: (
+                        _hole_ratio(result, condition),
+                        {m: statistics.fmean(v) for m, v in metrics.items()},
+                    )
+                    for condition, metrics in values.items()
+                }
+                label = f"{cell.row}: {release.file}"
+                curves.setdefault(cell.dataset, []).append(Curve(label, points, dict(cell.paper)))
+    return pd.DataFrame(rows, columns=list(TABLE6_COLUMNS)), curves
+
+
+def _hole_ratio(result: dict, base: str) -> float:
+    ratios = [
+        float(row["hole_ratio"])
+        for row in result.get("rows", ())
+        if row["metric"] == "mAP" and split_condition(row["condition"])[0] == base
+    ]
+    return statistics.fmean(ratios) if ratios else 0.0
+
+
+def _curve_figure(dataset: str, curves: list[Curve]) -> Figure:
+    from benchmark.report.figures import draw  # the report's one way to draw or note a skip
+
+    name = DATASET_NAMES.get(dataset, dataset)
+    figure = Figure(
+        f"released-robustness-{dataset}",
+        SECTION,
+        f"{name}: published MSL-C and CSRA ResNet-cut files under test-time masking",
+        "Lines: clean, then the six hole-ratio buckets, measured on the published files. "
+        "Diamonds: the high pool (Table 6's setting). Stars: the paper's Table 6, whose baseline "
+        "is the authors' unpublished batch-6 model, not CSRA's file.",
+    )
+    return draw(figure, lambda: robustness_figure(dataset, curves))
