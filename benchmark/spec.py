@@ -186,6 +186,7 @@ def config_hash(identity: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+FILE_CHECKPOINT = "sha256:"  # EvalSpec.checkpoint of a checkpoint file: this + its digest
 SEED_SUFFIX = "_seed"  # a condition drawn with another mask seed: "high_seed1"
 
 

@@ -28,7 +28,7 @@ from benchmark.plan import PlanOptions
 from benchmark.profiles import resolve_run
 from benchmark.registry import Registry
 from benchmark.released import Release, Releases, Target, known_layouts, target_run
-from benchmark.spec import BUCKETS, SEED_SUFFIX, EvalSpec, RunSpec
+from benchmark.spec import BUCKETS, FILE_CHECKPOINT, SEED_SUFFIX, EvalSpec, RunSpec
 
 TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
 
@@ -139,6 +139,6 @@ def _evaluation(
         conditions=evaluation_conditions(mask_seeds),
         mask_seed=mask_seeds[0],
         mask_source=options.mask_source,
-        checkpoint=f"sha256:{sha256_file(path)}",
+        checkpoint=FILE_CHECKPOINT + sha256_file(path),
         checkpoint_file=str(Path(path).resolve()),
     )

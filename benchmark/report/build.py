@@ -13,12 +13,14 @@ from pathlib import Path
 
 from benchmark.plan import PlanOptions, build_plan, cell_status
 from benchmark.registry import Registry
+from benchmark.released import RELEASES_FILE, load_releases
 from benchmark.report.claims import report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.figures import build_figures, draw
 from benchmark.report.forest import forest_figure
 from benchmark.report.honesty import schedule_note, table_honesty
+from benchmark.report.released import ReleasedSection, attach_cell_lines, build_released
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 
@@ -48,6 +50,9 @@ def build_report(
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
+    released = _released(registry, results_dir, options.profile, figures)
+    if released is not None:
+        attach_cell_lines(tables, released)
     counts = Counter(s["status"] for s in statuses.values())
     header = Header(
         profile=options.profile,
@@ -59,13 +64,17 @@ def build_report(
     )
     if stamp:
         header = dataclasses.replace(header, **stamp)
+    drawn = build_figures(cells, plan, index, tables, options, cache_dir) if figures else []
+    if released is not None:
+        drawn += released.figures
     return Report(
         header=header,
         tables=tables,
-        figures=build_figures(cells, plan, index, tables, options, cache_dir) if figures else [],
+        figures=drawn,
         failures=failures(index),
         throughput=throughput(index),
         subsets=subsets(index),
+        released=released,
         claims=claims,
         claims_rule=rule_text(claims),
         # drawn once some claim is measured; until then the pending line says why not
@@ -130,3 +139,12 @@ def _with_remarks(table: TableData, cells, plan, index: ResultIndex) -> TableDat
     if table.has_last and trained:
         remarks.append(table_honesty(trained).text())
     return dataclasses.replace(table, remarks=tuple(remarks))
+
+
+def _released(
+    registry: Registry, results_dir: Path, profile: str, figures: bool
+) -> ReleasedSection | None:
+    """The published checkpoints' section, when the registry lists releases."""
+    if not (Path(registry.root) / RELEASES_FILE).is_file():
+        return None
+    return build_released(registry, load_releases(registry), results_dir, profile, figures)

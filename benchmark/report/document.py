@@ -6,6 +6,7 @@ Kept apart from rendering so other tools (and tests) can read the numbers withou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -69,6 +70,9 @@ class TableData:
     notes: tuple[str, ...] = ()
     has_last: bool = True  # False for evaluation tables: they score the best checkpoint only
     remarks: tuple[str, ...] = ()  # floors (synthetic data) and selection honesty, under it
+    # paper row → second lines under it: (label, one text per column), e.g. a published file's
+    # measured values (report/released.py)
+    extra_rows: dict[int, list[tuple[str, list[str]]]] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[tuple[int, str, bool]]:
@@ -110,6 +114,7 @@ class Report:
     claims_rule: str = ""
     forest: Figure | None = None  # the claims' intervals, drawn in the Claims section
     selection_note: str = ""  # the paper schedule's learning rate after epoch ~20
+    released: Any = None  # report.released.ReleasedSection, when the registry lists releases
 
     def table(self, number: int) -> TableData:
         return next(t for t in self.tables if t.number == number)

@@ -95,7 +95,10 @@ def _table_head(table: TableData) -> str:
 
 def table_html(table: TableData) -> str:
     head = _table_head(table)
-    rows = [[row_label(label, cited), *texts] for label, cited, texts in wide(table, main_text)]
+    rows = [
+        [row_label(label, cited), *texts]
+        for label, cited, texts in wide(table, main_text, extra=True)
+    ]
     parts = [
         f'<h2 id="{table_anchor(table)}">Table {table.number}: {escape(table.title)}</h2>',
         f'<p class="note">Source: {escape(table.source)}.</p>',
@@ -113,6 +116,24 @@ def table_html(table: TableData) -> str:
     if table.notes:
         items = "".join(f"<li>{escape(n)}</li>" for n in table.notes)
         parts.append(f'<p class="note">Notes:</p><ul class="note">{items}</ul>')
+    return "\n".join(parts)
+
+
+def released_html(section, contents: list[tuple[str, str, int]]) -> str:
+    """The "Published checkpoints" section (report/released.py)."""
+    from benchmark.report import released as rel
+
+    parts = [
+        _section(rel.SECTION, contents),
+        f'<p class="note">{escape(rel.NOTE)}</p>',
+        grid(rel.SUMMARY_HEADERS, rel.summary_rows(section)),
+        _section(rel.TABLE6_TITLE, contents, level=3),
+        f'<p class="note">{escape(rel.TABLE6_NOTE)}</p>',
+        grid(rel.TABLE6_HEADERS, rel.table6_rows(section)),
+    ]
+    if section.notes:
+        items = "".join(f"<li>{escape(n)}</li>" for n in section.notes)
+        parts.append(f'<p class="note">Stand-ins:</p><ul class="note">{items}</ul>')
     return "\n".join(parts)
 
 
@@ -208,6 +229,8 @@ def render_html(report: Report) -> str:
         parts.append(f"<p>{NO_SUBSETS}</p>")
     else:
         parts.append(grid(SUBSET_HEADERS, subset_rows(report.subsets)))
+    if report.released is not None:
+        parts.append(released_html(report.released, contents))
     parts.append(_section("Figures", contents))
     if not report.figures:
         parts.append("<p>Figures were not drawn for this report.</p>")

@@ -81,7 +81,10 @@ def header_lines(header: Header) -> list[str]:
 def table_lines(table: TableData) -> list[str]:
     multi = len(table.datasets) > 1
     headers = ["Method", *(header_label(d, m, multi) for d, m in table.columns)]
-    rows = [[row_label(label, cited), *texts] for label, cited, texts in wide(table, main_text)]
+    rows = [
+        [row_label(label, cited), *texts]
+        for label, cited, texts in wide(table, main_text, extra=True)
+    ]
     lines = [
         f"## Table {table.number}: {table.title}",
         "",
@@ -132,6 +135,19 @@ def subset_lines(subsets: pd.DataFrame) -> list[str]:
     return [*lines, grid(SUBSET_HEADERS, subset_rows(subsets)), ""]
 
 
+def released_lines(section) -> list[str]:
+    """The "Published checkpoints" section (report/released.py)."""
+    from benchmark.report import released as rel
+
+    lines = [f"## {rel.SECTION}", "", rel.NOTE, ""]
+    lines += [grid(rel.SUMMARY_HEADERS, rel.summary_rows(section)), ""]
+    lines += [f"### {rel.TABLE6_TITLE}", "", rel.TABLE6_NOTE, ""]
+    lines += [grid(rel.TABLE6_HEADERS, rel.table6_rows(section)), ""]
+    if section.notes:
+        lines += ["Stand-ins:", "", *(f"- {escape(note)}" for note in section.notes), ""]
+    return lines
+
+
 def failure_lines(failures: pd.DataFrame) -> list[str]:
     lines = [f"## {FAILURE_TITLE}", ""]
     if failures.empty:
@@ -171,6 +187,8 @@ def render_markdown(report: Report) -> str:
     for table in report.tables:
         lines += table_lines(table)
     lines += subset_lines(report.subsets)
+    if report.released is not None:
+        lines += released_lines(report.released)
     lines += figure_lines(report) + failure_lines(report.failures)
     lines += throughput_lines(report.throughput)
     return "\n".join(lines).rstrip() + "\n"

@@ -17,11 +17,12 @@ from typing import Any
 import pandas as pd
 
 from benchmark.registry import Registry
-from benchmark.released import Release, Releases, Target
-from benchmark.report.model import DATASET_NAMES, Figure
+from benchmark.released import Release, Releases, Target, target_run
+from benchmark.report.document import DATASET_NAMES, Figure
 from benchmark.report.plots import Curve, robustness_figure
+from benchmark.report.wording import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
 from benchmark.results import iter_result_files, read_result
-from benchmark.spec import split_condition
+from benchmark.spec import FILE_CHECKPOINT, split_condition
 
 SECTION = "Published checkpoints"
 SUMMARY_COLUMNS = (
@@ -40,6 +41,7 @@ TABLE6_NOTE = (
     "and, for the baseline, CSRA's published ResNet-cut files. The paper's own baseline "
     "(trained at batch 6) is not published; CSRA's files, trained at batch 64, stand in for it."
 )
+TABLE6_TITLE = "Table 6 rebuilt from published files"
 CELL_MARK = "published"  # how a release's line under a table cell is marked
 
 
@@ -66,7 +68,7 @@ def release_results(releases: Releases, results_dir: Path, profile: str) -> dict
         if loaded.problem is not None or data["kind"] != "eval":
             continue
         checkpoint = str((data.get("spec") or {}).get("checkpoint", ""))
-        if not checkpoint.startswith("sha256:") or data.get("profile") != profile:
+        if not checkpoint.startswith(FILE_CHECKPOINT) or data.get("profile") != profile:
             continue
         if data.get("name") not in releases.releases:
             continue
@@ -90,26 +92,31 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _target(release: Release, result: dict | None) -> Target | None:
-    """The architecture the evaluated file turned out to be (the first one when not run)."""
-    if not release.targets:
-        return None
-    manifest = ((result or {}).get("checkpoint_file") or {}).get("architecture")
-    return next((t for t in release.targets if t.manifest == manifest), release.targets[0])
+def _target(registry: Registry, release: Release, result: dict, profile: str) -> Target:
+    """The architecture the evaluated file turned out to be: the candidate whose backbone the
+    evaluation built (the first candidate when several share it)."""
+    backbone = result["spec"]["run"]["backbone"]
+    for target in release.targets:
+        if target_run(registry, release.id, target, profile).backbone == backbone:
+            return target
+    return release.targets[0]
 
 
-def build_released(registry: Registry, releases: Releases, results_dir: Path, profile: str):
+def build_released(
+    registry: Registry, releases: Releases, results_dir: Path, profile: str, figures: bool = True
+) -> ReleasedSection:
     results = release_results(releases, Path(results_dir), profile)
     summary, cell_lines = [], {}
     for release in releases.releases.values():
         result = results.get(release.id)
-        target = _target(release, result)
+        target = _target(registry, release, result, profile) if result else None
+        candidates = " or ".join(t.manifest for t in release.targets)
         row: dict[str, Any] = {
             "release": release.id,
             "file": release.file,
             "publisher": release.publisher,
             "dataset": DATASET_NAMES.get(release.dataset, release.dataset or "—"),
-            "architecture": target.manifest if target else "unmapped",
+            "architecture": target.manifest if target else candidates or "unmapped",
             "reported": release.reported.get("mAP"),
             "measured": None,
             "delta": None,
@@ -151,7 +158,7 @@ def build_released(registry: Registry, releases: Releases, results_dir: Path, pr
         summary=pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)),
         table6=table6,
         cell_lines=cell_lines,
-        figures=[_curve_figure(dataset, lines) for dataset, lines in curves.items()],
+        figures=[_curve_figure(d, lines) for d, lines in curves.items()] if figures else [],
         notes=notes,
     )
 
@@ -214,3 +221,68 @@ def _curve_figure(dataset: str, curves: list[Curve]) -> Figure:
         "is the authors' unpublished batch-6 model, not CSRA's file.",
     )
     return draw(figure, lambda: robustness_figure(dataset, curves))
+
+
+def attach_cell_lines(tables, section: ReleasedSection) -> None:
+    """Under each table row a release speaks to, a second line with its measured values (in
+    the columns of the cells it speaks to), marked with the file it comes from."""
+    for table in tables:
+        columns = table.columns
+        lines: dict[int, dict[str, list[str]]] = {}
+        for r in table.frame.itertuples():
+            for label, metrics in section.cell_lines.get(r.cell, ()):
+                if r.metric not in metrics:
+                    continue
+                texts = lines.setdefault(r.row, {}).setdefault(label, [MISSING] * len(columns))
+                measured, std = metrics[r.metric]
+                texts[columns.index((r.dataset, r.metric))] = released_text(measured, std, r.paper)
+        table.extra_rows = {
+            row: [(f"↳ {label}", texts) for label, texts in by_label.items()]
+            for row, by_label in lines.items()
+        }
+
+
+def released_text(measured: float, std: float | None, paper: float | None) -> str:
+    """A published file's value under a paper cell: measured / paper (measured − paper)."""
+    return f"{fmt_mean_std(measured, std)} / {fmt(paper)} ({fmt_diff(measured, paper)})"
+
+
+SUMMARY_HEADERS = (
+    "Release", "File", "Publisher", "Dataset", "Architecture", "Status", "Reported mAP",
+    "Measured mAP", "Measured − reported", "Table 6 setting mAP", "Note",
+)  # fmt: skip
+TABLE6_HEADERS = ("Row", "Dataset", "Metric", "File", "Paper", "Measured", "Measured − paper")
+
+
+def summary_rows(section: ReleasedSection) -> list[list[str]]:
+    return [
+        [
+            r.release,
+            r.file,
+            r.publisher,
+            r.dataset,
+            r.architecture,
+            r.status,
+            fmt(r.reported),
+            fmt(r.measured) if is_number(r.measured) else DASH,
+            fmt_diff(r.measured, r.reported) if is_number(r.measured) else DASH,
+            fmt_mean_std(r.high, r.high_std) if is_number(r.high) else DASH,
+            r.note,
+        ]
+        for r in section.summary.itertuples()
+    ]
+
+
+def table6_rows(section: ReleasedSection) -> list[list[str]]:
+    return [
+        [
+            r.row,
+            DATASET_NAMES.get(r.dataset, r.dataset),
+            r.metric,
+            r.file,
+            fmt(r.paper),
+            fmt_mean_std(r.measured, r.std) if is_number(r.measured) else f"{DASH} (not evaluated)",
+            fmt_diff(r.measured, r.paper) if is_number(r.measured) else DASH,
+        ]
+        for r in section.table6.itertuples()
+    ]

@@ -118,9 +118,13 @@ def header_label(dataset: str, metric: str, multi: bool) -> str:
 
 
 def wide(
-    table: TableData, text: Callable[[pd.Series | None], str], cited: bool = True
+    table: TableData,
+    text: Callable[[pd.Series | None], str],
+    cited: bool = True,
+    extra: bool = False,
 ) -> list[tuple[str, bool, list[str]]]:
-    """(label, cited, one text per column) per paper row; ``text(None)`` for an empty slot."""
+    """(label, cited, one text per column) per paper row; ``text(None)`` for an empty slot.
+    With ``extra``, each row's second lines (``TableData.extra_rows``) follow it."""
     by_slot = {(r.row, r.dataset, r.metric): r for _, r in table.frame.iterrows()}
     rows = []
     for row, label, is_cited in table.labels:
@@ -128,4 +132,8 @@ def wide(
             continue
         texts = [text(by_slot.get((row, d, m))) for d, m in table.columns]
         rows.append((label, is_cited, texts))
+        if extra:
+            rows.extend(
+                (line, False, line_texts) for line, line_texts in table.extra_rows.get(row, [])
+            )
     return rows

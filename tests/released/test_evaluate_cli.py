@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+from publisher_files import REGISTRY
 
 from benchmark.cli import main
 from benchmark.data import build_dataset
@@ -22,7 +23,6 @@ from benchmark.predictions import load_predictions
 from benchmark.registry import load_registry
 from benchmark.released import load_releases, target_run
 from benchmark.spec import BUCKETS
-from publisher_files import REGISTRY
 
 PRESENT = ("msl-c-voc", "csra-voc-resnetcut")  # Table 6's two VOC models
 
