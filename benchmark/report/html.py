@@ -123,6 +123,8 @@ def released_html(section, contents: list[tuple[str, str, int]]) -> str:
     """The "Published checkpoints" section (report/released.py)."""
     from benchmark.report import released as rel
 
+    if not section.evaluated:
+        return f"{_section(rel.SECTION, contents)}<p>{escape(rel.NONE_EVALUATED)}</p>"
     parts = [
         _section(rel.SECTION, contents),
         f'<p class="note">{escape(rel.NOTE)}</p>',

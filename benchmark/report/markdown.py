@@ -139,6 +139,8 @@ def released_lines(section) -> list[str]:
     """The "Published checkpoints" section (report/released.py)."""
     from benchmark.report import released as rel
 
+    if not section.evaluated:
+        return [f"## {rel.SECTION}", "", rel.NONE_EVALUATED, ""]
     lines = [f"## {rel.SECTION}", "", rel.NOTE, ""]
     lines += [grid(rel.SUMMARY_HEADERS, rel.summary_rows(section)), ""]
     lines += [f"### {rel.TABLE6_TITLE}", "", rel.TABLE6_NOTE, ""]

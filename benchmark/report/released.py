@@ -41,6 +41,11 @@ TABLE6_NOTE = (
     "and, for the baseline, CSRA's published ResNet-cut files. The paper's own baseline "
     "(trained at batch 6) is not published; CSRA's files, trained at batch 64, stand in for it."
 )
+NONE_EVALUATED = (
+    "No published checkpoint has been evaluated into this results folder: "
+    "`benchmark evaluate released --weights-root DIR` scores the files present in DIR "
+    "(README: Check the paper from the published weights)."
+)
 TABLE6_TITLE = "Table 6 rebuilt from published files"
 CELL_MARK = "published"  # how a release's line under a table cell is marked
 
@@ -55,8 +60,9 @@ class ReleasedSection:
     notes: tuple[str, ...] = ()
 
     @property
-    def empty(self) -> bool:
-        return self.summary.empty
+    def evaluated(self) -> bool:
+        """Whether any published file has a result (measured or failed) in the folder."""
+        return bool(self.summary["status"].isin(("measured", "failed")).any())
 
 
 def release_results(releases: Releases, results_dir: Path, profile: str) -> dict[str, dict]:
