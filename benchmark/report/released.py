@@ -94,7 +94,7 @@ def condition_values(result: dict) -> dict[str, dict[str, list[float]]]:
     return values
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def mean_std(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
@@ -146,12 +146,12 @@ def build_released(
                 if row["reported"] is not None:
                     row["delta"] = clean[0] - row["reported"]
             if high:
-                row["high"], row["high_std"] = _mean_std(high)
+                row["high"], row["high_std"] = mean_std(high)
             for cell_id in target.cells:
                 cell = registry.cell(cell_id)
                 condition = cell.condition or "clean"
                 metrics = {
-                    m: _mean_std(values[condition][m])
+                    m: mean_std(values[condition][m])
                     for m in cell.paper
                     if m in values.get(condition, {})
                 }
@@ -179,7 +179,7 @@ def _table6(registry: Registry, releases: Releases, results: dict[str, dict]):
             values = condition_values(result) if done else {}
             for metric, paper in cell.paper.items():
                 measured = values.get(cell.condition or "high", {}).get(metric)
-                mean, std = _mean_std(measured) if measured else (None, None)
+                mean, std = mean_std(measured) if measured else (None, None)
                 rows.append(
                     {
                         "row": cell.row,
@@ -250,7 +250,7 @@ def attach_cell_lines(tables, section: ReleasedSection) -> None:
 
 def released_text(measured: float, std: float | None, paper: float | None) -> str:
     """A published file's value under a paper cell: measured / paper (measured − paper)."""
-    return f"{fmt_mean_std(measured, std)} / {fmt(paper)} ({fmt_diff(measured, paper)})"
+    return f"{fmtmean_std(measured, std)} / {fmt(paper)} ({fmt_diff(measured, paper)})"
 
 
 SUMMARY_HEADERS = (
@@ -272,7 +272,7 @@ def summary_rows(section: ReleasedSection) -> list[list[str]]:
             fmt(r.reported),
             fmt(r.measured) if is_number(r.measured) else DASH,
             fmt_diff(r.measured, r.reported) if is_number(r.measured) else DASH,
-            fmt_mean_std(r.high, r.high_std) if is_number(r.high) else DASH,
+            fmtmean_std(r.high, r.high_std) if is_number(r.high) else DASH,
             r.note,
         ]
         for r in section.summary.itertuples()
@@ -287,7 +287,7 @@ def table6_rows(section: ReleasedSection) -> list[list[str]]:
             r.metric,
             r.file,
             fmt(r.paper),
-            fmt_mean_std(r.measured, r.std) if is_number(r.measured) else f"{DASH} (not evaluated)",
+            fmtmean_std(r.measured, r.std) if is_number(r.measured) else f"{DASH} (not evaluated)",
             fmt_diff(r.measured, r.paper) if is_number(r.measured) else DASH,
         ]
         for r in section.table6.itertuples()
