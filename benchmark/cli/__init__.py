@@ -11,12 +11,37 @@ import argparse
 import os
 import sys
 
-from benchmark.cli import check, claims, compare, data, perf, pretrain, report, run, score, status
+from benchmark.cli import (
+    check,
+    claims,
+    compare,
+    data,
+    evaluate,
+    perf,
+    pretrain,
+    report,
+    run,
+    score,
+    status,
+)
 from benchmark.cli import list as list_verb
 from benchmark.errors import UserError
 
 # In the order `benchmark --help` lists them.
-VERBS = (list_verb, score, check, data, run, status, report, claims, compare, perf, pretrain)
+VERBS = (
+    list_verb,
+    score,
+    check,
+    data,
+    run,
+    evaluate,
+    status,
+    report,
+    claims,
+    compare,
+    perf,
+    pretrain,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

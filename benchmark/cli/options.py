@@ -155,3 +155,29 @@ def hint_other_profiles(folder: Path, chosen: str, statuses: list[str]) -> None:
             f"{held}: try --profile {min(others, key=lambda p: -others[p])}",
             file=sys.stderr,
         )
+
+
+def run_context(args: argparse.Namespace, options: PlanOptions):
+    """Where a run or an evaluation reads and writes, and its device, from the flags."""
+    import torch  # here, not at the top: the other verbs import this module
+
+    from benchmark.train.context import RunContext  # torch, as above
+
+    cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
+    workers = args.workers if args.workers is not None else (8 if cuda else 0)
+    weights = args.weights_root or (
+        Path(os.environ["BENCHMARK_WEIGHTS"]) if os.environ.get("BENCHMARK_WEIGHTS") else None
+    )
+    return RunContext(
+        results_dir=results_dir(args),
+        data_root=args.data_root,
+        weights_root=weights,
+        masks_root=options.masks_root,
+        cache_dir=cache_dir(args),
+        device=args.device,
+        num_workers=workers,
+        skip_bad=args.skip_bad,
+        progress=not args.no_progress,
+        sync_bn=args.sync_bn,
+        compile_mode=args.compile,
+    )

@@ -7,7 +7,6 @@ itself stays light for the other verbs.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tabulate import tabulate
@@ -16,9 +15,9 @@ from benchmark.cli.options import (
     add_cache_option,
     add_common,
     add_compile_option,
-    cache_dir,
     plan_options,
     results_dir,
+    run_context,
 )
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
@@ -102,31 +101,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--wait", action="store_true", help="Slurm: wait for every job to finish")
     p.set_defaults(func=cmd_run)
-
-
-def _context(args: argparse.Namespace, options):
-    import torch  # here, not at the top: the other verbs import this module
-
-    from benchmark.train.context import RunContext  # torch, as above
-
-    cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
-    workers = args.workers if args.workers is not None else (8 if cuda else 0)
-    weights = args.weights_root or (
-        Path(os.environ["BENCHMARK_WEIGHTS"]) if os.environ.get("BENCHMARK_WEIGHTS") else None
-    )
-    return RunContext(
-        results_dir=results_dir(args),
-        data_root=args.data_root,
-        weights_root=weights,
-        masks_root=options.masks_root,
-        cache_dir=cache_dir(args),
-        device=args.device,
-        num_workers=workers,
-        skip_bad=args.skip_bad,
-        progress=not args.no_progress,
-        sync_bn=args.sync_bn,
-        compile_mode=args.compile,
-    )
 
 
 def _executor(args: argparse.Namespace):
@@ -227,7 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         cells = registry.select(args.selector)
         plan = build_plan(registry, cells, options)
-    ctx = _context(args, options)
+    ctx = run_context(args, options)
     print(
         f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
         f"evaluation(s); profile {options.profile}; results in {ctx.results_dir}"

@@ -4,7 +4,6 @@ labels available up front without touching a pixel."""
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -49,22 +48,6 @@ class MultiLabelDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.files)
-
-    def sample_ids(self, root: str | os.PathLike | None = None) -> list[str]:
-        """One unique id per sample (per-image predictions are keyed by it): its file, relative
-        to ``root``; samples that share a file (WIDER's person boxes) get ``#k``, k counting
-        that file's samples in order."""
-        names = [os.path.relpath(f, root) if root is not None else os.fspath(f) for f in self.files]
-        shared = {name for name, count in Counter(names).items() if count > 1}
-        seen: Counter[str] = Counter()
-        ids = []
-        for name in names:
-            if name in shared:
-                ids.append(f"{name}#{seen[name]}")
-                seen[name] += 1
-            else:
-                ids.append(name)
-        return ids
 
     def load_image(self, index: int) -> Image.Image:
         """The decoded RGB image of a sample, cropped to its person box when it has one (past

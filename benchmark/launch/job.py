@@ -129,7 +129,8 @@ def _recover_from_kill(job: Job, folder: Path) -> None:
     here): temp files of an interrupted atomic write are removed, and a `last.pt` that does
     not read is set aside so that training starts over instead of failing at resume."""
     if ddp.is_main():  # under torchrun, rank 0 alone writes in the run's folder
-        for leftover in [*folder.glob(".*.tmp"), *folder.glob("checkpoints/.*.tmp")]:
+        temporary = (".*.tmp", "checkpoints/.*.tmp", "predictions/.*.tmp")
+        for leftover in [p for pattern in temporary for p in folder.glob(pattern)]:
             leftover.unlink(missing_ok=True)
         last = folder / "checkpoints" / checkpoint.LAST
         reason = checkpoint.set_aside_if_unreadable(last) if job.kind == "train" else None

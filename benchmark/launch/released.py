@@ -16,6 +16,9 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import UserError
+from benchmark.launch.job import Job
+from benchmark.launch.local import LocalExecutor
+from benchmark.launch.preflight import check_writable, preflight
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import (
     CheckpointMismatch,
@@ -24,11 +27,13 @@ from benchmark.models.checkpoint_files import (
     mismatch,
     sha256_file,
 )
-from benchmark.plan import PlanOptions
+from benchmark.plan import Plan, PlanOptions
 from benchmark.profiles import resolve_run
 from benchmark.registry import Registry
 from benchmark.released import Release, Releases, Target, known_layouts, target_run
+from benchmark.results import is_done
 from benchmark.spec import BUCKETS, FILE_CHECKPOINT, SEED_SUFFIX, EvalSpec, RunSpec
+from benchmark.train.context import RunContext
 
 TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
 
@@ -142,3 +147,21 @@ def _evaluation(
         checkpoint=FILE_CHECKPOINT + sha256_file(path),
         checkpoint_file=str(Path(path).resolve()),
     )
+
+
+def run_evaluations(plan: ReleasePlan, ctx: RunContext, options: PlanOptions, force: bool = False):
+    """Run the planned evaluations in this process (the runner's checks first); the statuses."""
+    import shutil
+
+    jobs = [Job("eval", ev, ctx) for ev in plan.evals]
+    if force:
+        for job in jobs:
+            shutil.rmtree(Path(ctx.results_dir) / job.hash, ignore_errors=True)
+    todo = [job for job in jobs if not is_done(ctx.results_dir, job.hash)]
+    if todo:
+        check_writable(Path(ctx.results_dir))
+        # The data and masks each evaluation reads, checked before any of them starts.
+        preflight(Plan(options, runs={job.spec.run.hash: job.spec.run for job in todo}), ctx)
+    if len(todo) < len(jobs):
+        print(f"{len(jobs) - len(todo)} of {len(jobs)} evaluation(s) already done: not launched")
+    return LocalExecutor().run(todo) if todo else []

@@ -250,7 +250,7 @@ def attach_cell_lines(tables, section: ReleasedSection) -> None:
 
 def released_text(measured: float, std: float | None, paper: float | None) -> str:
     """A published file's value under a paper cell: measured / paper (measured − paper)."""
-    return f"{fmtmean_std(measured, std)} / {fmt(paper)} ({fmt_diff(measured, paper)})"
+    return f"{fmt_mean_std(measured, std)} / {fmt(paper)} ({fmt_diff(measured, paper)})"
 
 
 SUMMARY_HEADERS = (
@@ -272,7 +272,7 @@ def summary_rows(section: ReleasedSection) -> list[list[str]]:
             fmt(r.reported),
             fmt(r.measured) if is_number(r.measured) else DASH,
             fmt_diff(r.measured, r.reported) if is_number(r.measured) else DASH,
-            fmtmean_std(r.high, r.high_std) if is_number(r.high) else DASH,
+            fmt_mean_std(r.high, r.high_std) if is_number(r.high) else DASH,
             r.note,
         ]
         for r in section.summary.itertuples()
@@ -287,7 +287,7 @@ def table6_rows(section: ReleasedSection) -> list[list[str]]:
             r.metric,
             r.file,
             fmt(r.paper),
-            fmtmean_std(r.measured, r.std) if is_number(r.measured) else f"{DASH} (not evaluated)",
+            fmt_mean_std(r.measured, r.std) if is_number(r.measured) else f"{DASH} (not evaluated)",
             fmt_diff(r.measured, r.paper) if is_number(r.measured) else DASH,
         ]
         for r in section.table6.itertuples()

@@ -19,15 +19,17 @@ import torch
 
 from benchmark import distributed as ddp
 from benchmark.data.masks import load_pool
+from benchmark.errors import UserError
 from benchmark.metrics import METRIC_NAMES
 from benchmark.models import build_model
+from benchmark.models.checkpoint_files import load_strict, sha256_file
 from benchmark.predictions import (
     Predictions,
     predictions_key,
     predictions_path,
     save_predictions,
 )
-from benchmark.spec import EvalSpec
+from benchmark.spec import FILE_CHECKPOINT, EvalSpec, split_condition
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
 from benchmark.train.inference import (
@@ -101,20 +103,41 @@ def keep_predictions(
     return {"file": path.relative_to(out_dir).as_posix(), "sha256": digest}
 
 
-def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
-    """Evaluate a trained run's checkpoint under every condition of the EvalSpec."""
-    spec = ev.run
-    device = ddp.local_device(ctx.torch_device())
+def load_checkpoint(ev: EvalSpec, ctx: RunContext) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The evaluated model (on the CPU) and what the result records about where it came from:
+    a trained run's best/last checkpoint, or a file identified by its sha256, re-hashed here so
+    that the numbers belong to the file the identity names. The checkpoint carries every
+    weight: the architecture is built without the pretrained file."""
+    model = build_model(dataclasses.replace(ev.run, weights=None))
+    if ev.checkpoint.startswith(FILE_CHECKPOINT):
+        path = Path(ev.checkpoint_file or "")
+        if not path.is_file():
+            raise UserError(f"checkpoint file {path} is gone (it was planned for evaluation)")
+        digest = sha256_file(path)
+        if FILE_CHECKPOINT + digest != ev.checkpoint:
+            raise UserError(
+                f"checkpoint file {path} changed since it was planned (sha256 {digest[:12]}…, "
+                f"expected {ev.checkpoint[len(FILE_CHECKPOINT) :][:12]}…)"
+            )
+        loaded = load_strict(model, path)
+        info = {"path": str(path), "sha256": digest, "layout": loaded.layout}
+        return model, {"checkpoint_file": info, "checkpoint_epoch": loaded.epoch}
     ckpt_path = (
         Path(ctx.results_dir)
-        / spec.hash
+        / ev.run.hash
         / "checkpoints"
         / (checkpoint.BEST if ev.checkpoint == "best" else checkpoint.LAST)
     )
     saved = checkpoint.load(ckpt_path)
-    # The checkpoint carries every weight: build the architecture without the pretrained file.
-    model = build_model(dataclasses.replace(spec, weights=None))
     model.load_state_dict(saved["model"])
+    return model, {"checkpoint_epoch": saved.get("epoch")}
+
+
+def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
+    """Evaluate a checkpoint under every condition of the EvalSpec."""
+    spec = ev.run
+    device = ddp.local_device(ctx.torch_device())
+    model, source = load_checkpoint(ev, ctx)
     model = prepare_model(model, ctx, device)
     test_set = build_test_set(spec, ctx)
     batchnorm = None
@@ -133,20 +156,22 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         mask_gen = generator(derive_seed(ev.mask_seed, 0, 7))
         batchnorm = reestimate_batchnorm(model, loader, device, pool, mask_gen)
     rows, timings, examples = [], {}, {"probs": {}}
-    ids, kept = prediction_ids(test_set), {}
+    ids, kept, per_class = prediction_ids(test_set), {}, {}
     for condition in ev.conditions:
+        base, seed = split_condition(condition)
+        seed = ev.mask_seed if seed is None else seed
         keep_fn, ratios = None, []
-        if condition != "clean":
+        if base != "clean":
             # On the device, as in training: only pool indices cross to the GPU, not keep-maps.
             pool = load_pool(
-                condition,
+                base,
                 spec.img_size,
                 ctx.masks_for(ev.mask_source),
                 cache_dir=ctx.cache_dir,
             ).to(device)
 
-            def keep_fn(index, pool=pool, ratios=ratios):
-                keep = pool.for_indices(torch.as_tensor(index), ev.mask_seed)
+            def keep_fn(index, pool=pool, ratios=ratios, seed=seed):
+                keep = pool.for_indices(torch.as_tensor(index), seed)
                 ratios.extend((1 - keep.flatten(1).mean(1)).tolist())
                 return keep
 
@@ -165,6 +190,7 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         scores = score_predictions(probs, targets, test_set.instances, indices, spec)
         values = {name: scores[name] for name in METRIC_NAMES}
         values.update({k: v for k, v in scores.items() if k.startswith("mAP_") and v is not None})
+        per_class[condition] = scores["AP"]
         hole = float(np.mean(ratios)) if ratios else 0.0
         for metric, value in values.items():
             rows.append(
@@ -174,9 +200,10 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     return {
         "rows": rows,
         "predictions": kept,
-        "checkpoint_epoch": saved.get("epoch"),
+        **source,
         "batchnorm": batchnorm,
         "classes": list(test_set.classes),
+        "per_class_AP": per_class,
         "examples": examples,
         "eval_samples_per_s": len(test_set) * len(ev.conditions) / total if total else 0.0,
         "timings": {"per_condition_s": timings},

@@ -1,0 +1,175 @@
+"""`benchmark evaluate`: score published checkpoints — or a user's own file of a registered
+architecture — with every metric of the paper, the masked test of Table 6 and the robustness
+curve. benchmark.launch.released plans (which files are present, what each one is, that it
+fits); the suite's one evaluation job runs each; results are stored like any evaluation.
+
+Launching imports torch, so the handler imports `benchmark.launch` when called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tabulate import tabulate
+
+from benchmark.cli.options import add_cache_option, add_compile_option, run_context
+from benchmark.errors import UserError
+from benchmark.plan import PlanOptions
+from benchmark.profiles import get_profile
+from benchmark.registry import load_registry
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "evaluate",
+        help="score published checkpoints (or your own file): clean, masked, every bucket",
+    )
+    p.add_argument(
+        "selector",
+        nargs="?",
+        help="released (every published file) or a glob over release ids (msl-*, csra-voc-*)",
+    )
+    p.add_argument("--checkpoint", type=Path, default=None, help="a checkpoint file of yours")
+    p.add_argument(
+        "--like", default=None, help="with --checkpoint: the registry run whose model it fits"
+    )
+    p.add_argument(
+        "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
+    )
+    p.add_argument("--profile", default="smoke", help="paper | mini | smoke (default: smoke)")
+    p.add_argument("--results-dir", type=Path, default=None, help="default: results/<profile>/")
+    p.add_argument(
+        "--mask-seeds",
+        default="0,1,2",
+        help="mask seeds: the first draws every masked condition, each further one draws "
+        "Table 6's setting again, for its spread (default: 0,1,2)",
+    )
+    p.add_argument(
+        "--masks-root",
+        type=Path,
+        default=None,
+        help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
+        "procedural masks stand in when absent)",
+    )
+    p.add_argument(
+        "--data-root", type=Path, default=None, help="folder holding voc2007/, coco2014/, wider/"
+    )
+    p.add_argument(
+        "--weights-root",
+        type=Path,
+        default=None,
+        help="folder holding the published files (default: $BENCHMARK_WEIGHTS)",
+    )
+    add_cache_option(p)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--workers", type=int, default=None, help="data-loader workers (default: 0 CPU, 8 CUDA)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_compile_option(p, "; speed only, not part of an evaluation's identity")
+    p.add_argument("--force", action="store_true", help="discard existing results and rerun")
+    p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    p.set_defaults(func=cmd_evaluate, skip_bad=False, sync_bn=False)
+
+
+def parse_mask_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in str(text).split(",") if s.strip() != "")
+    except ValueError:
+        raise UserError(f"--mask-seeds: expected comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UserError("--mask-seeds: give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--mask-seeds: seeds must be distinct, got {text!r}")
+    return seeds
+
+
+def _check_flags(args: argparse.Namespace) -> tuple[int, ...]:
+    if args.selector is None and args.checkpoint is None:
+        raise UserError(
+            "give a release selector (released, or a glob over release ids) or --checkpoint FILE "
+            "--like RUN"
+        )
+    if args.selector is not None and args.checkpoint is not None:
+        raise UserError("give either a release selector or --checkpoint, not both")
+    if args.checkpoint is not None and args.like is None:
+        raise UserError("--checkpoint needs --like RUN: the registry run whose model it fits")
+    if args.like is not None and args.checkpoint is None:
+        raise UserError("--like goes with --checkpoint FILE")
+    get_profile(args.profile)
+    return parse_mask_seeds(args.mask_seeds)
+
+
+def _options(args: argparse.Namespace) -> PlanOptions:
+    masks_root = args.masks_root or (
+        Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
+    )
+    return PlanOptions(args.profile, (0,), None, masks_root)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    mask_seeds = _check_flags(args)  # every flag checked before any file is read
+    from benchmark.launch.released import (  # torch: only when evaluating
+        ReleasePlan,
+        plan_checkpoint,
+        plan_releases,
+    )
+    from benchmark.released import known_layouts, load_releases
+
+    registry = load_registry(args.experiments)
+    releases = load_releases(registry)
+    options = _options(args)
+    ctx = run_context(args, options)
+    if args.checkpoint is not None:
+        ev = plan_checkpoint(
+            registry, args.checkpoint, args.like, options, mask_seeds, known_layouts(releases)
+        )
+        plan = ReleasePlan(evals=[ev])
+    else:
+        selected = releases.select(args.selector)
+        plan = plan_releases(registry, releases, selected, options, ctx.weights_root, mask_seeds)
+    for release, path in plan.absent:
+        print(f"{release.id}: absent ({path} not found; {release.origin})")
+    for release in plan.unmapped:
+        print(f"{release.id}: unmapped ({release.unmapped})")
+    for ev in plan.evals:
+        print(f"{ev.name} [{ev.hash}]: {ev.checkpoint_file}; {len(ev.conditions)} conditions")
+    if args.dry_run or not plan.evals:
+        if not plan.evals:
+            print("no file to evaluate")
+        return 0
+    from benchmark.launch.released import run_evaluations
+
+    statuses = run_evaluations(plan, ctx, options, force=args.force)
+    _print_summary(plan, releases, ctx.results_dir)
+    return 1 if "failed" in statuses else 0
+
+
+def _print_summary(plan, releases, folder: Path) -> None:
+    from benchmark.report.numbers import fmt, fmt_mean_std
+    from benchmark.report.released import condition_values, mean_std
+    from benchmark.results import load_result
+
+    rows = []
+    for ev in plan.evals:
+        loaded = load_result(folder, ev.hash)
+        data = loaded.data if loaded.problem is None else None
+        release = releases.releases.get(ev.name)
+        reported = release.reported.get("mAP") if release else None
+        if data is None or data["status"] != "done":
+            rows.append([ev.name, fmt(reported), "—", "—", (data or {}).get("error", "failed")])
+            continue
+        values = condition_values(data)
+        clean = values.get("clean", {}).get("mAP", [])
+        high = values.get("high", {}).get("mAP", [])
+        high_text = fmt_mean_std(*mean_std(high)) if high else "—"
+        rows.append([ev.name, fmt(reported), fmt(clean[0]) if clean else "—", high_text, "done"])
+    headers = ["evaluation", "reported mAP", "clean mAP", "Table 6 setting mAP", "status"]
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+    print(f"results in {folder}; `benchmark report --profile {plan_profile(plan)}` shows them")
+
+
+def plan_profile(plan) -> str:
+    return plan.evals[0].run.profile
