@@ -139,6 +139,10 @@ def test_evaluate_released_scores_present_files_and_names_absent_ones(evaluated)
     assert result["checkpoint_file"]["layout"] == "publisher"
     keys = {"clean", "high", "high_seed1", *(b.replace(":", "-") for b in BUCKETS)}
     assert set(result["predictions"]) == keys
+    # Table 6's setting drawn with a second mask seed: other masks, same hole-ratio range.
+    ratios = {r["condition"]: r["hole_ratio"] for r in result["rows"]}
+    assert 0.5 < ratios["high"] <= 0.6 and 0.5 < ratios["high_seed1"] <= 0.6
+    assert ratios["high"] != ratios["high_seed1"]
 
     # The stored clean predictions are the file's model, computed here from the formulas.
     listed = result["predictions"]["clean"]
