@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import UserError
-from benchmark.launch.job import Job
 from benchmark.launch.local import LocalExecutor
 from benchmark.launch.preflight import check_writable, preflight
+from benchmark.launch.runner import jobs_for
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import (
     CheckpointMismatch,
@@ -151,12 +151,7 @@ def _evaluation(
 
 def run_evaluations(plan: ReleasePlan, ctx: RunContext, options: PlanOptions, force: bool = False):
     """Run the planned evaluations in this process (the runner's checks first); the statuses."""
-    import shutil
-
-    jobs = [Job("eval", ev, ctx) for ev in plan.evals]
-    if force:
-        for job in jobs:
-            shutil.rmtree(Path(ctx.results_dir) / job.hash, ignore_errors=True)
+    _, jobs = jobs_for(Plan(options, evals={ev.hash: ev for ev in plan.evals}), ctx, force)
     todo = [job for job in jobs if not is_done(ctx.results_dir, job.hash)]
     if todo:
         check_writable(Path(ctx.results_dir))
@@ -164,4 +159,4 @@ def run_evaluations(plan: ReleasePlan, ctx: RunContext, options: PlanOptions, fo
         preflight(Plan(options, runs={job.spec.run.hash: job.spec.run for job in todo}), ctx)
     if len(todo) < len(jobs):
         print(f"{len(jobs) - len(todo)} of {len(jobs)} evaluation(s) already done: not launched")
-    return LocalExecutor().run(todo) if todo else []
+    return LocalExecutor().execute(todo) if todo else []
