@@ -148,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(plan, releases, folder: Path) -> None:
-    from benchmark.report.numbers import fmt, fmt_mean_std
+    from benchmark.report.wording import fmt, fmt_mean_std
     from benchmark.report.released import condition_values, mean_std
     from benchmark.results import load_result
 
