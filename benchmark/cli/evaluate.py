@@ -148,8 +148,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(plan, releases, folder: Path) -> None:
-    from benchmark.report.wording import fmt, fmt_mean_std
+    # Here, not at the top: the report package draws with matplotlib, which no other verb
+    # needs at start-up.
     from benchmark.report.released import condition_values, mean_std
+    from benchmark.report.wording import fmt, fmt_mean_std
     from benchmark.results import load_result
 
     rows = []
