@@ -123,8 +123,6 @@ def released_html(section, contents: list[tuple[str, str, int]]) -> str:
     """The "Published checkpoints" section (report/released.py)."""
     from benchmark.report import released as rel
 
-    if not section.evaluated:
-        return f"{_section(rel.SECTION, contents)}<p>{escape(rel.NONE_EVALUATED)}</p>"
     parts = [
         _section(rel.SECTION, contents),
         f'<p class="note">{escape(rel.NOTE)}</p>',
@@ -231,7 +229,8 @@ def render_html(report: Report) -> str:
         parts.append(f"<p>{NO_SUBSETS}</p>")
     else:
         parts.append(grid(SUBSET_HEADERS, subset_rows(report.subsets)))
-    if report.released is not None:
+    # Shown once a published file has a result: the page stays within its height budget.
+    if report.released is not None and report.released.evaluated:
         parts.append(released_html(report.released, contents))
     parts.append(_section("Figures", contents))
     if not report.figures:

@@ -195,6 +195,8 @@ def test_report_shows_published_checkpoints(evaluated):
     table6 = text.split("## Table 6", 1)[1].split("\n## ", 1)[0]
     assert "↳ published msl_c_voc.pth" in table6
     assert "↳ published csra_voc07_resnetcut_h1_95.2.pth, stand-in" in table6
+    html = (out / "report.html").read_text()
+    assert "Table 6 rebuilt from published files" in html and "↳ published msl_c_voc.pth" in html
 
 
 @pytest.fixture
