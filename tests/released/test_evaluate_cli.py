@@ -184,7 +184,16 @@ def test_a_killed_evaluation_restarts_cleanly(evaluated):
 def test_report_shows_published_checkpoints(evaluated):
     folder = evaluated["folder"]
     out = folder / "report"
-    args = ["report", "--profile", "smoke", "--out", str(out), "--no-figures", "--format", "md,html"]
+    args = [
+        "report",
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+        "--no-figures",
+        "--format",
+        "md,html",
+    ]
     assert main(args) == 0
     text = (out / "report.md").read_text()
     section = text.split("## Published checkpoints", 1)[1].split("\n## ", 1)[0]
