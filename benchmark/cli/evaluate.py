@@ -160,7 +160,7 @@ def _print_summary(plan, releases, folder: Path) -> None:
         data = loaded.data if loaded.problem is None else None
         release = releases.releases.get(ev.name)
         reported = release.reported.get("mAP") if release else None
-        if data is None or data["status"] != "done":
+        if not loaded.done:
             rows.append([ev.name, fmt(reported), "—", "—", (data or {}).get("error", "failed")])
             continue
         values = condition_values(data)

@@ -78,10 +78,10 @@ def release_results(releases: Releases, results_dir: Path, profile: str) -> dict
             continue
         if data.get("name") not in releases.releases:
             continue
-        rank = (data["status"] == "done", (data.get("provenance") or {}).get("created", ""))
+        rank = (loaded.done, (data.get("provenance") or {}).get("created", ""))
         current = chosen.get(data["name"])
         if current is None or rank > current["_rank"]:
-            chosen[data["name"]] = {**data, "_rank": rank}
+            chosen[data["name"]] = {**data, "_rank": rank, "_done": loaded.done}
     return chosen
 
 
@@ -134,7 +134,7 @@ def build_released(
             row.update(status="unmapped", note=release.unmapped)
         elif result is None:
             row["status"] = "not evaluated"
-        elif result["status"] != "done":
+        elif not result["_done"]:
             row.update(status="failed", note=str(result.get("error") or "failed"))
         else:
             values = condition_values(result)
@@ -175,7 +175,7 @@ def _table6(registry: Registry, releases: Releases, results: dict[str, dict]):
     for cell in registry.select("table6"):
         for release, _ in releases.speaking_to(cell.id):
             result = results.get(release.id)
-            done = result is not None and result["status"] == "done"
+            done = result is not None and result["_done"]
             values = condition_values(result) if done else {}
             for metric, paper in cell.paper.items():
                 measured = values.get(cell.condition or "high", {}).get(metric)
