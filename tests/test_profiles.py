@@ -74,3 +74,47 @@ def test_paper_profile_ranks_ties_as_the_authors_and_the_others_in_input_order()
     assert get_profile("paper").tie_order == "authors"
     assert get_profile("smoke").tie_order == get_profile("mini").tie_order == "stable"
     assert all(p.tie_order in TIE_ORDERS for p in PROFILES.values())
+
+
+def test_paper_synth_is_the_paper_recipe_on_synthetic_trees_with_real_counts(registry):
+    plan = build_plan(registry, registry.select("all"), PlanOptions(profile="paper-synth"))
+    assert len(plan.runs) == 28 and len(plan.evals) == 4
+    label = ("name", "notes", "weights", "synth", "profile", "mask_source")
+    for name in registry.runs:
+        synth = resolve_run(registry, name, "paper-synth")
+        paper = resolve_run(registry, name, "paper")
+        for field in paper.__dataclass_fields__:
+            if field not in label:
+                assert getattr(synth, field) == getattr(paper, field), (name, field)
+        assert synth.weights is None  # random init: no weight files
+        assert synth.mask_source == paper.mask_source
+        if synth.dataset == "voc2007":
+            assert (synth.synth.train_images, synth.synth.test_images) == (5011, 4952)
+            assert not any("scaled down" in note for note in synth.notes)
+        else:  # COCO and WIDER are scaled down, and every run says so
+            assert synth.synth.train_images < {"coco2014": 82081, "wider": 28345}[synth.dataset]
+            assert any("scaled down" in note for note in synth.notes)
+    sizes = {(s.backbone, s.arch, s.img_size) for s in plan.runs.values()}
+    assert ("resnet101", "mcar", 576) in sizes and ("vit_large_patch16_224", "csra", 224) in sizes
+
+
+@pytest.mark.slow  # a ViT-B/16 step at 224 px: 15-40 s of CPU on 2 shared cores
+def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp_path):
+    """The cheapest paper cell (WIDER ViT-B/16, plain head, 224 px) on a one-image tree."""
+    import dataclasses
+
+    from benchmark.spec import SynthSpec
+    from benchmark.train.context import RunContext
+    from benchmark.train.loop import fit
+
+    name = next(
+        n for n, r in registry.runs.items()
+        if r["backbone"] == "vit_base_patch16_224" and r["method"] == "supervised"
+    )  # fmt: skip
+    spec = resolve_run(registry, name, "paper-synth", epochs=1)
+    assert (spec.backbone, spec.img_size, spec.batch_size) == ("vit_base_patch16_224", 224, 6)
+    spec = dataclasses.replace(spec, synth=SynthSpec(1, 1, 96, seed=0))  # 1–4 person boxes each
+    ctx = RunContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
+    body = fit(spec, ctx, tmp_path / "run")
+    assert len(body["history"]) == 1 and body["history"][0]["test_samples"] > 0
+    assert 0 <= body["metrics"]["last"]["mAP"] <= 100

@@ -10,9 +10,11 @@ function of the arguments: JSON and XML are byte-identical for a seed, JPEG qual
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from benchmark.results import atomic_write_bytes
 GENERATOR_VERSION = 1
 MARKER = "SYNTHETIC.json"
 JPEG_QUALITY = 90
+PARALLEL_MIN = 256  # images in a split below which worker processes cost more than they save
 SPLIT_CODES = {"train": 0, "test": 1}
 VOC_GROUPS = (  # context groups: classes that tend to appear together
     ("aeroplane", "bicycle", "boat", "bus", "car", "motorbike", "train", "person"),
@@ -45,12 +48,19 @@ COCO_CONTEXTS = (  # COCO supercategories merged into scene contexts
 
 
 def synthesize(
-    dataset: str, out: Path, train_images: int, test_images: int, image_size: int, seed: int
+    dataset: str,
+    out: Path,
+    train_images: int,
+    test_images: int,
+    image_size: int,
+    seed: int,
+    workers: int = 1,
 ) -> Path:
     """Write a synthetic ``dataset`` tree under ``out`` and return ``out`` (a valid ``--root``).
 
     ``out`` must be empty, absent, or a previous synthetic tree (it is then replaced).
     A ``SYNTHETIC.json`` marker records the arguments and the expected sample counts.
+    ``workers`` processes draw the images of a large split (same bytes for any number).
     """
     dataset_info(dataset)
     for name, value, low in (
@@ -65,7 +75,7 @@ def synthesize(
     writer = WRITERS[dataset]
     counts = {}
     for split, n in (("train", train_images), ("test", test_images)):
-        counts[split] = writer(out, split, n, image_size, seed)
+        counts[split] = writer(out, split, n, image_size, seed, workers)
     marker = {
         "dataset": dataset,
         "generator_version": GENERATOR_VERSION,
@@ -137,23 +147,25 @@ def _groups(names: tuple[str, ...], groups: tuple[tuple[str, ...], ...]) -> list
     return [[index[n] for n in group] for group in groups]
 
 
-def _write_voc(out: Path, split: str, n: int, size: int, seed: int) -> int:
+def _write_voc(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
     base = out / "VOCdevkit" / "VOC2007"
-    groups = _groups(VOC_CLASSES, VOC_GROUPS)
     offset = 0 if split == "train" else 500000  # test ids follow train ids, as in VOC
-    ids = []
-    for i in _progress(n, "voc2007", split):
-        rng = _rng(seed, "voc2007", split, i)
-        image, objects = object_scene(rng, size, groups, len(VOC_CLASSES))
-        image_id = f"{offset + i + 1:06d}"
-        _save_jpeg(image, base / "JPEGImages" / f"{image_id}.jpg")
-        xml = _voc_xml(image_id, image.size, objects, rng)
-        _write_bytes(base / "Annotations" / f"{image_id}.xml", xml.encode())
-        ids.append(image_id)
+    args = [(base, split, i, size, seed, offset) for i in range(n)]
+    ids = _map(_voc_image, args, workers, f"voc2007 {split}")
     list_name = "trainval.txt" if split == "train" else "test.txt"
     lines = "".join(f"{i}\n" for i in ids)
     _write_bytes(base / "ImageSets" / "Main" / list_name, lines.encode())
     return n
+
+
+def _voc_image(base: Path, split: str, i: int, size: int, seed: int, offset: int) -> str:
+    rng = _rng(seed, "voc2007", split, i)
+    image, objects = object_scene(rng, size, _groups(VOC_CLASSES, VOC_GROUPS), len(VOC_CLASSES))
+    image_id = f"{offset + i + 1:06d}"
+    _save_jpeg(image, base / "JPEGImages" / f"{image_id}.jpg")
+    xml = _voc_xml(image_id, image.size, objects, rng)
+    _write_bytes(base / "Annotations" / f"{image_id}.xml", xml.encode())
+    return image_id
 
 
 def _voc_difficult(obj: Placed, rng: np.random.Generator) -> bool:
@@ -190,31 +202,20 @@ def _voc_xml(image_id: str, size: tuple[int, int], objects: list[Placed], rng) -
     return "\n".join(parts) + "\n"
 
 
-def _write_coco(out: Path, split: str, n: int, size: int, seed: int) -> int:
+def _write_coco(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
     folder = "train2014" if split == "train" else "val2014"
-    names = tuple(name for _, name, _ in COCO_CATEGORIES)
-    supers = [sup for _, _, sup in COCO_CATEGORIES]
-    contexts = [[i for i, s in enumerate(supers) if s in ctx] for ctx in COCO_CONTEXTS]
-    images, annotations = [], []
     offset = 0 if split == "train" else 500000
-    for i in _progress(n, "coco2014", split):
-        rng = _rng(seed, "coco2014", split, i)
-        image, objects = object_scene(
-            rng, size, contexts, len(names), empty_prob=0.03, crowd_prob=0.08
-        )
-        image_id = offset + i + 1
-        file_name = f"COCO_{folder}_{image_id:012d}.jpg"
-        _save_jpeg(image, out / folder / file_name)
-        images.append(
-            {"id": image_id, "file_name": file_name, "width": image.size[0],
-             "height": image.size[1]}
-        )  # fmt: skip
+    args = [(out, folder, split, i, size, seed, offset) for i in range(n)]
+    drawn = _map(_coco_image, args, workers, f"coco2014 {split}")
+    images, annotations = [], []
+    for image, objects in drawn:
+        images.append(image)
         for obj in objects:
             x0, y0, x1, y1 = obj.box
             annotations.append(
                 {
                     "id": len(annotations) + 1,
-                    "image_id": image_id,
+                    "image_id": image["id"],
                     "category_id": COCO_CATEGORIES[obj.cls][0],
                     "bbox": [x0, y0, x1 - x0, y1 - y0],
                     "area": obj.visible,
@@ -234,21 +235,26 @@ def _write_coco(out: Path, split: str, n: int, size: int, seed: int) -> int:
     return len({a["image_id"] for a in annotations})
 
 
-def _write_wider(out: Path, split: str, n: int, size: int, seed: int) -> int:
-    images, boxes = [], 0
-    for i in _progress(n, "wider", split):
-        rng = _rng(seed, "wider", split, i)
-        image, scene, people = person_scene(rng, size)
-        sub = "test" if split == "test" else ("val" if i % 5 == 4 else "train")
-        name = SCENES[scene]
-        file_name = f"{sub}/{scene}--{name}/{scene}_{name}_{i + 1}.jpg"
-        _save_jpeg(image, out / "Image" / file_name)
-        targets = [
-            {"attribute": p.attributes, "bbox": list(p.box), "occlusion": p.occluded}
-            for p in people
-        ]
-        images.append({"file_name": file_name, "scene_id": scene, "targets": targets})
-        boxes += len(people)
+def _coco_image(
+    out: Path, folder: str, split: str, i: int, size: int, seed: int, offset: int
+) -> tuple[dict[str, Any], list[Placed]]:
+    supers = [sup for _, _, sup in COCO_CATEGORIES]
+    contexts = [[k for k, s in enumerate(supers) if s in ctx] for ctx in COCO_CONTEXTS]
+    rng = _rng(seed, "coco2014", split, i)
+    image, objects = object_scene(
+        rng, size, contexts, len(COCO_CATEGORIES), empty_prob=0.03, crowd_prob=0.08
+    )
+    image_id = offset + i + 1
+    file_name = f"COCO_{folder}_{image_id:012d}.jpg"
+    _save_jpeg(image, out / folder / file_name)
+    entry = {"id": image_id, "file_name": file_name, "width": image.size[0],
+             "height": image.size[1]}  # fmt: skip
+    return entry, objects
+
+
+def _write_wider(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
+    args = [(out, split, i, size, seed) for i in range(n)]
+    images = _map(_wider_image, args, workers, f"wider {split}")
     data = {
         "images": images,
         "attribute_id_map": {str(i): name for i, name in enumerate(WIDER_ATTRIBUTES)},
@@ -256,12 +262,40 @@ def _write_wider(out: Path, split: str, n: int, size: int, seed: int) -> int:
     }
     which = "trainval" if split == "train" else "test"
     _write_json(out / "Annotations" / f"wider_attribute_{which}.json", data)
-    return boxes
+    return sum(len(image["targets"]) for image in images)
 
 
-def _progress(n: int, dataset: str, split: str):
-    """Image indices with a progress bar on a terminal: a mini tree takes about a minute."""
-    return tqdm(range(n), desc=f"synthetic {dataset} {split}", unit="img", disable=None)
+def _wider_image(out: Path, split: str, i: int, size: int, seed: int) -> dict[str, Any]:
+    rng = _rng(seed, "wider", split, i)
+    image, scene, people = person_scene(rng, size)
+    sub = "test" if split == "test" else ("val" if i % 5 == 4 else "train")
+    name = SCENES[scene]
+    file_name = f"{sub}/{scene}--{name}/{scene}_{name}_{i + 1}.jpg"
+    _save_jpeg(image, out / "Image" / file_name)
+    targets = [
+        {"attribute": p.attributes, "bbox": list(p.box), "occlusion": p.occluded} for p in people
+    ]
+    return {"file_name": file_name, "scene_id": scene, "targets": targets}
+
+
+def _map(fn: Callable[..., Any], args: list[tuple], workers: int, label: str) -> list[Any]:
+    """``fn(*a)`` for every ``a``, in order, with a progress bar on a terminal (a mini tree
+    takes about a minute); over ``workers`` processes when it pays. Each image has its own
+    generator (``_rng``), so the output does not depend on how work is split."""
+    bar = tqdm(total=len(args), desc=f"synthetic {label}", unit="img", disable=None)
+    with bar:
+        if workers <= 1 or len(args) < PARALLEL_MIN:
+            return [_advance(bar, fn(*a)) for a in args]
+        # spawn: no fork of a process that holds torch threads
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            done = pool.map(fn, *zip(*args, strict=True), chunksize=32)
+            return [_advance(bar, value) for value in done]
+
+
+def _advance(bar, value):
+    bar.update()
+    return value
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -79,7 +79,13 @@ def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{name}."))
     try:
         synthesize(
-            spec.dataset, tmp, synth.train_images, synth.test_images, synth.image_size, synth.seed
+            spec.dataset,
+            tmp,
+            synth.train_images,
+            synth.test_images,
+            synth.image_size,
+            synth.seed,
+            workers=os.cpu_count() or 1,  # used only for large trees (paper-synth)
         )
         os.replace(tmp, final)
     except OSError:

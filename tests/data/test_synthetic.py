@@ -33,3 +33,13 @@ def test_refuses_a_non_synthetic_folder(tmp_path: Path) -> None:
         synthesize("voc2007", tmp_path / "real", 2, 2, 32, seed=0)
     with pytest.raises(UserError, match="--images: must be at least 1"):
         synthesize("voc2007", tmp_path / "x", 0, 2, 32, seed=0)
+
+
+def test_worker_processes_write_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    import benchmark.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "PARALLEL_MIN", 1)  # split even a tiny tree over workers
+    for name in ("voc2007", "coco2014", "wider"):
+        serial = _tree(synthesize(name, tmp_path / f"{name}-1", 10, 3, 48, seed=3))
+        parallel = _tree(synthesize(name, tmp_path / f"{name}-2", 10, 3, 48, seed=3, workers=2))
+        assert parallel == serial
