@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.cost import PAPER_COUNTS
 from benchmark.errors import UserError
 from benchmark.registry import Registry
 from benchmark.spec import EvalSpec, RunSpec, SynthSpec
@@ -54,7 +55,6 @@ class Profile:
 
 # paper-synth: real counts for VOC2007 (SPEC §2); COCO and WIDER at a tenth of theirs, since a
 # full-size synthetic COCO (122k JPEGs) would take longer to write than the epoch it times.
-PAPER_COUNTS = {"voc2007": (5011, 4952), "coco2014": (82081, 40137), "wider": (28345, 29179)}
 PAPER_SYNTH = {
     # VOC images are about 500×375 (the synthetic scenes' landscape aspect at side 500)
     "voc2007": SynthSpec(train_images=5011, test_images=4952, image_size=500, seed=0),
