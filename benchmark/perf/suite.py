@@ -49,6 +49,8 @@ class PerfOptions:
     peak_tflops: float | None = None
     data_images: int = 192
     cache_dir: Path | None = None
+    variants: tuple[str, ...] = STEP_VARIANTS  # ratios are taken over "supervised" when timed
+    host_parts: bool = True  # also the data pipeline and the metrics (host work, no GPU)
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
@@ -63,9 +65,9 @@ class Measured:
     steps: dict[str, Samples]
     evals: Samples
     eval_images: int
-    data: PipelineTimes
+    data: PipelineTimes | None  # None when host parts were not measured
     data_samples: int
-    metrics: Samples
+    metrics: Samples | None
     flops: dict[str, int]
 
 
@@ -137,8 +139,8 @@ def _measure(
         pool = pool.to(device)
         trainer = build_trainer(spec, device, options.compile)
         batch = random_batch(spec, device)
-        log("perf: training steps (supervised, MSL, fused MSL)")
-        steps = {v: trainer.step_fn(v, batch, pool, seed=1) for v in STEP_VARIANTS}
+        log(f"perf: training steps ({', '.join(options.variants)})")
+        steps = {v: trainer.step_fn(v, batch, pool, seed=1) for v in options.variants}
         steps = interleaved(steps, repeats, warmup, device)
         log("perf: evaluation")
         eval_batches = 20 if cuda else 2
@@ -146,57 +148,63 @@ def _measure(
             {"eval": eval_fn(trainer, batch, eval_batches)}, repeats, warmup, device
         )["eval"]
         del trainer
-        log("perf: data pipeline (plain, masked)")
-        with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp:
-            root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
-            ctx = RunContext(
-                results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
-            )
-            samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)
-        log("perf: metrics at COCO scale")
-        metrics = interleaved({"metrics": metrics_fn()}, repeats, 1, device)["metrics"]
+        samples, data, metrics = 0, None, None
+        if options.host_parts:
+            log("perf: data pipeline (plain, masked)")
+            with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp:
+                root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
+                ctx = RunContext(
+                    results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
+                )
+                samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)
+            log("perf: metrics at COCO scale")
+            metrics = interleaved({"metrics": metrics_fn()}, repeats, 1, device)["metrics"]
     log("perf: FLOPs per step (meta device)")
-    flops = step_flops(spec, STEP_VARIANTS)
+    flops = step_flops(spec, options.variants)
     return Measured(steps, evals, eval_batches * options.batch, data, samples, metrics, flops)
 
 
 def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[str, Any]:
     """Medians and paired ratios (see benchmark.perf.timing) from the raw timings."""
     out: dict[str, Any] = {}
-    for variant in STEP_VARIANTS:
+    variants = list(m.steps)
+    for variant in variants:
         out[f"{variant}_step_s"] = m.steps[variant].median
-    for variant in ("msl", "fused_msl"):
-        out[f"{variant}_step_ratio"] = paired_ratio(
-            m.steps[variant].wall, m.steps["supervised"].wall
-        )
-    out["data_plain_per_s"] = m.data_samples / m.data.plain_s
-    # Masked time per sample ÷ plain time per sample, pass by pass.
-    out["mask_overhead"] = m.data.overhead()
-    out["data_masked_per_s"] = out["data_plain_per_s"] / out["mask_overhead"]
-    out["metrics_coco_s"] = m.metrics.median
+    if "supervised" in m.steps:
+        for variant in ("msl", "fused_msl"):
+            if variant in m.steps:
+                out[f"{variant}_step_ratio"] = paired_ratio(
+                    m.steps[variant].wall, m.steps["supervised"].wall
+                )
+    if m.data is not None:
+        out["data_plain_per_s"] = m.data_samples / m.data.plain_s
+        # Masked time per sample ÷ plain time per sample, pass by pass.
+        out["mask_overhead"] = m.data.overhead()
+        out["data_masked_per_s"] = out["data_plain_per_s"] / out["mask_overhead"]
+    if m.metrics is not None:
+        out["metrics_coco_s"] = m.metrics.median
     out["eval_images_per_s"] = m.eval_images / m.evals.median
-    for variant in STEP_VARIANTS:
+    for variant in variants:
         out[f"{variant}_step_flops"] = m.flops[variant]
         out[f"{variant}_images_per_s"] = batch / out[f"{variant}_step_s"]
     if peak is not None:
         out["peak_tflops"] = peak
-        for variant in STEP_VARIANTS:
+        for variant in variants:
             out[f"mfu_{variant}"] = mfu(m.flops[variant], out[f"{variant}_step_s"], peak)
-    out["targets_met"] = {k: out[k] <= v for k, v in TARGETS.items()}
-    if not cuda:  # on a GPU the process's CPU time is host work only: no cross-check
+    out["targets_met"] = {k: out[k] <= v for k, v in TARGETS.items() if k in out}
+    if not cuda and {"supervised", "msl", "fused_msl"} <= set(variants) and m.data is not None:
+        # on a GPU the process's CPU time is host work only: no cross-check
         sup = m.steps["supervised"].cpu
         out["cpu_time_ratios"] = {
             "msl_step_ratio": paired_ratio(m.steps["msl"].cpu, sup),
             "fused_msl_step_ratio": paired_ratio(m.steps["fused_msl"].cpu, sup),
             "mask_overhead": m.data.overhead(cpu=True),
         }
-    timed = {
-        **m.steps,
-        "eval": m.evals,
-        "data_load": m.data.load,
-        "data_mask": m.data.mask,
-        "metrics": m.metrics,
-    }
+    timed = {**m.steps, "eval": m.evals}
+    if m.data is not None:
+        timed.update({"data_load": m.data.load, "data_mask": m.data.mask})
+    if m.metrics is not None:
+        timed["metrics"] = m.metrics
     out["spread"] = {name: s.spread for name, s in timed.items()}
     out["timings_s"] = {name: s.wall for name, s in timed.items()}
     out["cpu_times_s"] = {name: s.cpu for name, s in timed.items()}
