@@ -220,7 +220,7 @@ def _perf(model: str, size: int, mode, host: bool, cache: Path, log) -> dict[str
         compile=mode,
         cache_dir=cache / "masks",
         variants=("supervised", "msl"),
-        host_parts=host,
+        parts=("steps", "data", "metrics") if host else ("steps",),
     )
     try:
         return run_perf(options, log)

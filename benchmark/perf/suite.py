@@ -31,6 +31,7 @@ from benchmark.train.loop import configure_determinism
 # Targets set for the CPU defaults (ResNet-101 + CSRA, 224 px, batch 6, 2 cores): the authors'
 # code measured 2.20×, 1.54× and 2.2 s; MSL's physical floor is 2.0× (two passes).
 TARGETS = {"msl_step_ratio": 2.05, "mask_overhead": 1.05, "metrics_coco_s": 0.2}
+PARTS = ("steps", "data", "metrics")
 NOISY_SPREAD = 1.25  # slowest ÷ fastest timed round above which a warning is printed
 BUSY_LOAD = 0.5  # load average per core, before measuring, above which a CPU run warns
 
@@ -50,7 +51,7 @@ class PerfOptions:
     data_images: int = 192
     cache_dir: Path | None = None
     variants: tuple[str, ...] = STEP_VARIANTS  # ratios are taken over "supervised" when timed
-    host_parts: bool = True  # also the data pipeline and the metrics (host work, no GPU)
+    parts: tuple[str, ...] = PARTS  # steps (with evaluation), data pipeline, metrics
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
@@ -62,8 +63,8 @@ class PerfOptions:
 class Measured:
     """Raw timings of one perf run, before they are turned into figures."""
 
-    steps: dict[str, Samples]
-    evals: Samples
+    steps: dict[str, Samples]  # empty when steps were not measured
+    evals: Samples | None
     eval_images: int
     data: PipelineTimes | None  # None when host parts were not measured
     data_samples: int
@@ -133,35 +134,49 @@ def _measure(
 ) -> Measured:
     cuda = device.type == "cuda"
     spec = perf_spec(options.model, options.img_size, options.batch)
+    steps, evals, eval_batches, flops = {}, None, 20 if cuda else 2, {}
+    samples, data, metrics = 0, None, None
     with _training_flags(device):
         log("perf: mask pool (generated once, then read from the cache)")
         pool = load_pool("high", spec.img_size, "procedural", cache_dir=options.cache_dir)
         pool = pool.to(device)
-        trainer = build_trainer(spec, device, options.compile)
-        batch = random_batch(spec, device)
-        log(f"perf: training steps ({', '.join(options.variants)})")
-        steps = {v: trainer.step_fn(v, batch, pool, seed=1) for v in options.variants}
-        steps = interleaved(steps, repeats, warmup, device)
-        log("perf: evaluation")
-        eval_batches = 20 if cuda else 2
-        evals = interleaved(
-            {"eval": eval_fn(trainer, batch, eval_batches)}, repeats, warmup, device
-        )["eval"]
-        del trainer
-        samples, data, metrics = 0, None, None
-        if options.host_parts:
-            log("perf: data pipeline (plain, masked)")
-            with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp:
+        if "steps" in options.parts:
+            trainer = build_trainer(spec, device, options.compile)
+            batch = random_batch(spec, device)
+            log(f"perf: training steps ({', '.join(options.variants)})")
+            steps = {v: trainer.step_fn(v, batch, pool, seed=1) for v in options.variants}
+            steps = interleaved(steps, repeats, warmup, device)
+            log("perf: evaluation")
+            evals = interleaved(
+                {"eval": eval_fn(trainer, batch, eval_batches)}, repeats, warmup, device
+            )["eval"]
+            del trainer
+        if "data" in options.parts:
+            log("perf: data pipeline (plain, masked), one thread as in a loader worker")
+            with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp, _threads(1):
                 root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
                 ctx = RunContext(
                     results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
                 )
                 samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)
+        if "metrics" in options.parts:
             log("perf: metrics at COCO scale")
             metrics = interleaved({"metrics": metrics_fn()}, repeats, 1, device)["metrics"]
-    log("perf: FLOPs per step (meta device)")
-    flops = step_flops(spec, options.variants)
+    if steps:
+        log("perf: FLOPs per step (meta device)")
+        flops = step_flops(spec, options.variants)
     return Measured(steps, evals, eval_batches * options.batch, data, samples, metrics, flops)
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``n`` (a DataLoader worker runs with one)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[str, Any]:
@@ -178,12 +193,15 @@ def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[st
                 )
     if m.data is not None:
         out["data_plain_per_s"] = m.data_samples / m.data.plain_s
+        # per core of CPU time: what one loader worker delivers, even on a shared machine
+        out["data_plain_per_cpu_s"] = m.data_samples / m.data.load.cpu_median
         # Masked time per sample ÷ plain time per sample, pass by pass.
         out["mask_overhead"] = m.data.overhead()
         out["data_masked_per_s"] = out["data_plain_per_s"] / out["mask_overhead"]
     if m.metrics is not None:
         out["metrics_coco_s"] = m.metrics.median
-    out["eval_images_per_s"] = m.eval_images / m.evals.median
+    if m.evals is not None:
+        out["eval_images_per_s"] = m.eval_images / m.evals.median
     for variant in variants:
         out[f"{variant}_step_flops"] = m.flops[variant]
         out[f"{variant}_images_per_s"] = batch / out[f"{variant}_step_s"]
@@ -200,7 +218,9 @@ def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[st
             "fused_msl_step_ratio": paired_ratio(m.steps["fused_msl"].cpu, sup),
             "mask_overhead": m.data.overhead(cpu=True),
         }
-    timed = {**m.steps, "eval": m.evals}
+    timed = dict(m.steps)
+    if m.evals is not None:
+        timed["eval"] = m.evals
     if m.data is not None:
         timed.update({"data_load": m.data.load, "data_mask": m.data.mask})
     if m.metrics is not None:
