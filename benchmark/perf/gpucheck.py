@@ -142,8 +142,10 @@ def run_check(out: Path, cache: Path, budget_s: float, log: Callable[[str], None
         progress=False,
         compile_mode=GRAPHS,
     )
-    spec = resolve_run(registry, EPOCH_RUN, "paper-synth", epochs=1)
-    evaluation = resolve_eval(registry, EPOCH_EVAL, "paper-synth", epochs=1)
+    spec = resolve_run(registry, EPOCH_RUN, "paper-synth", epochs=1, mask_source="procedural")
+    evaluation = resolve_eval(
+        registry, EPOCH_EVAL, "paper-synth", epochs=1, mask_source="procedural"
+    )
     check.step("prepare", lambda: _prepare(spec, evaluation, ctx))
     perf = {}
     for model, size in PERF_MODELS:
@@ -253,7 +255,7 @@ def _packed(k: int, cache: Path) -> dict[str, Any]:
 def _data_path(spec, ctx) -> dict[str, Any]:
     """Decode + augment of the training images over all cores, as a run's loader does it."""
     from benchmark.data import build_dataset
-    from benchmark.train.loop import make_loader
+    from benchmark.train.inference import make_loader
 
     cores = os.cpu_count() or 1
     dataset = build_dataset(

@@ -19,6 +19,7 @@ from benchmark.data.masks import MaskPool
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
+from benchmark.train.graphs import Graphs
 from benchmark.train.inference import predict, prepare_model
 from benchmark.train.loop import train_one_epoch
 from benchmark.train.seeding import generator
@@ -77,6 +78,7 @@ class Trainer:
     spec: RunSpec
     device: torch.device
     ctx: RunContext
+    graphs: Graphs  # the run's compile path: CUDA graphs for full batches, eager fallback
 
     def step(self, variant: str, batch: Batch, pool: MaskPool | None, mask_gen) -> float:
         """One training iteration of ``variant``; returns its loss."""
@@ -92,6 +94,7 @@ class Trainer:
             0,
             self.ctx,
             set(),
+            self.graphs,
         )
         return loss
 
@@ -112,7 +115,7 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
         progress=False,
         compile_mode=compile_mode,
     )
-    model = prepare_model(build_model(spec), ctx, device)
+    model, graphs = prepare_model(build_model(spec), ctx, device, spec.batch_size)
     optimizer = torch.optim.SGD(
         model.param_groups(spec.lr, spec.head_lr_mult),
         lr=spec.lr,
@@ -120,10 +123,10 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
         weight_decay=spec.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.0)
-    return Trainer(model, optimizer, scheduler, spec, device, ctx)
+    return Trainer(model, optimizer, scheduler, spec, device, ctx, graphs)
 
 
 def eval_fn(trainer: Trainer, batch: Batch, batches: int) -> Callable[[], object]:
     """``predict`` over ``batches`` copies of the batch: the model's inference cost alone."""
     loader = [batch] * batches
-    return lambda: predict(trainer.model, loader, trainer.device)
+    return lambda: predict(trainer.model, loader, trainer.device, graphs=trainer.graphs)

@@ -46,7 +46,7 @@ class PerfOptions:
     batch: int = 6
     repeats: int | None = None  # default: 5 on CPU, 20 on CUDA
     warmup: int | None = None  # default: 1 on CPU, 3 on CUDA (compilation, cudnn autotuning)
-    compile: str | None = None  # a torch.compile mode; None = eager
+    compile: str | None = "auto"  # benchmark.train.graphs: auto | none (= None) | a mode
     peak_tflops: float | None = None
     data_images: int = 192
     cache_dir: Path | None = None
@@ -70,6 +70,7 @@ class Measured:
     data_samples: int
     metrics: Samples | None
     flops: dict[str, int]
+    compile: dict[str, str | None] | None = None  # mode used and why it fell back, if it did
 
 
 def _stderr(msg: str) -> None:
@@ -107,7 +108,8 @@ def run_perf(options: PerfOptions, log: Log = _stderr) -> dict[str, Any]:
         "batch": options.batch,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "compile": options.compile or False,
+        "compile": (measured.compile or {}).get("compile"),
+        "compile_fallback": (measured.compile or {}).get("compile_fallback"),
         "repeats": repeats,
         "warmup": warmup,
         "cpu_count": cores,
@@ -134,7 +136,7 @@ def _measure(
 ) -> Measured:
     cuda = device.type == "cuda"
     spec = perf_spec(options.model, options.img_size, options.batch)
-    steps, evals, eval_batches, flops = {}, None, 20 if cuda else 2, {}
+    steps, evals, eval_batches, flops, compiled = {}, None, 20 if cuda else 2, {}, None
     samples, data, metrics = 0, None, None
     with _training_flags(device):
         log("perf: mask pool (generated once, then read from the cache)")
@@ -150,6 +152,7 @@ def _measure(
             evals = interleaved(
                 {"eval": eval_fn(trainer, batch, eval_batches)}, repeats, warmup, device
             )["eval"]
+            compiled = trainer.graphs.record()
             del trainer
         if "data" in options.parts:
             log("perf: data pipeline (plain, masked), one thread as in a loader worker")
@@ -165,7 +168,9 @@ def _measure(
     if steps:
         log("perf: FLOPs per step (meta device)")
         flops = step_flops(spec, options.variants)
-    return Measured(steps, evals, eval_batches * options.batch, data, samples, metrics, flops)
+    return Measured(
+        steps, evals, eval_batches * options.batch, data, samples, metrics, flops, compiled
+    )
 
 
 @contextmanager

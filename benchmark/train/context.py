@@ -33,8 +33,9 @@ class RunContext:
     skip_bad: bool = False
     progress: bool = True
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun
-    # torch.compile mode for the model (None = eager): speed only, so not part of the identity
-    compile_mode: str | None = None
+    # torch.compile mode (benchmark.train.graphs): auto = CUDA graphs on CUDA, none elsewhere;
+    # none = eager. Speed only, so not part of the identity; the result records what ran.
+    compile_mode: str | None = "auto"
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":

@@ -138,7 +138,8 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     spec = ev.run
     device = ddp.local_device(ctx.torch_device())
     model, source = load_checkpoint(ev, ctx)
-    model = prepare_model(model, ctx, device)
+    batch = spec.batch_size // ddp.world_size()
+    model, graphs = prepare_model(model, ctx, device, batch, ddp.world_size())
     test_set = build_test_set(spec, ctx)
     batchnorm = None
     if ev.bn_reestimate is not None:
@@ -154,7 +155,8 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
                 cache_dir=ctx.cache_dir,
             ).to(device)
         mask_gen = generator(derive_seed(ev.mask_seed, 0, 7))
-        batchnorm = reestimate_batchnorm(model, loader, device, pool, mask_gen)
+        with torch.compiler.set_stance("force_eager"):  # train-mode passes: no graphs
+            batchnorm = reestimate_batchnorm(model, loader, device, pool, mask_gen)
     rows, timings, examples = [], {}, {"probs": {}}
     ids, kept, per_class = prediction_ids(test_set), {}, {}
     for condition in ev.conditions:
@@ -176,7 +178,9 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
                 return keep
 
         start = time.perf_counter()
-        probs, targets, indices, _ = evaluate_test_set(model, test_set, spec, ctx, device, keep_fn)
+        probs, targets, indices, _ = evaluate_test_set(
+            model, test_set, spec, ctx, device, keep_fn, graphs
+        )
         timings[condition] = time.perf_counter() - start
         if ddp.is_main():
             key = predictions_key(condition)
@@ -207,4 +211,5 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         "examples": examples,
         "eval_samples_per_s": len(test_set) * len(ev.conditions) / total if total else 0.0,
         "timings": {"per_condition_s": timings},
+        **graphs.record(),
     }

@@ -1,11 +1,12 @@
 """Scoring a model on a test set, shared by the per-epoch evaluation in training and by
-`evaluate` (clean and masked conditions): the test set, the model's device setup, loaders,
-prediction over ranks and the metrics of the predictions — one implementation, so both score
-the same way."""
+`evaluate` (clean and masked conditions): the test set, the model's device setup (with CUDA
+graphs, benchmark.train.graphs), loaders, prediction over ranks and the metrics of the
+predictions — one implementation, so both score the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from benchmark.metrics import score
 from benchmark.profiles import get_profile
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
+from benchmark.train.graphs import Graphs
 from benchmark.train.seeding import generator, seed_worker
 
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
@@ -40,21 +42,27 @@ def build_test_set(spec: RunSpec, ctx: RunContext, split: str = "test") -> Multi
     )
 
 
-def prepare_model(model: torch.nn.Module, ctx: RunContext, device: torch.device) -> torch.nn.Module:
+def prepare_model(
+    model: torch.nn.Module,
+    ctx: RunContext,
+    device: torch.device,
+    batch_size: int,
+    world_size: int = 1,
+) -> tuple[torch.nn.Module, Graphs]:
     """On the device; channels_last on CUDA (what the loaders feed there); then compiled in
-    place when asked. Training and evaluation both set a model up here, in this order."""
+    place as ``ctx.compile_mode`` asks (CUDA graphs by default on CUDA, for full batches of
+    ``batch_size``). Training and evaluation both set a model up here, in this order."""
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    compile_model(model, ctx)
-    return model
+    graphs = Graphs.setup(model, ctx.compile_mode, device, batch_size, world_size, compile_in_place)
+    return model, graphs
 
 
-def compile_model(model: torch.nn.Module, ctx: RunContext) -> None:
-    """torch.compile in place when asked: parameter names (and so checkpoints) are unchanged,
-    and a resumed or evaluated checkpoint loads the same with or without it."""
-    if ctx.compile_mode is not None:
-        model.compile(mode=ctx.compile_mode)
+def compile_in_place(model: torch.nn.Module, mode: str) -> None:
+    """torch.compile in place: parameter names (and so checkpoints) are unchanged, and a
+    resumed or evaluated checkpoint loads the same with or without it."""
+    model.compile(mode=mode)
 
 
 def make_loader(
@@ -86,7 +94,11 @@ def make_loader(
 
 @torch.no_grad()
 def predict(
-    model: torch.nn.Module, loader: DataLoader, device: torch.device, keep_fn: KeepFn | None = None
+    model: torch.nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    keep_fn: KeepFn | None = None,
+    graphs: Graphs | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
     model.eval()
@@ -102,7 +114,10 @@ def predict(
         if keep_fn is not None:
             images = images * keep_fn(index).to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            out = model(images)
+            if graphs is None:
+                out = model(images)
+            else:
+                out = graphs.run("eval", len(images), partial(model, images), model)
         probs.append(model.probabilities(out).float().cpu())
         targets.append(target)
         indices.append(torch.as_tensor(index))
@@ -114,13 +129,15 @@ def predict(
     )
 
 
-def evaluate_test_set(model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None):
+def evaluate_test_set(
+    model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None, graphs=None
+):
     """Every test image scored once across ranks, gathered in index order on every rank."""
     subset = test_set
     if ddp.world_size() > 1:
         subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
     loader = make_loader(subset, spec.batch_size, ctx, False, 0, collate=test_set.collate)
-    probs, targets, indices, bad = predict(model, loader, device, keep_fn)
+    probs, targets, indices, bad = predict(model, loader, device, keep_fn, graphs)
     probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
     return probs, targets, indices, bad
 

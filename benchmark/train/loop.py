@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from benchmark.stats import CHANCE_DRAWS
 from benchmark.train import checkpoint
 from benchmark.train.context import RunContext
 from benchmark.train.evaluate import keep_predictions, prediction_ids
+from benchmark.train.graphs import Graphs
 from benchmark.train.inference import (
     build_test_set,
     evaluate_test_set,
@@ -174,7 +176,9 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     train_set, val_set, validation = split_validation(train_set, spec, ctx)
     # Compiled in place before DDP wraps it: the same as compiling the wrapped module's inner
     # model, and the same setup as evaluation's.
-    model = prepare_model(build_model(spec, ctx.weights_root), ctx, device)
+    model, graphs = prepare_model(
+        build_model(spec, ctx.weights_root), ctx, device, batch, ddp.world_size()
+    )
     model = ddp.wrap_model(model, device, ctx.sync_bn)
     optimizer = torch.optim.SGD(
         ddp.unwrap(model).param_groups(spec.lr, spec.head_lr_mult),
@@ -227,17 +231,32 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         mask_gen = generator(derive_seed(spec.seed, epoch, 2 + 10 * ddp.rank()))
         start = time.perf_counter()
         loss, seen = train_one_epoch(
-            model, loader, optimizer, scheduler, spec, device, pool, mask_gen, epoch, ctx, skipped
+            model,
+            loader,
+            optimizer,
+            scheduler,
+            spec,
+            device,
+            pool,
+            mask_gen,
+            epoch,
+            ctx,
+            skipped,
+            graphs,
         )
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        probs, targets, indices, bad = evaluate_test_set(model, test_set, spec, ctx, device)
+        probs, targets, indices, bad = evaluate_test_set(
+            model, test_set, spec, ctx, device, graphs=graphs
+        )
         skipped.update(bad)
         eval_time = time.perf_counter() - start
         scores = score_predictions(probs, targets, test_set.instances, indices, spec)
         val_map = None
         if val_set is not None:
-            val_probs, val_targets, _, _ = evaluate_test_set(model, val_set, spec, ctx, device)
+            val_probs, val_targets, _, _ = evaluate_test_set(
+                model, val_set, spec, ctx, device, graphs=graphs
+            )
             val_map = score(val_probs, val_targets, get_profile(spec.profile).tie_order).mAP
         row = {
             "epoch": epoch + 1,
@@ -328,7 +347,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         "per_rank_batch": batch,
         "world_size": ddp.world_size(),
         "sync_bn": ctx.sync_bn and ddp.world_size() > 1,
-        "compile": ctx.compile_mode,
+        **graphs.record(),
     }
 
 
@@ -349,6 +368,7 @@ def train_one_epoch(
     epoch: int,
     ctx: RunContext,
     skipped: set[str],
+    graphs: Graphs | None = None,
 ) -> tuple[float, int]:
     model.train()
     cuda = device.type == "cuda"
@@ -368,15 +388,15 @@ def train_one_epoch(
         if cuda:
             images = images.contiguous(memory_format=torch.channels_last)
         labels = (targets == 1).float().to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            if pool is None:
-                loss, _ = supervised_step_loss(model, images, labels)
-                loss = loss * spec.clean_loss_weight  # 1 except in the loss-scale control
-            else:
-                keep = pool.sample(len(images), mask_gen).to(device, non_blocking=True)
-                loss, _ = msl_step_loss(model, images, images * keep, labels, fused=spec.fused)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        keep = None if pool is None else pool.sample(len(images), mask_gen).to(device)
+        step = partial(
+            _forward_backward, model, optimizer, images, keep, labels, spec.fused,
+            spec.clean_loss_weight,
+        )  # fmt: skip
+        if graphs is None:
+            loss = step()
+        else:
+            loss = graphs.run("train", len(images), step, ddp.unwrap(model))
         optimizer.step()
         scheduler.step()
         value = loss.item()
@@ -386,3 +406,18 @@ def train_one_epoch(
         seen += len(images)
         bar.set_postfix(loss=f"{value:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
     return total / max(seen, 1), seen
+
+
+def _forward_backward(
+    model, optimizer, images, keep, labels, fused: bool, clean_loss_weight: float
+) -> torch.Tensor:
+    """The part of a step that touches the model (what CUDA graphs capture); the loss."""
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=images.is_cuda):
+        if keep is None:
+            loss, _ = supervised_step_loss(model, images, labels)
+            loss = loss * clean_loss_weight  # 1 except in the loss-scale control
+        else:
+            loss, _ = msl_step_loss(model, images, images * keep, labels, fused=fused)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    return loss

@@ -1,0 +1,232 @@
+"""Several runs on one device: `benchmark run SELECTOR --runs-per-gpu K` (local executor).
+
+At the paper's batch of 6 one run leaves most of a large GPU idle, so K worker processes share
+each visible device (on a CPU: K processes, cores ÷ K threads each). Every worker walks the same
+job list in order and takes the next job whose per-run lock it can get — the lock of
+`benchmark.launch.lock`, unchanged: a job locked by another worker is left to it and one already
+done is skipped, so no run is trained twice, and each run resumes from its `last.pt` as always.
+What a worker could not finish (it died) is run afterwards by the parent, as a plain
+`benchmark run` would.
+
+K is sized from memory: the device's free memory and a measured per-run footprint — one eager
+training step of the costliest pending model (forward FLOPs × batch) in a fresh process, its
+peak memory (CUDA: reserved by PyTorch, plus the CUDA context; CPU: resident set size) plus a
+margin for CUDA-graph pools and loader buffers. `auto` takes as many as fit (at most
+``AUTO_MAX``, one on a CPU, where a single run already uses every core); an explicit K that
+does not fit stops before any work, naming the sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmark.cost import forward_gmacs
+from benchmark.errors import UserError
+from benchmark.launch.job import Job, execute, run_locked
+from benchmark.launch.jobfile import job_from_dict, job_to_dict
+from benchmark.launch.lock import RunLock
+from benchmark.results import atomic_write_json, is_done, load_result, run_dir
+
+AUTO = "auto"
+AUTO_MAX = 8
+MARGIN = 1.25  # CUDA-graph memory pools, loader pin buffers, allocator fragmentation
+CUDA_CONTEXT_BYTES = 600 * 2**20  # per process, outside PyTorch's allocator
+GIB = 2**30
+
+
+def parse_runs_per_gpu(text: str) -> int | str:
+    """``auto`` or a positive integer (the `--runs-per-gpu` flag)."""
+    if text == AUTO:
+        return AUTO
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"--runs-per-gpu {text}: expected auto or a positive whole number")
+    return value
+
+
+def free_memory_bytes(device: str) -> int:
+    """Free memory where runs will live: the GPU's, or the host's available RAM."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def costliest(jobs: list[Job]) -> Job:
+    return max(jobs, key=lambda j: forward_gmacs(j.run_spec) * j.run_spec.batch_size)
+
+
+def measure_footprint(job: Job, device: str) -> int:
+    """Peak memory of one eager training step of the job's model, in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        peak = pool.apply(_probe, (job_to_dict(job), device))
+    return peak + (CUDA_CONTEXT_BYTES if device.startswith("cuda") else 0)
+
+
+def _probe(job_dict: dict, device_name: str) -> int:
+    """One MSL (or supervised) step at the run's batch and size, random weights and inputs."""
+    import torch
+
+    from benchmark.data.masks import PROCEDURAL_COUNTS
+    from benchmark.models import build_model
+    from benchmark.train.objectives import msl_step_loss, supervised_step_loss
+
+    spec = job_from_dict(job_dict).run_spec
+    device = torch.device(device_name)
+    model = build_model(dataclasses.replace(spec, weights=None)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=spec.momentum)
+    size, batch = spec.img_size, spec.batch_size
+    x = torch.rand(batch, 3, size, size, device=device)
+    y = (torch.rand(batch, spec.num_classes, device=device) < 0.2).float()
+    cuda = device.type == "cuda"
+    pool = None
+    if spec.method == "msl":  # the mask pool lives on the device for the whole run
+        pool = torch.ones(PROCEDURAL_COUNTS["high"], 1, size, size, dtype=torch.bool, device=device)
+    model.train()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        if pool is None:
+            loss, _ = supervised_step_loss(model, x, y)
+        else:
+            loss, _ = msl_step_loss(model, x, x * pool[:batch].float(), y, fused=spec.fused)
+    loss.backward()
+    optimizer.step()
+    if cuda:
+        return int(torch.cuda.max_memory_reserved(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: KiB
+
+
+def runs_per_device(option: int | str, jobs: list[Job], device: str) -> int:
+    """How many runs share the device: ``option`` checked against memory (or chosen by it)."""
+    cpu = not device.startswith("cuda")
+    if option == 1 or not jobs or (option == AUTO and (cpu or len(jobs) == 1)):
+        return 1
+    job = costliest(jobs)
+    footprint = measure_footprint(job, device)
+    need = int(footprint * MARGIN)
+    free = free_memory_bytes(device)
+    fit = free // need
+    sizes = (
+        f"one run needs {need / GIB:.2f} GiB ({job.name}: one training step measured at "
+        f"{footprint / GIB:.2f} GiB, + {MARGIN - 1:.0%} margin) and {free / GIB:.2f} GiB "
+        f"are free on {device}"
+    )
+    if option == AUTO:
+        k = max(1, min(fit, AUTO_MAX, len(jobs)))
+        print(f"--runs-per-gpu auto: {k} ({sizes})")
+        return k
+    if option > fit:
+        hint = f"use --runs-per-gpu {fit} or fewer" if fit else "not even one run fits"
+        raise UserError(
+            f"--runs-per-gpu {option}: {option} runs × {need / GIB:.2f} GiB = "
+            f"{option * need / GIB:.2f} GiB do not fit: {sizes}; {hint}"
+        )
+    return int(option)
+
+
+def devices_for(ctx_device: str) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES value per device the workers spread over (None: leave it)."""
+    if ctx_device not in ("auto", "cuda"):
+        return [None]  # cpu, or one named device (cuda:N): every worker uses it
+    import torch
+
+    if not torch.cuda.is_available():
+        return [None]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+    return ids
+
+
+class PackedExecutor:
+    """K worker processes per device, each taking free jobs under the per-run lock."""
+
+    name = "local"
+
+    def __init__(self, runs_per_device: int, folder: Path):
+        self.k = runs_per_device
+        self.folder = Path(folder)
+
+    def run(self, jobs: list[Job]) -> list[str]:
+        if not jobs:
+            return []
+        ctx = jobs[0].ctx
+        devices = devices_for(ctx.device)
+        workers = self.k * len(devices)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        job_list = self.folder / f"jobs-{os.getpid()}.json"
+        atomic_write_json(job_list, [job_to_dict(j) for j in jobs])
+        print(f"{len(jobs)} job(s) over {workers} worker process(es) ({self.k} per device)")
+        processes = []
+        try:
+            for index in range(workers):
+                env = dict(os.environ)
+                device = devices[index % len(devices)]
+                if device is not None:
+                    env["CUDA_VISIBLE_DEVICES"] = device
+                if device is None and not ctx.device.startswith("cuda"):
+                    env["OMP_NUM_THREADS"] = str(threads)  # the CPU's cores split K ways
+                command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list)]
+                processes.append(subprocess.Popen([*command, str(index)], env=env))
+            for process in processes:
+                process.wait()
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+            job_list.unlink(missing_ok=True)
+        statuses = []
+        for job in jobs:
+            loaded = load_result(job.ctx.results_dir, job.hash)
+            if loaded.problem is None:
+                statuses.append(loaded.data["status"])
+            else:  # its worker died: run it here, as a plain `benchmark run` would
+                statuses.append(execute(job))
+        return statuses
+
+
+def worker(job_list: Path, index: int) -> int:
+    """Walk the jobs in order, running each one whose lock this process gets."""
+    import json
+
+    jobs = [job_from_dict(d) for d in json.loads(Path(job_list).read_text())]
+    if os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    failed = False
+    for job in jobs:
+        folder = run_dir(job.ctx.results_dir, job.hash)
+        if is_done(job.ctx.results_dir, job.hash):
+            continue
+        lock = RunLock(folder)
+        if not lock.try_acquire():
+            continue  # another worker has it
+        try:
+            if is_done(job.ctx.results_dir, job.hash):
+                continue
+            print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
+            packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
+            failed |= run_locked(job, folder, packed=packed) == "failed"
+        finally:
+            lock.release()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker(Path(sys.argv[1]), int(sys.argv[2])))
