@@ -77,6 +77,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="processes per run, launched with torchrun (DDP; splits the global batch)",
     )
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    p.add_argument(
+        "--runs-per-gpu",
+        type=_runs_per_gpu,
+        default="auto",
+        metavar="K",
+        help="runs sharing each device at once (local executor): K worker processes take "
+        "free runs under the per-run lock. auto (default): as many as fit in the GPU's free "
+        "memory by a measured per-run footprint (at most 8); 1 on a CPU",
+    )
     add_compile_option(p, "; speed only, not part of a run's identity")
     p.add_argument(
         "--executor",
@@ -103,10 +112,25 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _runs_per_gpu(text: str) -> int | str:
+    """``auto`` or a whole number ≥ 1 (--runs-per-gpu)."""
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number ≥ 1, got {text!r}")
+    return int(text)
+
+
 def _executor(args: argparse.Namespace):
     # Executors import torch: only when running (the other verbs import this module).
     if args.nproc < 1:
         raise UserError("--nproc must be at least 1")
+    runs_per_gpu = args.runs_per_gpu
+    if runs_per_gpu not in (1, "auto") and (args.executor == "slurm" or args.nproc > 1):
+        raise UserError(
+            f"--runs-per-gpu {runs_per_gpu}: only with the local executor and --nproc 1 "
+            "(Slurm jobs and torchrun runs hold one run each)"
+        )
     if args.executor == "slurm":
         from benchmark.launch.slurm import SlurmExecutor  # torch, as above
 
@@ -125,7 +149,7 @@ def _executor(args: argparse.Namespace):
         return TorchrunExecutor(args.nproc)
     from benchmark.launch.local import LocalExecutor  # torch, as above
 
-    return LocalExecutor()
+    return LocalExecutor(runs_per_gpu, results_dir(args) / ".pack")
 
 
 def check_device(device: str) -> None:

@@ -96,8 +96,9 @@ def execute_all(
     return [statuses[i] for i in range(len(jobs))]
 
 
-def execute_locked(job: Job, folder: Path) -> str:
-    """Train or evaluate while holding the run's lock (on rank 0 under torchrun)."""
+def execute_locked(job: Job, folder: Path, packed: dict[str, Any] | None = None) -> str:
+    """Train or evaluate while holding the run's lock (on rank 0 under torchrun). ``packed``:
+    which worker of `--runs-per-gpu` ran it, recorded in the result (not the identity)."""
     handler = attach_log(folder)
     started = time.time()
     body: dict[str, Any] = {}
@@ -119,6 +120,8 @@ def execute_locked(job: Job, folder: Path) -> str:
         log.error("%s", traceback.format_exc())
     finally:
         detach_log(handler)
+    if packed is not None:
+        body["packed"] = packed
     if not ddp.is_main():  # under torchrun, rank 0 alone writes the result
         return status
     return record_result(job, folder, status, error, body, started)

@@ -25,13 +25,14 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from benchmark.cost import forward_gmacs
 from benchmark.errors import UserError
-from benchmark.launch.job import Job, execute, run_locked
+from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
-from benchmark.launch.lock import RunLock
+from benchmark.launch.lock import RunLock, take_lock
 from benchmark.results import atomic_write_json, is_done, load_result, run_dir
 
 AUTO = "auto"
@@ -39,19 +40,6 @@ AUTO_MAX = 8
 MARGIN = 1.25  # CUDA-graph memory pools, loader pin buffers, allocator fragmentation
 CUDA_CONTEXT_BYTES = 600 * 2**20  # per process, outside PyTorch's allocator
 GIB = 2**30
-
-
-def parse_runs_per_gpu(text: str) -> int | str:
-    """``auto`` or a positive integer (the `--runs-per-gpu` flag)."""
-    if text == AUTO:
-        return AUTO
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UserError(f"--runs-per-gpu {text}: expected auto or a positive whole number")
-    return value
 
 
 def free_memory_bytes(device: str) -> int:
@@ -68,15 +56,21 @@ def free_memory_bytes(device: str) -> int:
 
 
 def costliest(jobs: list[Job]) -> Job:
-    return max(jobs, key=lambda j: forward_gmacs(j.run_spec) * j.run_spec.batch_size)
+    return max(
+        jobs, key=lambda j: forward_gmacs(j.spec.trained_run) * j.spec.trained_run.batch_size
+    )
 
 
 def measure_footprint(job: Job, device: str) -> int:
-    """Peak memory of one eager training step of the job's model, in a fresh process."""
+    """Peak memory of one eager training step of the job's model: on a GPU in a fresh process
+    (this one must not hold a CUDA context while the runs work); on a CPU here, where the
+    resident set after the step is what a worker process holds (PyTorch loaded, model, step)."""
+    if not device.startswith("cuda"):
+        return _probe(job_to_dict(job), device)
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
         peak = pool.apply(_probe, (job_to_dict(job), device))
-    return peak + (CUDA_CONTEXT_BYTES if device.startswith("cuda") else 0)
+    return peak + CUDA_CONTEXT_BYTES
 
 
 def _probe(job_dict: dict, device_name: str) -> int:
@@ -87,7 +81,7 @@ def _probe(job_dict: dict, device_name: str) -> int:
     from benchmark.models import build_model
     from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 
-    spec = job_from_dict(job_dict).run_spec
+    spec = job_from_dict(job_dict).spec.trained_run
     device = torch.device(device_name)
     model = build_model(dataclasses.replace(spec, weights=None)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=spec.momentum)
@@ -152,52 +146,52 @@ def devices_for(ctx_device: str) -> list[str | None]:
     return ids
 
 
-class PackedExecutor:
-    """K worker processes per device, each taking free jobs under the per-run lock."""
+def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
+    """The jobs over K worker processes per device; a status per job, in order."""
+    ctx = jobs[0].ctx
+    devices = devices_for(ctx.device)
+    workers = k * len(devices)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    job_list = folder / f"jobs-{os.getpid()}.json"
+    atomic_write_json(job_list, [job_to_dict(j) for j in jobs])
+    print(f"{len(jobs)} job(s) over {workers} worker process(es), {k} per device")
+    processes = []
+    try:
+        for index in range(workers):
+            env = dict(os.environ)
+            device = devices[index % len(devices)]
+            if device is not None:
+                env["CUDA_VISIBLE_DEVICES"] = device
+            elif not ctx.device.startswith("cuda"):
+                env["OMP_NUM_THREADS"] = str(threads)  # the CPU's cores split between workers
+            command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list), str(index)]
+            processes.append(subprocess.Popen(command, env=env))
+        for process in processes:
+            process.wait()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+        job_list.unlink(missing_ok=True)
+    statuses = []
+    for job in jobs:
+        loaded = load_result(job.ctx.results_dir, job.hash)
+        if loaded.problem is None:
+            statuses.append(loaded.data["status"])
+        else:  # its worker died before writing: run it here, as a plain `benchmark run` would
+            statuses.append(execute(job, True))
+    return statuses
 
-    name = "local"
 
-    def __init__(self, runs_per_device: int, folder: Path):
-        self.k = runs_per_device
-        self.folder = Path(folder)
+def resolve_device(device: str) -> str:
+    """Where sizing looks: ``auto`` is the first GPU when there is one, else the CPU."""
+    if device == "auto":
+        import torch
 
-    def run(self, jobs: list[Job]) -> list[str]:
-        if not jobs:
-            return []
-        ctx = jobs[0].ctx
-        devices = devices_for(ctx.device)
-        workers = self.k * len(devices)
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        job_list = self.folder / f"jobs-{os.getpid()}.json"
-        atomic_write_json(job_list, [job_to_dict(j) for j in jobs])
-        print(f"{len(jobs)} job(s) over {workers} worker process(es) ({self.k} per device)")
-        processes = []
-        try:
-            for index in range(workers):
-                env = dict(os.environ)
-                device = devices[index % len(devices)]
-                if device is not None:
-                    env["CUDA_VISIBLE_DEVICES"] = device
-                if device is None and not ctx.device.startswith("cuda"):
-                    env["OMP_NUM_THREADS"] = str(threads)  # the CPU's cores split K ways
-                command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list)]
-                processes.append(subprocess.Popen([*command, str(index)], env=env))
-            for process in processes:
-                process.wait()
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-            job_list.unlink(missing_ok=True)
-        statuses = []
-        for job in jobs:
-            loaded = load_result(job.ctx.results_dir, job.hash)
-            if loaded.problem is None:
-                statuses.append(loaded.data["status"])
-            else:  # its worker died: run it here, as a plain `benchmark run` would
-                statuses.append(execute(job))
-        return statuses
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
 
 
 def worker(job_list: Path, index: int) -> int:
@@ -210,19 +204,17 @@ def worker(job_list: Path, index: int) -> int:
 
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     failed = False
-    for job in jobs:
+    # Worker i starts at job i, so K workers begin on K different runs.
+    for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
         folder = run_dir(job.ctx.results_dir, job.hash)
-        if is_done(job.ctx.results_dir, job.hash):
-            continue
         lock = RunLock(folder)
-        if not lock.try_acquire():
-            continue  # another worker has it
+        done = partial(is_done, job.ctx.results_dir, job.hash)
+        if take_lock(lock, done, wait=False) != "locked":
+            continue  # done already, or another worker has it
         try:
-            if is_done(job.ctx.results_dir, job.hash):
-                continue
             print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
             packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
-            failed |= run_locked(job, folder, packed=packed) == "failed"
+            failed |= execute_locked(job, folder, packed=packed) == "failed"
         finally:
             lock.release()
     return 1 if failed else 0
