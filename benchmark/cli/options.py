@@ -29,8 +29,8 @@ def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
     parser.add_argument(
         "--profile",
         default=None,
-        help="paper | mini | smoke (default: the profile of the results in --results-dir when "
-        f"they are all of one, else {DEFAULT_PROFILE})",
+        help="paper | paper-synth | mini | smoke (default: the profile of the results in "
+        f"--results-dir when they are all of one, else {DEFAULT_PROFILE})",
     )
     if results:
         parser.add_argument(

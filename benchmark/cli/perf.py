@@ -22,6 +22,7 @@ ROWS = (  # (key, label, format)
     ("mfu_msl", "MFU MSL", "{:.1%}"),
     ("mfu_fused_msl", "MFU fused MSL", "{:.1%}"),
     ("data_plain_per_s", "data pipeline, plain", "{:.1f} samples/s"),
+    ("data_plain_per_cpu_s", "data pipeline, plain, per CPU-second", "{:.1f} samples/s"),
     ("data_masked_per_s", "data pipeline, masked", "{:.1f} samples/s"),
     ("mask_overhead", "masked / plain time per sample", "{:.3f}×"),
     ("metrics_coco_s", "metrics, COCO val scale", "{:.3f} s"),
@@ -61,6 +62,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="synthetic VOC images read per data-pipeline pass",
     )
     add_cache_option(p)
+    p.add_argument(
+        "--parts",
+        default="steps,data,metrics",
+        help="what to time, comma-separated: steps (training steps and evaluation), data "
+        "(decode + augment + mask, one thread as in a loader worker), metrics (default: all)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_perf)
 
@@ -68,12 +75,16 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def cmd_perf(args: argparse.Namespace) -> int:
     import torch  # torch: this verb only (every verb's module is imported to register it)
 
-    from benchmark.perf.suite import TARGETS, PerfOptions, run_perf  # torch, as above
+    from benchmark.perf.suite import PARTS, TARGETS, PerfOptions, run_perf  # torch, as above
 
     for name in ("img_size", "batch", "repeats", "data_images"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
+    parts = tuple(part.strip() for part in args.parts.split(",") if part.strip())
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise UserError(f"--parts {args.parts}: choose among {', '.join(PARTS)}")
     if args.warmup is not None and args.warmup < 0:
         raise UserError(f"--warmup: must be at least 0, got {args.warmup}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -89,6 +100,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         peak_tflops=args.peak_tflops,
         data_images=args.data_images,
         cache_dir=cache_dir(args),
+        parts=parts,
     )
     result = run_perf(options)
     if args.json:
