@@ -31,7 +31,7 @@ def _results(folder: Path) -> dict[str, dict]:
 
 
 def test_two_workers_train_two_runs_at_once_each_once_as_a_sequential_run_would(workdir):
-    assert main(["run", SELECTOR, "--runs-per-gpu", "2", "--no-progress"]) == 0
+    assert main(["run", SELECTOR, "--runs-per-gpu", "2", "--epochs", "1", "--no-progress"]) == 0
     packed = _results(workdir / "results" / "smoke")
     assert len(packed) == 2 and all(r["status"] == "done" for r in packed.values())
     a, b = packed.values()
@@ -43,11 +43,13 @@ def test_two_workers_train_two_runs_at_once_each_once_as_a_sequential_run_would(
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # they overlapped in time
     for result in packed.values():  # trained once: one pass over each epoch in its log
         log = (workdir / "results" / "smoke" / result["hash"] / "log.txt").read_text()
-        assert log.count("epoch 1/2 ") == 1 and log.count("epoch 2/2 ") == 1
+        assert log.count("epoch 1/1 ") == 1
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two workers on this 2-core CPU
     try:
-        assert main(["run", SELECTOR, "--no-progress", "--results-dir", "seq"]) == 0
+        assert (
+            main(["run", SELECTOR, "--epochs", "1", "--no-progress", "--results-dir", "seq"]) == 0
+        )
     finally:
         torch.set_num_threads(threads)
     sequential = _results(workdir / "seq")
