@@ -19,6 +19,7 @@ does not fit stops before any work, naming the sizes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import resource
@@ -28,12 +29,17 @@ import time
 from functools import partial
 from pathlib import Path
 
+import torch
+
 from benchmark.cost import forward_gmacs
+from benchmark.data.masks import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
 from benchmark.launch.lock import RunLock, take_lock
+from benchmark.models import build_model
 from benchmark.results import atomic_write_json, is_done, load_result, run_dir
+from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 
 AUTO = "auto"
 AUTO_MAX = 8
@@ -45,8 +51,6 @@ GIB = 2**30
 def free_memory_bytes(device: str) -> int:
     """Free memory where runs will live: the GPU's, or the host's available RAM."""
     if device.startswith("cuda"):
-        import torch
-
         return int(torch.cuda.mem_get_info(torch.device(device))[0])
     with open("/proc/meminfo") as handle:
         for line in handle:
@@ -75,12 +79,6 @@ def measure_footprint(job: Job, device: str) -> int:
 
 def _probe(job_dict: dict, device_name: str) -> int:
     """One MSL (or supervised) step at the run's batch and size, random weights and inputs."""
-    import torch
-
-    from benchmark.data.masks import PROCEDURAL_COUNTS
-    from benchmark.models import build_model
-    from benchmark.train.objectives import msl_step_loss, supervised_step_loss
-
     spec = job_from_dict(job_dict).spec.trained_run
     device = torch.device(device_name)
     model = build_model(dataclasses.replace(spec, weights=None)).to(device)
@@ -137,8 +135,6 @@ def devices_for(ctx_device: str) -> list[str | None]:
     """CUDA_VISIBLE_DEVICES value per device the workers spread over (None: leave it)."""
     if ctx_device not in ("auto", "cuda"):
         return [None]  # cpu, or one named device (cuda:N): every worker uses it
-    import torch
-
     if not torch.cuda.is_available():
         return [None]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -188,20 +184,14 @@ def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
 def resolve_device(device: str) -> str:
     """Where sizing looks: ``auto`` is the first GPU when there is one, else the CPU."""
     if device == "auto":
-        import torch
-
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
 
 def worker(job_list: Path, index: int) -> int:
     """Walk the jobs in order, running each one whose lock this process gets."""
-    import json
-
     jobs = [job_from_dict(d) for d in json.loads(Path(job_list).read_text())]
     if os.environ.get("OMP_NUM_THREADS"):
-        import torch
-
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     failed = False
     # Worker i starts at job i, so K workers begin on K different runs.
