@@ -68,6 +68,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "train/checkpoint.py",
     "train/context.py",
     "train/evaluate.py",
+    "train/graphs.py",
     "train/inference.py",
     "train/loop.py",
     "train/objectives.py",
