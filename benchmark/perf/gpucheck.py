@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=None,
-        help="synthetic trees and mask pools (default: $BENCHMARK_CACHE or .cache/benchmark)",
+        required=True,
+        help="synthetic trees, mask pools and compiled kernels (scripts/gpu-check passes the "
+        "suite's cache folder)",
     )
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds (default 480)")
     args = parser.parse_args(argv)
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    cache = args.cache_dir or Path(os.environ.get("BENCHMARK_CACHE", ".cache/benchmark"))
+    cache = args.cache_dir
     # Compiled kernels are shared by every process of the check (perf, packed runs, the epoch).
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str((cache / "inductor").resolve()))
     report = run_check(args.out, cache, args.budget, _stderr)
@@ -192,8 +193,7 @@ def _prepare(spec, evaluation, ctx) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(pools), mp_context=context) as executor:
         futures = [
-            executor.submit(_load_pool, pool, spec.img_size, Path(ctx.cache_dir) / "masks")
-            for pool in pools
+            executor.submit(_load_pool, pool, spec.img_size, Path(ctx.cache_dir)) for pool in pools
         ]
         root = ctx.dataset_root(spec)
         for future in futures:
@@ -220,7 +220,7 @@ def _perf(model: str, size: int, mode, host: bool, cache: Path, log) -> dict[str
         repeats=10,
         warmup=3,
         compile=mode,
-        cache_dir=cache / "masks",
+        cache_dir=cache,
         variants=("supervised", "msl"),
         parts=("steps", "data", "metrics") if host else ("steps",),
     )
@@ -240,7 +240,7 @@ def _packed(k: int, cache: Path) -> dict[str, Any]:
 
     options = PackOptions(
         model="resnet101", img_size=448, device="cuda", compile=GRAPHS, seconds=6.0,
-        warmup=5, cache_dir=cache / "masks",
+        warmup=5, cache_dir=cache,
     )  # fmt: skip
     out = packed_throughput(options, k)
     flops = step_flops(perf_spec("resnet101", 448, 6), ("msl",))["msl"]
@@ -260,7 +260,7 @@ def _data_path(spec, ctx) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     dataset = build_dataset(
         spec.dataset, ctx.dataset_root(spec), "train", img_size=spec.img_size, train=True,
-        augment=spec.augment, normalize=spec.normalize,
+        augment=spec.augment, normalize=spec.normalize, cache_dir=ctx.cache_dir,
     )  # fmt: skip
     loader = make_loader(dataset, spec.batch_size, _with_workers(ctx, cores), True, 0)
     images, began, limit = 0, None, 3000
