@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from benchmark.cost import forward_gmacs
-from benchmark.data.masks import PROCEDURAL_COUNTS
+from benchmark.data.pools import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict

@@ -75,7 +75,7 @@ class Check:
             }
             self.log(f"gpu-check: {name} failed: {exc}\n{traceback.format_exc()}")
             return None
-        self.steps[name] = {"status": "done", "seconds": time.monotonic() - began}
+        self.steps[name] = {"status": "ok", "seconds": time.monotonic() - began}
         return value
 
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run_check(args.out, cache, args.budget, _stderr)
     json_path, md_path = write_report(args.out, report)
     print(f"gpu-check: wrote {json_path} and {md_path} in {report['total_s']:.0f} s")
-    return 0 if all(s["status"] == "done" for s in report["steps"].values()) else 1
+    return 0 if all(s["status"] == "ok" for s in report["steps"].values()) else 1
 
 
 def run_check(out: Path, cache: Path, budget_s: float, log: Callable[[str], None]) -> dict:
@@ -423,7 +423,7 @@ def markdown(report: dict[str, Any]) -> str:
             ]
         )
     for name, step in report["steps"].items():
-        if step["status"] != "done":
+        if step["status"] != "ok":
             rows.append(
                 [f"step {name}", f"{step['status']}: {step.get('error') or step.get('reason')}"]
             )
