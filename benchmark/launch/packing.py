@@ -31,13 +31,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark.cost import forward_gmacs
 from benchmark.data.pools import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
 from benchmark.launch.lock import RunLock, take_lock
 from benchmark.models import build_model
+from benchmark.models.macs import forward_gmacs
 from benchmark.results import atomic_write_json, is_done, load_result, run_dir
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 

@@ -20,13 +20,14 @@ import statistics
 from pathlib import Path
 
 from benchmark.models.macs import forward_gmacs
+from benchmark.profiles import PAPER_COUNTS
 from benchmark.results import iter_result_files, read_result
 from benchmark.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[2]
 CPU_RESULTS = REPO / "results" / "mini"  # made on the 2-core development VM
 GPU_MEASUREMENTS = REPO / "docs" / "measurements"
-PAPER_TRAIN_IMAGES = {"voc2007": 5011, "coco2014": 82081, "wider": 28345}
+PAPER_TRAIN_IMAGES = {name: counts[0] for name, counts in PAPER_COUNTS.items()}
 STEP_PER_FORWARD = 3  # forward + backward ≈ 3 forwards
 
 

@@ -6,10 +6,10 @@ The method, step by step (docs/cluster.md repeats it for readers):
    in the mode runs use: MSL and supervised training images/s (clean images per second at the
    paper's batch of 6) and evaluation images/s.
 2. **Scaled**: every other model takes the figures of the measured model of its backbone
-   family, divided by the ratio of forward FLOPs (``benchmark.cost``). At batch 6 a GPU step is
-   partly bound by kernel launches, so a costlier model runs at a higher utilisation than the
-   measured one: scaling by FLOPs overestimates its time (a conservative figure). Each row
-   says whether it was measured or scaled, and by how much.
+   family, divided by the ratio of forward MACs (counted: ``benchmark.models.macs``). At batch
+   6 a GPU step is partly bound by kernel launches, so a costlier model runs at a higher
+   utilisation than the measured one: scaling by MACs overestimates its time (a conservative
+   figure). Each row says whether it was measured or scaled, and by how much.
 3. **One run alone** = epochs × (training images ÷ training rate + test images ÷ evaluation
    rate): the paper's protocol evaluates the test set after every epoch. A Table 6 evaluation
    = conditions × test images ÷ evaluation rate. Image counts are the real datasets'.
@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.cost import PAPER_COUNTS, forward_gmacs
-from benchmark.profiles import backbone_family
+from benchmark.models.macs import forward_gmacs
+from benchmark.profiles import PAPER_COUNTS, backbone_family
 from benchmark.spec import EvalSpec, RunSpec
 
 ModelKey = tuple[str, str, int]  # backbone, arch, input size
@@ -75,7 +75,7 @@ def _rates(spec: RunSpec, measured: Sequence[Throughput]) -> _Rates:
     base = bases[0]
     base_spec = _spec_like(spec, base.key)
     ratio = forward_gmacs(spec) / forward_gmacs(base_spec)
-    basis = f"scaled ×{ratio:.2f} (FLOPs) from {key_label(base.key)}"
+    basis = f"scaled ×{ratio:.2f} (MACs) from {key_label(base.key)}"
     return _Rates(base.msl / ratio, base.supervised / ratio, base.eval / ratio, basis)
 
 

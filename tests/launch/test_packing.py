@@ -31,7 +31,22 @@ def _results(folder: Path) -> dict[str, dict]:
 
 
 def test_two_workers_train_two_runs_at_once_each_once_as_a_sequential_run_would(workdir):
-    assert main(["run", SELECTOR, "--runs-per-gpu", "2", "--epochs", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                SELECTOR,
+                "--profile",
+                "smoke",
+                "--runs-per-gpu",
+                "2",
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     packed = _results(workdir / "results" / "smoke")
     assert len(packed) == 2 and all(r["status"] == "done" for r in packed.values())
     a, b = packed.values()
@@ -48,7 +63,20 @@ def test_two_workers_train_two_runs_at_once_each_once_as_a_sequential_run_would(
     torch.set_num_threads(1)  # as each of the two workers on this 2-core CPU
     try:
         assert (
-            main(["run", SELECTOR, "--epochs", "1", "--no-progress", "--results-dir", "seq"]) == 0
+            main(
+                [
+                    "run",
+                    SELECTOR,
+                    "--profile",
+                    "smoke",
+                    "--epochs",
+                    "1",
+                    "--no-progress",
+                    "--results-dir",
+                    "seq",
+                ]
+            )
+            == 0
         )
     finally:
         torch.set_num_threads(threads)
@@ -64,11 +92,13 @@ def test_two_workers_train_two_runs_at_once_each_once_as_a_sequential_run_would(
 def test_runs_that_cannot_fit_stop_before_any_work_and_name_the_sizes(workdir, monkeypatch, capsys):
     monkeypatch.setattr(packing, "free_memory_bytes", lambda device: 3 * GIB)
     monkeypatch.setattr(packing, "measure_footprint", lambda job, device: 2 * GIB)
-    assert main(["run", SELECTOR, "--runs-per-gpu", "3", "--no-progress"]) == 2
+    assert (
+        main(["run", SELECTOR, "--profile", "smoke", "--runs-per-gpu", "3", "--no-progress"]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err == (
         "benchmark: error: --runs-per-gpu 3: 3 runs × 2.50 GiB = 7.50 GiB do not fit: one run "
-        "needs 2.50 GiB (voc-resnetcut-plain: one training step measured at 2.00 GiB, + 25% "
+        "needs 2.50 GiB (coco-resnetcut-plain: one training step measured at 2.00 GiB, + 25% "
         "margin) and 3.00 GiB are free on cpu; use --runs-per-gpu 1 or fewer"
     )
     assert not list((workdir / "results" / "smoke").glob("*/result.json"))
@@ -78,7 +108,7 @@ def test_auto_is_one_run_on_a_cpu_and_the_flag_takes_whole_numbers(workdir, caps
     assert packing.runs_per_device("auto", [object(), object()], "cpu") == 1
     for bad in ("0", "two", "-1"):
         try:
-            main(["run", SELECTOR, "--runs-per-gpu", bad])
+            main(["run", SELECTOR, "--profile", "smoke", "--runs-per-gpu", bad])
         except SystemExit as exc:
             assert exc.code == 2
         assert "--runs-per-gpu: expected auto or a whole number ≥ 1" in capsys.readouterr().err
