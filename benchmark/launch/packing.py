@@ -46,6 +46,7 @@ AUTO_MAX = 8
 MARGIN = 1.25  # CUDA-graph memory pools, loader pin buffers, allocator fragmentation
 CUDA_CONTEXT_BYTES = 600 * 2**20  # per process, outside PyTorch's allocator
 GIB = 2**30
+START_WAIT_S = 300.0  # how long a worker waits for the others to start before going alone
 
 
 def free_memory_bytes(device: str) -> int:
@@ -162,7 +163,8 @@ def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
                 env["CUDA_VISIBLE_DEVICES"] = device
             elif not ctx.device.startswith("cuda"):
                 env["OMP_NUM_THREADS"] = str(threads)  # the CPU's cores split between workers
-            command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list), str(index)]
+            command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list)]
+            command += [str(index), str(workers)]
             processes.append(subprocess.Popen(command, env=env))
         for process in processes:
             process.wait()
@@ -171,6 +173,8 @@ def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
             if process.poll() is None:
                 process.kill()
         job_list.unlink(missing_ok=True)
+        for ready in folder.glob(f"{job_list.stem}.ready-*"):
+            ready.unlink(missing_ok=True)
     statuses = []
     for job in jobs:
         loaded = load_result(job.ctx.results_dir, job.hash)
@@ -188,9 +192,10 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def worker(job_list: Path, index: int) -> int:
+def worker(job_list: Path, index: int, workers: int) -> int:
     """Walk the jobs in order, running each one whose lock this process gets."""
     jobs = [job_from_dict(d) for d in json.loads(Path(job_list).read_text())]
+    _start_together(Path(job_list), index, workers)
     if os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     failed = False
@@ -210,5 +215,17 @@ def worker(job_list: Path, index: int) -> int:
     return 1 if failed else 0
 
 
+def _start_together(job_list: Path, index: int, workers: int) -> None:
+    """Wait until every worker has started (Python and torch loaded), so the K workers take
+    their first K runs at once instead of the first one taking several while others load."""
+    ready = job_list.with_name(f"{job_list.stem}.ready-{index}")
+    ready.touch()
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        if len(list(job_list.parent.glob(f"{job_list.stem}.ready-*"))) >= workers:
+            return
+        time.sleep(0.2)
+
+
 if __name__ == "__main__":
-    sys.exit(worker(Path(sys.argv[1]), int(sys.argv[2])))
+    sys.exit(worker(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
