@@ -64,4 +64,3 @@ def _split(out: Any, n: int) -> tuple[Any, Any]:
         return out[:n], out[n:]
     halves = [_split(part, n) for part in out]
     return tuple(h[0] for h in halves), tuple(h[1] for h in halves)
-
