@@ -82,9 +82,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
         type=_runs_per_gpu,
         default="auto",
         metavar="K",
-        help="runs sharing each device at once (local executor): K worker processes take "
-        "free runs under the per-run lock. auto (default): as many as fit in the GPU's free "
-        "memory by a measured per-run footprint (at most 8); 1 on a CPU",
+        help="runs sharing each device at once: K worker processes take free runs under the "
+        "per-run lock (local executor; with --executor slurm, K trainings per one-GPU job, "
+        "checked against the node's memory in the job). auto (default): as many as fit in the "
+        "GPU's free memory by a measured per-run footprint (at most 8); 1 on a CPU and on Slurm",
     )
     add_compile_option(p, "; speed only, not part of a run's identity")
     p.add_argument(
@@ -126,11 +127,12 @@ def _executor(args: argparse.Namespace):
     if args.nproc < 1:
         raise UserError("--nproc must be at least 1")
     runs_per_gpu = args.runs_per_gpu
-    if runs_per_gpu not in (1, "auto") and (args.executor == "slurm" or args.nproc > 1):
+    if runs_per_gpu not in (1, "auto") and args.nproc > 1:
         raise UserError(
-            f"--runs-per-gpu {runs_per_gpu}: only with the local executor and --nproc 1 "
-            "(Slurm jobs and torchrun runs hold one run each)"
+            f"--runs-per-gpu {runs_per_gpu}: only with --nproc 1 (a torchrun run holds its GPUs)"
         )
+    if args.executor == "slurm" and runs_per_gpu == "auto":
+        runs_per_gpu = 1  # K is sized where the GPU is: Slurm takes an explicit K (checked in-job)
     if args.executor == "slurm":
         from benchmark.launch.slurm import SlurmExecutor  # torch, as above
 
@@ -142,6 +144,7 @@ def _executor(args: argparse.Namespace):
             time_min=args.time,
             extra=args.slurm_arg,
             wait=args.wait,
+            runs_per_job=runs_per_gpu,
         )
     if args.nproc > 1:
         from benchmark.launch.torchrun import TorchrunExecutor  # torch, as above

@@ -130,3 +130,25 @@ def test_table4_smoke_through_a_real_slurm(tmp_path):
     )
     entries = json.loads(status.stdout)
     assert [e["status"] for e in entries] == ["done"] * 12
+
+
+@pytest.mark.slurm
+def test_two_trainings_share_one_real_slurm_job(tmp_path):
+    if not _slurm_up():
+        pytest.skip("no Slurm cluster is up (scripts/local-slurm up)")
+    results = tmp_path / "results"
+    argv = ["run", "--profile", "smoke", "t4.resnet-cut.*", "--executor", "slurm", "--wait"]
+    argv += ["--runs-per-gpu", "2", "--epochs", "1", "--no-progress", "--results-dir", str(results)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *argv],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    found = _results(results)
+    assert len(found) == 2 and all(r["status"] == "done" for r in found)
+    assert len({r["provenance"]["slurm_job_id"] for r in found}) == 1  # one job held both
+    assert {r["packed"]["worker"] for r in found} == {0, 1}
