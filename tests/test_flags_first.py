@@ -32,12 +32,13 @@ def _error(capsys) -> str:
         ("cuda:7", "--device cuda:7: no CUDA GPU is visible"),
     ],
 )
+@pytest.mark.parametrize("verb", [["run", "t4.resnet-cut-csra.voc2007"], ["evaluate", "released"]])
 def test_a_device_that_cannot_run_is_refused_before_any_work(
-    device, says, tmp_path, monkeypatch, capsys
+    verb, device, says, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     results = tmp_path / "results"
-    code = main(["run", "t4.resnet-cut-csra.voc2007", "--profile", "smoke", "--device", device,
+    code = main([*verb, "--profile", "smoke", "--device", device,
                  "--results-dir", str(results),
                  "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
     assert code == 2
@@ -58,7 +59,8 @@ def test_epochs_below_one_are_refused(verb, epochs, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv",
     [["list", "all"], ["status", "all"], ["check"], ["report", "all", "--no-figures"],
-     ["run", "t4.*", "--dry-run"], ["compare", "all", "--against", "results/mini"]],
+     ["run", "t4.*", "--dry-run"], ["compare", "all", "--against", "results/mini"],
+     ["evaluate", "released", "--dry-run"]],
 )  # fmt: skip
 def test_a_results_dir_that_is_a_file_is_refused_in_every_verb(argv, tmp_path, capsys):
     afile = tmp_path / "results.txt"

@@ -9,12 +9,19 @@ Launching imports torch, so the handler imports `benchmark.launch` when called.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_cache_option, add_compile_option, run_context
+from benchmark.cli.options import (
+    add_compile_option,
+    add_execution_options,
+    add_profile_options,
+    check_device,
+    masks_root,
+    profile,
+    run_context,
+)
 from benchmark.errors import UserError
 from benchmark.plan import PlanOptions
 from benchmark.profiles import get_profile
@@ -35,39 +42,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--like", default=None, help="with --checkpoint: the registry run whose model it fits"
     )
-    p.add_argument(
-        "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
-    )
-    p.add_argument("--profile", default="smoke", help="paper | mini | smoke (default: smoke)")
-    p.add_argument("--results-dir", type=Path, default=None, help="default: results/<profile>/")
+    add_profile_options(p)
     p.add_argument(
         "--mask-seeds",
         default="0,1,2",
         help="mask seeds: the first draws every masked condition, each further one draws "
         "Table 6's setting again, for its spread (default: 0,1,2)",
     )
-    p.add_argument(
-        "--masks-root",
-        type=Path,
-        default=None,
-        help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
-        "procedural masks stand in when absent)",
-    )
-    p.add_argument(
-        "--data-root", type=Path, default=None, help="folder holding voc2007/, coco2014/, wider/"
-    )
-    p.add_argument(
-        "--weights-root",
-        type=Path,
-        default=None,
-        help="folder holding the published files (default: $BENCHMARK_WEIGHTS)",
-    )
-    add_cache_option(p)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument(
-        "--workers", type=int, default=None, help="data-loader workers (default: 0 CPU, 8 CUDA)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_execution_options(p, "folder holding the published files (default: $BENCHMARK_WEIGHTS)")
     add_compile_option(p, "; speed only, not part of an evaluation's identity")
     p.add_argument("--force", action="store_true", help="discard existing results and rerun")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
@@ -98,15 +80,13 @@ def _check_flags(args: argparse.Namespace) -> tuple[int, ...]:
         raise UserError("--checkpoint needs --like RUN: the registry run whose model it fits")
     if args.like is not None and args.checkpoint is None:
         raise UserError("--like goes with --checkpoint FILE")
-    get_profile(args.profile)
+    get_profile(profile(args))  # --profile, or the one of the results in --results-dir
+    check_device(args.device)
     return parse_mask_seeds(args.mask_seeds)
 
 
 def _options(args: argparse.Namespace) -> PlanOptions:
-    masks_root = args.masks_root or (
-        Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
-    )
-    return PlanOptions(args.profile, (0,), None, masks_root)
+    return PlanOptions(args.profile, (0,), None, masks_root(args))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

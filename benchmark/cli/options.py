@@ -23,6 +23,14 @@ DEFAULT_PROFILE = "mini"  # the README's; CI and the tests say --profile smoke
 
 def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
     """--experiments, --profile, --results-dir, --seeds, --epochs, --masks-root."""
+    add_profile_options(parser, results)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    parser.add_argument("--epochs", type=int, default=None, help="override every run's epochs")
+
+
+def add_profile_options(parser: argparse.ArgumentParser, results: bool = True) -> None:
+    """--experiments, --profile, --results-dir, --masks-root: what every verb that reads or
+    writes results takes (`evaluate` takes no seeds or epochs)."""
     parser.add_argument(
         "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
     )
@@ -36,8 +44,6 @@ def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
         parser.add_argument(
             "--results-dir", type=Path, default=None, help="default: results/<profile>/"
         )
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
-    parser.add_argument("--epochs", type=int, default=None, help="override every run's epochs")
     parser.add_argument(
         "--masks-root",
         type=Path,
@@ -45,6 +51,27 @@ def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
         help="NVIDIA irregular mask testing set (default: $BENCHMARK_MASKS; "
         "procedural masks stand in when absent)",
     )
+
+
+def add_execution_options(parser: argparse.ArgumentParser, weights_help: str) -> None:
+    """--data-root, --weights-root, --cache-dir, --device, --workers, --no-progress: where a
+    run or an evaluation reads its inputs and what it computes on (`run`, `evaluate`)."""
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding voc2007/, coco2014/, wider/ (paper profile)",
+    )
+    parser.add_argument("--weights-root", type=Path, default=None, help=weights_help)
+    add_cache_option(parser)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="data-loader workers (default: 0 on CPU, 8 on CUDA)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_compile_option(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
@@ -95,10 +122,15 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
     get_profile(profile(args))
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs: must be at least 1, got {args.epochs}")
-    masks_root = args.masks_root or (
-        Path(os.environ["BENCHMARK_MASKS"]) if os.environ.get("BENCHMARK_MASKS") else None
-    )
-    return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root)
+    return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root(args))
+
+
+def masks_root(args: argparse.Namespace) -> Path | None:
+    """--masks-root, else $BENCHMARK_MASKS, else none (procedural masks stand in)."""
+    if args.masks_root is not None:
+        return args.masks_root
+    env = os.environ.get("BENCHMARK_MASKS")
+    return Path(env) if env else None
 
 
 def profile(args: argparse.Namespace) -> str:
@@ -184,3 +216,26 @@ def run_context(args: argparse.Namespace, options: PlanOptions):
         sync_bn=args.sync_bn,
         compile_mode=args.compile,
     )
+
+
+def check_device(device: str) -> None:
+    """--device, refused before any work when it cannot run here."""
+    import re
+
+    if device in ("auto", "cpu"):
+        return
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise UserError(f"--device {device}: unknown device (choose auto, cpu, cuda or cuda:N)")
+    import torch  # here: only the verbs that compute need it
+
+    if not torch.cuda.is_available():
+        raise UserError(
+            f"--device {device}: no CUDA GPU is visible (torch.cuda.is_available() is false); "
+            "use --device cpu"
+        )
+    count = torch.cuda.device_count()
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise UserError(
+            f"--device {device}: only {count} CUDA GPU(s) visible (cuda:0 … cuda:{count - 1})"
+        )

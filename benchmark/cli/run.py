@@ -12,9 +12,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmark.cli.options import (
-    add_cache_option,
     add_common,
     add_compile_option,
+    add_execution_options,
+    check_device,
     plan_options,
     results_dir,
     run_context,
@@ -35,26 +36,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "need, controls included: claims:control.*)",
     )
     add_common(p)
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        help="folder holding voc2007/, coco2014/, wider/ (paper profile)",
-    )
-    p.add_argument(
-        "--weights-root",
-        type=Path,
-        default=None,
-        help="folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)",
-    )
-    add_cache_option(p)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="data-loader workers (default: 0 on CPU, 8 on CUDA)",
-    )
+    add_execution_options(p, "folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)")
     p.add_argument(
         "--skip-bad",
         action="store_true",
@@ -69,7 +51,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="print the plan and its cost, run nothing"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--nproc",
         type=int,
@@ -153,29 +134,6 @@ def _executor(args: argparse.Namespace):
     from benchmark.launch.local import LocalExecutor  # torch, as above
 
     return LocalExecutor(runs_per_gpu, results_dir(args) / ".pack")
-
-
-def check_device(device: str) -> None:
-    """--device, refused before any work when it cannot run here."""
-    import re
-
-    if device in ("auto", "cpu"):
-        return
-    match = re.fullmatch(r"cuda(?::(\d+))?", device)
-    if match is None:
-        raise UserError(f"--device {device}: unknown device (choose auto, cpu, cuda or cuda:N)")
-    import torch  # here: only `run` needs it
-
-    if not torch.cuda.is_available():
-        raise UserError(
-            f"--device {device}: no CUDA GPU is visible (torch.cuda.is_available() is false); "
-            "use --device cpu"
-        )
-    count = torch.cuda.device_count()
-    if match.group(1) is not None and int(match.group(1)) >= count:
-        raise UserError(
-            f"--device {device}: only {count} CUDA GPU(s) visible (cuda:0 … cuda:{count - 1})"
-        )
 
 
 def print_estimate(plan, results: Path) -> None:

@@ -62,7 +62,7 @@ def write_published(folder: Path) -> dict:
 def _run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["evaluate", *argv, "--no-progress"])
+        code = main(["evaluate", "--profile", "smoke", *argv, "--no-progress"])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -248,3 +248,11 @@ def test_bad_flags_fail_before_any_work(workdir, args, message):
     code, _, err = _run(*args)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (workdir / "results").exists()
+
+
+def test_the_profile_is_inferred_from_the_results_folder_as_in_every_verb(evaluated, capsys):
+    """No --profile: `evaluate` reads the profile off the results folder, as run/status do."""
+    results = evaluated["folder"] / "results" / "smoke"
+    code = main(["evaluate", "released", "--dry-run", "--results-dir", str(results)])
+    assert code == 0
+    assert "profile smoke: inferred from the results in" in capsys.readouterr().err
