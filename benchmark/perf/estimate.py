@@ -8,9 +8,9 @@ forward MACs; MSL runs two forward passes per image). Time, two ways:
   VM's effective rate over those results (MACs per second of training), which is a floor, not
   a promise, for large backbones (small models use a CPU less efficiently).
 - **GPU**: the `benchmark perf` figures recorded in docs/measurements (H100, batch 6, the
-  paper's): a run uses the figure of its backbone where one is recorded, else their mean rate;
-  no step is counted faster than the fastest measured step (at batch 6 a GPU step is bound by
-  kernel launches, not arithmetic, so small models gain nothing from their few MACs).
+  paper's, eager), through the suite's one GPU-time model, `benchmark.perf.projection` (the
+  one `scripts/gpu-check` projects the whole suite with): a measured model uses its rate, any
+  other the rate of its backbone family's measured model scaled by counted MACs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import statistics
 from pathlib import Path
 
 from benchmark.models.macs import forward_gmacs
+from benchmark.perf.projection import Throughput, project
 from benchmark.profiles import PAPER_COUNTS
 from benchmark.results import iter_result_files, read_result
 from benchmark.spec import RunSpec
@@ -59,18 +60,22 @@ class Rates:
             self.cpu_by_name[spec.name] = per_s
             cpu_rates.append(per_s * step_gmacs(spec))  # GMAC/s
         self.cpu_gmacs_per_s = statistics.median(cpu_rates) if cpu_rates else None
-        self.gpu_by_backbone: dict[str, float] = {}  # backbone → GMAC/s at batch 6
-        self.gpu_step_floor = {"supervised": float("inf"), "msl": float("inf")}  # s per step
+        self.gpu_measured: list[Throughput] = []  # one run alone, batch 6, eager
         self.gpu_name = None
         for path in sorted(Path(gpu).glob("*.json")):
             data = json.loads(path.read_text())
             if data.get("batch") != 6 or data.get("compile"):
                 continue
             self.gpu_name = data.get("device_name")
-            rate = data["supervised_step_flops"] / data["supervised_step_s"] / 2 / 1e9
-            self.gpu_by_backbone[data["model"]] = rate
-            for method, key in (("supervised", "supervised_step_s"), ("msl", "msl_step_s")):
-                self.gpu_step_floor[method] = min(self.gpu_step_floor[method], data[key])
+            key = (data["model"], "csra", data["img_size"])  # perf times ResNet/ViT + CSRA
+            self.gpu_measured.append(
+                Throughput(
+                    key,
+                    msl=data["msl_images_per_s"],
+                    supervised=data["supervised_images_per_s"],
+                    eval=data["eval_images_per_s"],
+                )
+            )
 
     def cpu_seconds(self, spec: RunSpec) -> float | None:
         if spec.name in self.cpu_by_name and spec.synth is not None:
@@ -80,14 +85,15 @@ class Rates:
         return train_tmacs(spec) * 1000 / self.cpu_gmacs_per_s
 
     def gpu_seconds(self, spec: RunSpec) -> float | None:
-        if not self.gpu_by_backbone:
+        """Training time on the measured GPU (evaluations not included), or None."""
+        if not self.gpu_measured:
             return None
-        rate = self.gpu_by_backbone.get(spec.backbone) or statistics.fmean(
-            self.gpu_by_backbone.values()
-        )
-        steps = train_images(spec) * spec.epochs / spec.batch_size
-        floor = steps * self.gpu_step_floor["msl" if spec.method == "msl" else "supervised"]
-        return max(train_tmacs(spec) * 1000 / rate, floor)
+        counts = {spec.dataset: (train_images(spec), 0)}
+        try:
+            row = project([spec], [], self.gpu_measured, counts=counts)["runs"][0]
+        except ValueError:  # no measured model of its backbone family
+            return None
+        return row["train_hours"] * 3600
 
 
 def fmt_seconds(seconds: float | None) -> str:
