@@ -19,6 +19,7 @@ COMPILE_MODES = ("auto", "none", "default", "reduce-overhead", "max-autotune")
 CACHE_ENV = "BENCHMARK_CACHE"
 DEFAULT_CACHE = Path(".cache/benchmark")
 DEFAULT_PROFILE = "mini"  # the README's; CI and the tests say --profile smoke
+REPO_ROOT = Path(__file__).resolve().parents[2]  # where a profile's committed files live
 
 
 def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
@@ -203,6 +204,9 @@ def run_context(args: argparse.Namespace, options: PlanOptions):
     weights = args.weights_root or (
         Path(os.environ["BENCHMARK_WEIGHTS"]) if os.environ.get("BENCHMARK_WEIGHTS") else None
     )
+    if weights is None and get_profile(options.profile).weights_root is not None:
+        # the profile's committed weights (mini), found from the package, not the cwd
+        weights = REPO_ROOT / get_profile(options.profile).weights_root
     return RunContext(
         results_dir=results_dir(args),
         data_root=args.data_root,

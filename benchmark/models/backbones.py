@@ -98,16 +98,17 @@ def build_backbone(
         model = _create_timm_pretrained(name, weights[len(TIMM_PREFIX) :], kwargs)
         return FeatureBackbone(model, family, name)
     model = timm.create_model(name, pretrained=False, **kwargs)
-    path = _weights_path(name, weights, weights_root)
+    path = weights_file(name, weights, weights_root)
     if path is not None:
         load_backbone_weights(model, path)
     return FeatureBackbone(model, family, name)
 
 
-def _weights_path(
+def weights_file(
     name: str, weights: str | Path | None, weights_root: Path | str | None
 ) -> Path | None:
-    if weights is None:
+    """The file a backbone's ``weights`` load from (None: random init or a timm tag)."""
+    if weights is None or (isinstance(weights, str) and weights.startswith(TIMM_PREFIX)):
         return None
     if isinstance(weights, str) and weights in CATALOGUE:
         entry = catalogue_entry(weights)

@@ -24,6 +24,8 @@ from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
 from benchmark.metrics import score
 from benchmark.models import build_model
+from benchmark.models.backbones import weights_file
+from benchmark.models.checkpoint_files import sha256_file
 from benchmark.profiles import get_profile
 from benchmark.spec import RunSpec
 from benchmark.stats import CHANCE_DRAWS
@@ -123,6 +125,15 @@ def synthetic_floors(spec: RunSpec, train_set, test_set) -> dict[str, Any] | Non
     return {**values, "chance_draws": CHANCE_DRAWS, "context_groups": int(len(set(groups["test"])))}
 
 
+def initial_weights(spec: RunSpec, ctx: RunContext) -> dict[str, str] | None:
+    """The pretrained file a run starts from, by content: the identity names only its
+    catalogue key, so the sha256 tells a re-made file from the committed one."""
+    path = weights_file(spec.backbone, spec.weights, ctx.weights_root)
+    if path is None:
+        return None
+    return {"key": str(spec.weights), "file": path.name, "sha256": sha256_file(path)}
+
+
 def split_validation(train_set, spec: RunSpec, ctx: RunContext):
     """(training subset, validation view, record) — the held-out split of the training set.
 
@@ -173,6 +184,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     )
     test_set = build_test_set(spec, ctx)
     reference = synthetic_floors(spec, train_set, test_set)
+    initial = initial_weights(spec, ctx)
     train_set, val_set, validation = split_validation(train_set, spec, ctx)
     # Compiled in place before DDP wraps it: the same as compiling the wrapped module's inner
     # model, and the same setup as evaluation's.
@@ -338,6 +350,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         },
         "validation": validation,
         "floors": reference,
+        "initial_weights": initial,
         "predictions": state["predictions"],
         "history": history,
         "skipped_files": state["skipped_files"],
