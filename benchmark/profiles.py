@@ -83,7 +83,7 @@ def _scaled_note(dataset: str, unit: str) -> str:
 
 
 # mini v2's scenes: the v1 generator and sizes, fewer images (see the mini profile)
-MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 500, 400, 0.2
+MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 800, 500, 0.2
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
