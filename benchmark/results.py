@@ -156,6 +156,21 @@ def profiles_in(results_dir: Path) -> dict[str, int]:
     return found
 
 
+def seeds_in(results_dir: Path, profile: str) -> tuple[int, ...]:
+    """The seeds of the done results of ``profile`` in the folder, ascending."""
+    found: set[int] = set()
+    for path in iter_result_files(results_dir):
+        try:
+            data = json.loads(path.read_text())
+            seed = data["provenance"]["seed"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        done = data.get("status") == "done"
+        if done and data.get("profile") == profile and isinstance(seed, int):
+            found.add(seed)
+    return tuple(sorted(found))
+
+
 def provenance(seed: int, device: str) -> dict[str, Any]:
     """Where and with what a number was produced."""
     import numpy

@@ -24,7 +24,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="all",
         help="all | table4 | a glob over claim ids (t4.*, control.*) (default: all)",
     )
-    add_common(p)
+    add_common(p, seeds_from_results=True)
     p.add_argument("--json", action="store_true", help="one JSON object per claim")
     p.add_argument(
         "--resamples",

@@ -10,7 +10,7 @@ from pathlib import Path
 from benchmark.errors import UserError
 from benchmark.plan import PlanOptions
 from benchmark.profiles import get_profile
-from benchmark.results import profiles_in
+from benchmark.results import profiles_in, seeds_in
 
 # auto: CUDA graphs (reduce-overhead) on CUDA, eager elsewhere; none: eager; then torch.compile's
 COMPILE_MODES = ("auto", "none", "default", "reduce-overhead", "max-autotune")
@@ -22,10 +22,22 @@ DEFAULT_PROFILE = "mini"  # the README's; CI and the tests say --profile smoke
 REPO_ROOT = Path(__file__).resolve().parents[2]  # where a profile's committed files live
 
 
-def add_common(parser: argparse.ArgumentParser, results: bool = True) -> None:
-    """--experiments, --profile, --results-dir, --seeds, --epochs, --masks-root."""
+def add_common(
+    parser: argparse.ArgumentParser, results: bool = True, seeds_from_results: bool = False
+) -> None:
+    """--experiments, --profile, --results-dir, --seeds, --epochs, --masks-root.
+
+    ``seeds_from_results``: verbs that read results (claims, report) default to every seed the
+    folder holds for the profile, so a committed three-seed profile reads as three seeds."""
     add_profile_options(parser, results)
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    if seeds_from_results:
+        parser.add_argument(
+            "--seeds",
+            default=None,
+            help="comma-separated seeds (default: every seed the results hold, else 0)",
+        )
+    else:
+        parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     parser.add_argument("--epochs", type=int, default=None, help="override every run's epochs")
 
 
@@ -123,7 +135,11 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
     get_profile(profile(args))
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs: must be at least 1, got {args.epochs}")
-    return PlanOptions(args.profile, parse_seeds(args.seeds), args.epochs, masks_root(args))
+    if args.seeds is None:  # seeds_from_results: see add_common
+        seeds = seeds_in(results_dir(args), args.profile) or (0,)
+    else:
+        seeds = parse_seeds(args.seeds)
+    return PlanOptions(args.profile, seeds, args.epochs, masks_root(args))
 
 
 def masks_root(args: argparse.Namespace) -> Path | None:

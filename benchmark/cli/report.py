@@ -30,7 +30,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="all",
         help="all | table4 | a glob over cell ids (default: all)",
     )
-    add_common(p)
+    add_common(p, seeds_from_results=True)
     p.add_argument(
         "--format",
         action="append",

@@ -142,10 +142,12 @@ def print_estimate(plan, results: Path) -> None:
 
     rates = Rates()
     gpu = rates.gpu_name or "GPU"
-    rows, total = [], {"tmacs": 0.0, "cpu": 0.0, "gpu": 0.0}
+    rows, total = [], {"tmacs": 0.0, "cpu": 0.0, "gpu": 0.0, "cpu_unknown": 0}
     for spec_hash, spec in plan.runs.items():
         tmacs, cpu, gpu_s = train_tmacs(spec), rates.cpu_seconds(spec), rates.gpu_seconds(spec)
         total["tmacs"] += tmacs
+        if cpu is None:
+            total["cpu_unknown"] += 1
         total["cpu"] += cpu or 0.0
         total["gpu"] += gpu_s or 0.0
         rows.append([spec.name, spec_hash, spec.backbone, spec.method, spec.epochs,
@@ -157,8 +159,11 @@ def print_estimate(plan, results: Path) -> None:
                    disable_numparse=True))  # fmt: skip
     for ev in plan.evals.values():
         print(f"evaluation {ev.name} [{ev.hash}] of {ev.run.name}: {', '.join(ev.conditions)}")
+    cpu_total = fmt_seconds(total["cpu"] if total["cpu_unknown"] == 0 else None)
+    if total["cpu_unknown"]:  # a partial sum would read as the whole plan's time
+        cpu_total += f" ({total['cpu_unknown']} run(s) without a measured CPU rate)"
     print(
-        f"total training: {total['tmacs']:,.1f} TMACs; about {fmt_seconds(total['cpu'])} on the "
+        f"total training: {total['tmacs']:,.1f} TMACs; about {cpu_total} on the "
         f"2-core CPU VM, {fmt_seconds(total['gpu'])} on one {gpu} (batch 6, eager), evaluations "
         "not included (docs/performance.md; benchmark/perf/estimate.py says how)"
     )

@@ -33,7 +33,9 @@ STEP_PER_FORWARD = 3  # forward + backward ≈ 3 forwards
 
 
 def train_images(spec: RunSpec) -> int:
-    return spec.synth.train_images if spec.synth else PAPER_TRAIN_IMAGES[spec.dataset]
+    """Images a run trains on per epoch: its set less the held-out validation share."""
+    total = spec.synth.train_images if spec.synth else PAPER_TRAIN_IMAGES[spec.dataset]
+    return total - round(total * spec.val_fraction)
 
 
 def step_gmacs(spec: RunSpec) -> float:
