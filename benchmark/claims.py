@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from benchmark.metrics import METRIC_NAMES
 from benchmark.plan import Plan, PlanOptions
 from benchmark.predictions import load_predictions, predictions_key
 from benchmark.profiles import resolve_eval, resolve_run
+from benchmark.recipe_rule import check_baselines, untestable_reasons
 from benchmark.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
 from benchmark.results import load_result
 from benchmark.spec import EvalSpec, RunSpec
@@ -252,6 +253,8 @@ class ClaimResult:
     resamples: int | None = None
     reason: str = ""
     missing: list[str] = field(default_factory=list)
+    # why the profile's recipe rule makes this claim not testable (a failing baseline), or ""
+    untestable: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         c = self.claim
@@ -274,6 +277,8 @@ class ClaimResult:
             "a_mean": self.a_mean,
             "b_mean": self.b_mean,
             "verdict": self.verdict,
+            "testable": not self.untestable,
+            "untestable_reason": self.untestable or None,
             "consistent": self.consistent,
             "resamples": self.resamples,
             "reason": self.reason,
@@ -307,10 +312,7 @@ def side_spec(
 ) -> RunSpec | EvalSpec:
     """The training run or the evaluation whose result holds a side's predictions."""
     kw = {"seed": seed, "epochs": options.epochs}
-    run, evaluation = side.run, side.evaluation
-    if side.cell is not None:
-        cell = registry.cell(side.cell)
-        run, evaluation = cell.run, cell.evaluation
+    run, evaluation = side_target(registry, side)
     if run is not None:
         return resolve_run(registry, run, options.profile, mask_source=options.mask_source, **kw)
     return resolve_eval(
@@ -366,7 +368,28 @@ def measure_claims(
         return cache[(spec_hash, key)]
 
     replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
-    return [_measure(claim, options, fetch, replicates) for claim in claims]
+    results = [_measure(claim, options, fetch, replicates) for claim in claims]
+    checks = check_baselines(registry, results_dir, options)
+    sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
+    untestable = untestable_reasons(registry, sides, checks)
+    return [
+        replace(r, untestable=untestable[r.claim.id]) if r.claim.id in untestable else r
+        for r in results
+    ]
+
+
+def side_target(registry: Registry, side: Side) -> tuple[str | None, str | None]:
+    """(training run, evaluation) a side names, directly or through its table cell."""
+    if side.cell is not None:
+        cell = registry.cell(side.cell)
+        return cell.run, cell.evaluation
+    return side.run, side.evaluation
+
+
+def side_run(registry: Registry, side: Side) -> str:
+    """The registry training run behind a side (an evaluation's: the run it loads)."""
+    run, evaluation = side_target(registry, side)
+    return run if run is not None else registry.evaluations[evaluation]["run"]
 
 
 def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict) -> ClaimResult:

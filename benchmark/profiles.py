@@ -26,6 +26,16 @@ from benchmark.spec import EvalSpec, RunSpec, SynthSpec
 
 
 @dataclass(frozen=True)
+class RecipeRule:
+    """The test a profile's supervised baselines must pass for its claims to be testable,
+    written down before any result of the profile was seen (docs/mini.md;
+    benchmark.recipe_rule applies it)."""
+
+    margin: float  # mAP points above the context-only floor at the last epoch, at least
+    flat: float  # |mAP change| over the last two epochs, at most
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -51,6 +61,7 @@ class Profile:
     tie_order: str = "stable"
     # Held-out validation share of the training set (RunSpec.val_fraction); None = the run's.
     val_fraction: float | None = None
+    recipe_rule: RecipeRule | None = None
 
     def synth_for(self, dataset: str) -> SynthSpec | None:
         """The synthetic tree a run on ``dataset`` reads, or None for the real dataset."""
@@ -128,6 +139,7 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=2,
         lr_step=5,
         val_fraction=MINI_VAL_FRACTION,
+        recipe_rule=RecipeRule(margin=10.0, flat=1.0),
     ),
     # The paper's recipe unchanged (backbones, sizes, heads, batch, schedule); only the data
     # (synthetic trees) and the initialisation (random: no weight files) differ.

@@ -36,8 +36,11 @@ def test_mini_maps_each_paper_backbone_to_a_small_member_of_its_family(registry)
         spec = resolve_run(registry, name, "mini")
         seen[run["backbone"]] = spec.backbone
         assert model_family(spec.backbone) == model_family(run["backbone"])
-        assert (spec.img_size, spec.epochs, spec.warmup_epochs, spec.lr_step) == (96, 6, 1, 4)
-        assert spec.weights is None and spec.synth is not None
+        # mini v2 (docs/mini.md): the rule's recipe, the same for every cell and method
+        assert (spec.img_size, spec.epochs, spec.warmup_epochs, spec.lr_step) == (96, 15, 2, 5)
+        assert spec.val_fraction == 0.2 and spec.synth is not None
+        # every run starts from its family's committed pretrained file, never from scratch
+        assert spec.weights == f"{spec.backbone.replace('_', '-')}-attributes"
         # the method and its structure are the paper's
         for field in ("arch", "method", "mask_pool", "num_heads", "lam", "batch_size", "lr"):
             assert getattr(spec, field) == resolve_run(registry, name, "paper").__dict__[field]
@@ -118,3 +121,16 @@ def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp
     body = fit(spec, ctx, tmp_path / "run")
     assert len(body["history"]) == 1 and body["history"][0]["test_samples"] > 0
     assert 0 <= body["metrics"]["last"]["mAP"] <= 100
+
+
+def test_mini_finds_its_committed_weights_without_a_weights_flag(monkeypatch, tmp_path):
+    from benchmark.cli import build_parser
+    from benchmark.cli.options import plan_options, run_context
+
+    monkeypatch.delenv("BENCHMARK_WEIGHTS", raising=False)
+    monkeypatch.chdir(tmp_path)  # found from the package, not from the working folder
+    for profile, expected in (("mini", EXPERIMENTS.parent / "weights" / "mini"), ("smoke", None)):
+        args = build_parser().parse_args(
+            ["run", "all", "--profile", profile, "--results-dir", str(tmp_path / "r")]
+        )
+        assert run_context(args, plan_options(args)).weights_root == expected

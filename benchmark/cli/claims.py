@@ -44,8 +44,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from benchmark.claims import load_claims, measure_claims, select_claims
+    from benchmark.recipe_rule import check_baselines
     from benchmark.registry import load_registry
-    from benchmark.report.claims import HEADERS, row, rule_text
+    from benchmark.report.claims import (
+        HEADERS,
+        RULE_HEADERS,
+        recipe_rule_caption,
+        recipe_rule_row,
+        row,
+        rule_text,
+        untestable_text,
+    )
     from benchmark.report.claims import measure_options as to_measure_options
     from benchmark.stats import DEFAULT_RESAMPLES
 
@@ -64,6 +73,14 @@ def cmd_claims(args: argparse.Namespace) -> int:
     print(tabulate([row(r) for r in results], headers=list(HEADERS), disable_numparse=True))
     print()
     print(rule_text(results).replace("**", ""))
+    caption = recipe_rule_caption(options.profile)
+    if caption:  # the profile's recipe rule (mini): which baselines pass it
+        checks = check_baselines(registry, results_dir(args), options)
+        print(f"\n{caption}")
+        rows = [recipe_rule_row(c) for c in checks]
+        print(tabulate(rows, headers=list(RULE_HEADERS), disable_numparse=True))
+        if untestable_text(results):
+            print(f"\n{untestable_text(results)}")
     reasons = [f"  {r.claim.id}: {r.reason}" for r in results if r.reason]
     if reasons:
         print("\nNot measured, or measured on fewer seeds:")

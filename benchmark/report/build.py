@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from benchmark.plan import PlanOptions, build_plan, cell_status
+from benchmark.recipe_rule import check_baselines
 from benchmark.registry import Registry
 from benchmark.released import RELEASES_FILE, load_releases
-from benchmark.report.claims import report_claims, rule_text
+from benchmark.report.claims import recipe_rule_caption, report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.figures import build_figures, draw
@@ -77,6 +78,8 @@ def build_report(
         released=released,
         claims=claims,
         claims_rule=rule_text(claims),
+        recipe_rule=recipe_rule_caption(options.profile),
+        baselines=check_baselines(registry, results_dir, options),
         # drawn once some claim is measured; until then the pending line says why not
         forest=_forest(claims) if figures and any(c.status == "measured" for c in claims) else None,
         selection_note=_schedule(registry),
@@ -89,8 +92,8 @@ def _forest(claims) -> Figure:
         "Claims",
         "The paper's claims: our 95 % intervals",
         "One row per measured claim: our 95 % interval of a − b (line; green supported, red "
-        "contradicted, grey inconclusive), the mean over seeds (dot) and the paper's claimed "
-        "difference (x).",
+        "contradicted, grey inconclusive, pale dashed not testable under the recipe rule), the "
+        "mean over seeds (dot) and the paper's claimed difference (x).",
     )
     return draw(figure, lambda: forest_figure(claims))
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from benchmark.claims import ClaimResult, MeasureOptions, load_claims, measure_claims
 from benchmark.plan import PlanOptions
+from benchmark.profiles import get_profile
+from benchmark.recipe_rule import BaselineCheck
 from benchmark.registry import Cell, Registry
-from benchmark.report.wording import DASH, MISSING, fmt_signed, is_number
+from benchmark.report.wording import DASH, MISSING, fmt, fmt_signed, is_number
 
 HEADERS = (
     "claim", "a − b", "metric", "paper", "ours (mean ± sd)", "95 % interval", "verdict",
@@ -68,9 +70,53 @@ def report_claims(
 def verdict_text(result: ClaimResult) -> str:
     if result.status != "measured":
         return f"{DASH} ({result.status})"
+    if result.untestable:  # the interval is shown, but a failing baseline voids the verdict
+        return f"not testable (interval: {result.verdict})"
     if result.consistent is None:
         return result.verdict
     return f"{result.verdict} ({'consistent' if result.consistent else 'not consistent'})"
+
+
+def untestable_text(results: list[ClaimResult]) -> str | None:
+    """One line per claim the recipe rule makes not testable, with the failing baseline."""
+    lines = [f"{r.claim.id}: {r.untestable}" for r in results if r.untestable]
+    if not lines:
+        return None
+    return (
+        "Not testable at this scale (a side trains on a baseline that fails the recipe rule "
+        "below): " + "; ".join(lines) + "."
+    )
+
+
+RULE_HEADERS = (
+    "baseline (seed 0)", "cells", "context-only floor", "last epoch", "above floor",
+    "change over last two epochs", "rule",
+)  # fmt: skip
+
+
+def recipe_rule_caption(profile: str) -> str | None:
+    rule = get_profile(profile).recipe_rule
+    if rule is None:
+        return None
+    return (
+        f"The recipe rule, written down before any result of this profile (docs/mini.md): "
+        f"at seed 0 every supervised baseline must end at least {rule.margin:.0f} mAP above "
+        f"its dataset's context-only floor and move at most {rule.flat:.1f} over its last two "
+        f"epochs; a claim with a side trained on a failing baseline is not testable here."
+    )
+
+
+def recipe_rule_row(check: BaselineCheck) -> list[str]:
+    status = check.status if not check.failures else "fails: " + "; ".join(check.failures)
+    return [
+        check.run,
+        ", ".join(check.cells),
+        fmt(check.floor),
+        fmt(check.last),
+        fmt_signed(check.margin) if check.margin is not None else DASH,
+        f"{check.change:.2f}" if check.change is not None else DASH,
+        status,
+    ]
 
 
 def row(result: ClaimResult) -> list[str]:

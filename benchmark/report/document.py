@@ -113,6 +113,9 @@ class Report:
     claims: list = field(default_factory=list)  # benchmark.claims.ClaimResult, one per claim
     claims_rule: str = ""
     forest: Figure | None = None  # the claims' intervals, drawn in the Claims section
+    # the profile's recipe rule (mini): its caption and one recipe_rule.BaselineCheck a baseline
+    recipe_rule: str | None = None
+    baselines: list = field(default_factory=list)
     selection_note: str = ""  # the paper schedule's learning rate after epoch ~20
     released: Any = None  # report.released.ReleasedSection, when the registry lists releases
 

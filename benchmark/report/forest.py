@@ -24,14 +24,20 @@ def forest_figure(results: Sequence[ClaimResult]) -> bytes:
     ax = fig.add_axes((0.36, 0.8 / height, 0.6, 1 - 1.1 / height))
     rows = range(len(measured))[::-1]
     for y, r in zip(rows, measured, strict=True):
-        color = VERDICT_COLORS[r.verdict]
-        ax.plot([r.low, r.high], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+        # a claim the recipe rule voids: drawn pale and dashed, its label says so
+        color = "silver" if r.untestable else VERDICT_COLORS[r.verdict]
+        style = "--" if r.untestable else "-"
+        ax.plot([r.low, r.high], [y, y], style, color=color, linewidth=2.2, solid_capstyle="butt")
         ax.plot([r.mean], [y], "o", color=color, markersize=5)
         if r.claim.claimed is not None:
             ax.plot([r.claim.claimed], [y], "x", color="black", markersize=7, mew=1.8)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(list(rows))
-    ax.set_yticklabels([f"{r.claim.id} ({r.claim.metric})" for r in measured], fontsize=7)
+    labels = [
+        f"{r.claim.id} ({r.claim.metric}){' — not testable' if r.untestable else ''}"
+        for r in measured
+    ]
+    ax.set_yticklabels(labels, fontsize=7)
     ax.set_ylim(-0.7, len(measured) - 0.3)
     ax.set_xlabel(
         "difference a − b (points); line: our 95 % interval, dot: mean over seeds, "

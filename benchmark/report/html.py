@@ -200,7 +200,15 @@ def contents_html(contents: list[tuple[str, str, int]]) -> str:
 
 
 def claims_html(report: Report, contents: list[tuple[str, str, int]]) -> list[str]:
-    from benchmark.report.claims import HEADERS, pending_text, row, shown
+    from benchmark.report.claims import (
+        HEADERS,
+        RULE_HEADERS,
+        pending_text,
+        recipe_rule_row,
+        row,
+        shown,
+        untestable_text,
+    )
 
     parts = [_section("Claims", contents), f'<p class="note">{_markup(report.claims_rule)}</p>']
     if not report.claims:
@@ -213,6 +221,15 @@ def claims_html(report: Report, contents: list[tuple[str, str, int]]) -> list[st
         parts.append(
             f'<details class="note"><summary>{escape(head)})</summary>{escape(names)}</details>'
         )
+    untestable = untestable_text(report.claims)
+    if untestable:
+        parts.append(f'<p class="note">{escape(untestable)}</p>')
+    if report.recipe_rule:
+        parts += [
+            "<h3>The recipe rule</h3>",
+            f'<p class="note">{escape(report.recipe_rule)}</p>',
+            grid(RULE_HEADERS, [recipe_rule_row(c) for c in report.baselines]),
+        ]
     if report.forest is not None:
         parts.append(figure_html(report.forest))
     return [*parts, f'<p class="note">{escape(report.selection_note)}</p>']

@@ -8,7 +8,13 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.report.claims import HEADERS as CLAIM_HEADERS
-from benchmark.report.claims import pending_text, shown
+from benchmark.report.claims import (
+    RULE_HEADERS,
+    pending_text,
+    recipe_rule_row,
+    shown,
+    untestable_text,
+)
 from benchmark.report.claims import row as claim_row
 from benchmark.report.document import Header, Report, TableData
 from benchmark.report.tables import header_label, wide
@@ -175,6 +181,11 @@ def claim_lines(report: Report) -> list[str]:
         lines += [grid(CLAIM_HEADERS, [claim_row(r) for r in shown(report.claims)]), ""]
     if pending_text(report.claims):
         lines += [escape(pending_text(report.claims)), ""]
+    if untestable_text(report.claims):
+        lines += [escape(untestable_text(report.claims)), ""]
+    if report.recipe_rule:
+        rows = [recipe_rule_row(c) for c in report.baselines]
+        lines += ["### The recipe rule", "", report.recipe_rule, "", grid(RULE_HEADERS, rows), ""]
     figure = report.forest
     if figure is not None and figure.png is not None:
         caption = f"*{figure.title}.* {figure.caption}"
