@@ -41,6 +41,28 @@ def render_csv(report: Report) -> str:
     return tidy_frame(report).to_csv(index=False, lineterminator="\n")
 
 
+CLAIM_COLUMNS = (
+    "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "images", "mean",
+    "sd", "ci95_low", "ci95_high", "verdict", "consistent", "testable", "untestable_reason",
+    "reason",
+)  # fmt: skip
+CLAIMS_CSV = "claims.csv"  # written beside report.csv: one row per claim
+
+
+def render_claims_csv(report: Report) -> str | None:
+    """The Claims section as CSV, a row per claim (None when the report has no claims)."""
+    if not report.claims:
+        return None
+    rows = []
+    for result in report.claims:
+        data = result.to_dict()
+        low, high = data.pop("ci95") or (None, None)
+        data.update(ci95_low=low, ci95_high=high, seeds=" ".join(map(str, data["seeds"])))
+        rows.append({k: data.get(k) for k in CLAIM_COLUMNS})
+    frame = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
 RENDERERS: dict[str, Callable[[Report], str]] = {
     "md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html,
 }  # fmt: skip
@@ -59,6 +81,10 @@ def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) ->
     out_dir = Path(out_dir)
     formats = list(dict.fromkeys(formats))
     texts = {fmt: render(report, fmt) for fmt in formats}  # every format valid before writing
+    files = {FILE_NAMES[fmt]: text for fmt, text in texts.items()}
+    claims_csv = render_claims_csv(report) if "csv" in formats else None
+    if claims_csv is not None:
+        files[CLAIMS_CSV] = claims_csv
     written = []
     for figure in [*report.figures, *([report.forest] if report.forest else [])]:
         if figure.png is not None:
@@ -66,8 +92,8 @@ def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) ->
             atomic_write_bytes(path, figure.png)
             _shareable(path)
             written.append(path)
-    for fmt, text in texts.items():
-        path = out_dir / FILE_NAMES[fmt]
+    for name, text in files.items():
+        path = out_dir / name
         atomic_write_bytes(path, text.encode("utf-8"))
         _shareable(path)
         written.append(path)

@@ -148,6 +148,32 @@ def header_latex(header: Header) -> str:
     return "\n".join(lines) + "\n"
 
 
+def claims_latex(report: Report) -> str:
+    """The Claims table (the same rows as the markdown's), before the paper's tables."""
+    from benchmark.report.claims import HEADERS, row, shown, untestable_text
+
+    rows = [row(r) for r in shown(report.claims)]
+    if not rows:
+        return ""
+    lines = [
+        r"\subsection*{Claims}",
+        r"\noindent " + escape(report.claims_rule.replace("**", "")) + r"\par\smallskip",
+        r"{\footnotesize",
+        r"\begin{tabular}{" + "l" * len(HEADERS) + "}",
+        r"\toprule",
+        " & ".join(escape(h) for h in HEADERS) + r" \\",
+        r"\midrule",
+        *(" & ".join(escape(cell) for cell in cells) + r" \\" for cells in rows),
+        r"\bottomrule",
+        r"\end{tabular}}\par",
+    ]
+    note = untestable_text(report.claims)
+    if note:
+        lines.append(r"\smallskip\noindent " + escape(note) + r"\par")
+    return "\n".join(lines) + "\n"
+
+
 def render_latex(report: Report) -> str:
     body = "\n".join(table_latex(t) for t in report.tables)
-    return PREAMBLE + header_latex(report.header) + "\n" + body + "\\end{document}\n"
+    head = PREAMBLE + header_latex(report.header) + "\n" + claims_latex(report)
+    return head + "\n" + body + "\\end{document}\n"

@@ -147,3 +147,42 @@ def test_unknown_format_is_a_user_error(scenario, tmp_path):
     with pytest.raises(UserError, match="unknown report format 'pdf'"):
         write_report(report, tmp_path, ["md", "pdf"])
     assert not (tmp_path / "report.md").exists()  # nothing half-written
+
+
+def _with_measured_claims(registry, report):
+    """The scenario's report with two measured claims, one voided by a failing baseline."""
+    import dataclasses
+
+    from benchmark.claims import ClaimResult, load_claims
+    from benchmark.recipe_rule import BaselineCheck
+
+    claims = {c.id: c for c in load_claims(registry)}
+    measured = dict(status="measured", seeds=(0, 1, 2), images=500, per_seed=(1.0, 2.0, 3.0),
+                    mean=2.0, sd=1.0, low=0.5, high=3.5, verdict="supported", resamples=100)  # fmt: skip
+    kept = ClaimResult(claims["t2.vit.voc2007"], consistent=True, **measured)
+    voided = ClaimResult(
+        claims["t2.resnet-cut.voc2007"], consistent=False, untestable="base moves 2.38", **measured
+    )
+    failing = BaselineCheck("voc-resnetcut-csra", "voc2007", ("t2.resnet-cut.voc2007",), 21.7,
+                            59.2, 2.38, ("moves 2.38 over its last two epochs",))  # fmt: skip
+    return dataclasses.replace(
+        report, claims=[kept, voided], recipe_rule="The recipe rule (docs/mini.md).",
+        baselines=[failing],
+    )  # fmt: skip
+
+
+def test_every_format_carries_the_claims_and_the_recipe_rule(registry, scenario, tmp_path):
+    _, report = scenario
+    report = _with_measured_claims(registry, report)
+    md, html, tex = (render(report, f) for f in ("md", "html", "latex"))
+    for text in (md, html, tex):
+        assert "t2.vit.voc2007" in text and "supported (consistent)" in text
+        assert "not testable (interval: supported)" in text
+    assert md.index("## Claims") < md.index("## Table 1:") and "### The recipe rule" in md
+    assert "fails: moves 2.38 over its last two epochs" in md and "The recipe rule" in html
+    assert tex.index(r"\subsection*{Claims}") < tex.index("Table 1:")
+    write_report(report, tmp_path, ["csv"])
+    claims = pd.read_csv(tmp_path / "claims.csv")
+    assert list(claims["id"]) == ["t2.vit.voc2007", "t2.resnet-cut.voc2007"]
+    assert list(claims["testable"]) == [True, False] and claims["ci95_low"].tolist() == [0.5, 0.5]
+    assert claims.loc[1, "untestable_reason"] == "base moves 2.38"
