@@ -110,3 +110,15 @@ def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
             f"{min_free / 2**20:.0f} MiB needed (nothing was trained; free space or choose "
             f"another with --results-dir)"
         )
+
+
+def write_synthetic_trees(jobs, ctx: RunContext) -> None:
+    """Each synthetic tree the jobs read, written once here before any worker starts: parallel
+    workers (--runs-per-gpu, Slurm) would otherwise each write the same tree at the same time
+    (safely, it is atomic, but for the time of one writer)."""
+    seen: set = set()
+    for job in jobs:
+        spec = job.spec.trained_run
+        if spec.synth is not None and (spec.dataset, spec.synth) not in seen:
+            seen.add((spec.dataset, spec.synth))
+            ctx.dataset_root(spec)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.launch.job import Job
-from benchmark.launch.preflight import check_writable, preflight
+from benchmark.launch.preflight import check_writable, preflight, write_synthetic_trees
 from benchmark.plan import Plan, stale_results
 from benchmark.results import is_done
 from benchmark.train.context import RunContext
@@ -67,6 +67,7 @@ def execute_plan(
     done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
     if done:
         print(f"{done} of {len(all_trains) + len(all_evals)} job(s) already done: not launched")
+    write_synthetic_trees(trains + evals, ctx)
     train_status = executor.execute(trains) if trains else []
     failed_runs = {job.hash for job, s in zip(trains, train_status, strict=True) if s == "failed"}
     runnable_evals = [job for job in evals if job.spec.run.hash not in failed_runs]
