@@ -127,8 +127,10 @@ def test_a_rerun_of_a_committed_cell_is_within_the_stated_tolerance(registry, tm
     from benchmark.report.compare import compare_results
 
     cell = "t3.vit-b16.wider"
-    args = ["run", cell, "--profile", "mini", "--results-dir", str(tmp_path / "r"),
-            "--cache-dir", str(tmp_path / "cache"), "--runs-per-gpu", "2", "--no-progress"]  # fmt: skip
+    args = [
+        "run", cell, "--profile", "mini", "--results-dir", str(tmp_path / "r"),
+        "--cache-dir", str(tmp_path / "cache"), "--runs-per-gpu", "2", "--no-progress",
+    ]  # fmt: skip
     assert main(args) == 0
     options = PlanOptions("mini")
     comparison = compare_results(registry, cell, options, tmp_path / "r", RESULTS)
