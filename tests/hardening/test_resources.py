@@ -52,9 +52,7 @@ def test_full_disk_stops_before_training(
     assert not list(folder.glob("*/result.json"))
 
 
-def _no_space_on_fsync(
-    monkeypatch: pytest.MonkeyPatch, failures: int | None, folder: Path
-) -> None:
+def _no_space_on_fsync(monkeypatch: pytest.MonkeyPatch, failures: int | None, folder: Path) -> None:
     """The disk holding ``folder`` fills up: `fsync` of the next `failures` atomic writes there
     (all, if None) fails. Writes elsewhere (the synthetic tree and caches a cold cache writes
     first) succeed, so the test means the same alone and within the suite."""
