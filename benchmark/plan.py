@@ -29,6 +29,9 @@ class PlanOptions:
     seeds: tuple[int, ...] = (0,)
     epochs: int | None = None
     masks_root: Path | None = None
+    # Reading verbs without --seeds (claims, report): each cell counts the seeds its results
+    # hold, so a cell trained at seed 0 only is done with n = 1 beside three-seed cells.
+    held_seeds: bool = False
 
     @property
     def mask_source(self) -> str:
@@ -140,8 +143,12 @@ def cell_status(
         elif loaded.problem not in (None, "missing"):
             states.append("failed")
             reasons.append(f"invalid result {loaded.path}: {loaded.problem}")
+        elif live is None and plan.options.held_seeds and loaded.problem == "missing":
+            continue  # a seed this cell was never run at: not one it lacks
         else:
             states.append(live[0] if live is not None else "pending")
+    if not states and entry["hashes"]:
+        states.append("pending")  # held seeds, and none of them run yet
     for state in ("failed", "running", "pending", "stale"):
         if state in states:
             entry["status"] = state
@@ -151,6 +158,7 @@ def cell_status(
     if reasons:
         entry["reason"] = "; ".join(reasons)
     entry["code"] = "; ".join(dict.fromkeys(notes)) or None
+    entry["seeds"] = len(best)
     if best and entry["status"] in ("done", "stale"):
         entry["metrics"] = _mean(best)
         entry["last"] = _mean(last) if last else None

@@ -114,6 +114,7 @@ def test_committed_mini_report_has_claims_first_every_table_and_figure():
     for number in range(1, 7):
         assert f"## Table {number}:" in text
     assert "## Small and occluded objects" in text and "(pending) /" not in text
+    assert "**Cells:** 36 done, 4 cited (of 40)" in text  # each cell at the seeds it holds
     assert "(pending)" not in text.split("## Table 1:")[0]  # every claim measured
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
     assert len(figures) >= 10  # the training curves (one grid per dataset) and the forest

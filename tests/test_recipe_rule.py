@@ -37,6 +37,7 @@ def _result(folder: Path, spec, last_two: tuple[float, float], preds: Prediction
         {"kind": "train", "hash": spec.hash, "name": spec.name, "status": "done",
          "profile": spec.profile, "spec": spec.to_dict(), "history": history,
          "floors": {"chance_mAP": 10.0, "context_mAP": FLOOR}, "predictions": listed,
+         "metrics": {k: {"mAP": last_two[-1], "epoch": 3} for k in ("best", "last")},
          "provenance": {"seed": spec.seed}},
     )  # fmt: skip
 
@@ -96,3 +97,18 @@ def test_reading_verbs_default_to_the_seeds_the_results_hold(tmp_path, registry)
     for seed in (0, 2):
         _result(tmp_path, _spec(registry, "voc-resnetcut-csra", seed), (50.0, 50.0))
     assert seeds_in(tmp_path, "mini") == (0, 2) and seeds_in(tmp_path, "smoke") == ()
+
+
+def test_held_seeds_count_what_a_cell_has_and_explicit_seeds_what_it_lacks(tmp_path, registry):
+    from benchmark.plan import build_plan, cell_status
+
+    _result(tmp_path, _spec(registry, "voc-resnetcut-csra", 0), (50.0, 50.0))
+    cell = registry.cell("t2.resnet-cut.voc2007")
+    for held, status, seeds in ((True, "done", 1), (False, "pending", 1)):
+        options = PlanOptions("mini", seeds=(0, 1), held_seeds=held)
+        entry = cell_status(registry, cell, build_plan(registry, [cell], options), tmp_path)
+        assert (entry["status"], entry["seeds"]) == (status, seeds)
+    nothing = PlanOptions("mini", seeds=(0, 1), held_seeds=True)
+    other = registry.cell("t2.vit.voc2007")  # no result at any seed: still pending
+    plan = build_plan(registry, [other], nothing)
+    assert cell_status(registry, other, plan, tmp_path)["status"] == "pending"

@@ -135,11 +135,12 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
     get_profile(profile(args))
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs: must be at least 1, got {args.epochs}")
-    if args.seeds is None:  # seeds_from_results: see add_common
+    held = args.seeds is None  # seeds_from_results: see add_common
+    if held:
         seeds = seeds_in(results_dir(args), args.profile) or (0,)
     else:
         seeds = parse_seeds(args.seeds)
-    return PlanOptions(args.profile, seeds, args.epochs, masks_root(args))
+    return PlanOptions(args.profile, seeds, args.epochs, masks_root(args), held_seeds=held)
 
 
 def masks_root(args: argparse.Namespace) -> Path | None:

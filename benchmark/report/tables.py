@@ -90,7 +90,7 @@ def _record(number: int, row: int, cell: Cell, metric: str, status: dict[str, An
         "delta": ours - paper,
         "std": pick("std"),
         "last": pick("last"),
-        "seeds": len(status.get("hashes") or ()),
+        "seeds": status.get("seeds") or len(status.get("hashes") or ()),
         "reason": status.get("reason") or "",
     }
 

@@ -82,10 +82,11 @@ SYNTHETIC_BANNER = "Synthetic data: numbers are not comparable to the paper's."
 PROFILE_NOTES = {
     "smoke": "Profile `smoke` trains tiny models on generated images in the datasets' layouts; "
     "it checks the pipeline, not the science.",
-    "mini": "Profile `mini` trains small backbones of the paper's families from scratch on "
-    "generated scenes full of small and occluded objects, in the datasets' layouts, with one "
-    "CPU-scale recipe for every cell (docs/mini.md): it asks the paper's question at a scale "
-    "anyone can rerun, not at the paper's.",
+    "mini": "Profile `mini` fine-tunes small backbones of the paper's families, pretrained on "
+    "a generic synthetic corpus (its ImageNet), on generated scenes full of small and occluded "
+    "objects in the datasets' layouts, with one recipe of the paper's schedule shape for every "
+    "cell, fixed by a rule written before any result (docs/mini.md): it asks the paper's "
+    "question at a scale anyone can rerun, not at the paper's.",
 }
 
 
