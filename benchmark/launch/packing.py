@@ -152,7 +152,11 @@ def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     job_list = folder / f"jobs-{os.getpid()}.json"
-    atomic_write_json(job_list, [job_to_dict(j) for j in jobs])
+    listed = [job_to_dict(j) for j in jobs]
+    if workers > 1:  # several progress bars on one terminal garble each other; epoch lines stay
+        for entry in listed:
+            entry["ctx"]["progress"] = False
+    atomic_write_json(job_list, listed)
     print(f"{len(jobs)} job(s) over {workers} worker process(es), {k} per device")
     processes = []
     try:

@@ -27,7 +27,7 @@ from benchmark.spec import EvalSpec, RunSpec
 
 FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
 SUBSET_COLUMNS = (
-    "name", "kind", "dataset", "method", "condition", "mAP", "mAP_small", "mAP_occluded",
+    "name", "kind", "seed", "dataset", "method", "condition", "mAP", "mAP_small", "mAP_occluded",
     "positives_small", "positives_occluded",
 )  # fmt: skip
 THROUGHPUT_COLUMNS = (
@@ -211,13 +211,13 @@ def subsets(index: ResultIndex) -> pd.DataFrame:
         if data is None:
             continue
         run = spec.trained_run
-        base = {"name": spec.name, "kind": spec.kind, "dataset": run.dataset,
-                "method": run.method}  # fmt: skip
+        base = {"name": spec.name, "kind": spec.kind, "seed": run.seed,
+                "dataset": run.dataset, "method": run.method}  # fmt: skip
         if data["kind"] == "train":
             best = data["metrics"]["best"]
             if "mAP_small" in best:  # results written before the breakdown existed lack it
                 rows.append({**base, "condition": f"best epoch {best.get('epoch')}", **{
-                    k: best.get(k) for k in SUBSET_COLUMNS[5:]}})  # fmt: skip
+                    k: best.get(k) for k in SUBSET_COLUMNS[6:]}})  # fmt: skip
             continue
         values: dict[str, dict[str, float]] = {}
         for row in data["rows"]:

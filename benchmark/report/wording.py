@@ -159,7 +159,7 @@ NO_THROUGHPUT = "No run has finished yet."
 THROUGHPUT_NOTE = "Samples per second: mean over epochs (training) or over conditions (evaluation)."
 SUBSET_TITLE = "Small and occluded objects"
 SUBSET_HEADERS = (
-    "run", "kind", "dataset", "method", "scored", "mAP", "mAP small", "mAP occluded",
+    "run", "kind", "seed", "dataset", "method", "scored", "mAP", "mAP small", "mAP occluded",
     "small positives", "occluded positives",
 )  # fmt: skip
 SUBSET_NOTE = (
@@ -185,7 +185,8 @@ def failure_rows(failures: pd.DataFrame) -> list[list[str]]:
 
 def subset_rows(subsets: pd.DataFrame) -> list[list[str]]:
     return [
-        [r.name, r.kind, DATASET_NAMES.get(r.dataset, r.dataset), r.method, r.condition,
+        [r.name, r.kind, _int(r.seed), DATASET_NAMES.get(r.dataset, r.dataset), r.method,
+         r.condition,
          fmt(r.mAP), fmt(r.mAP_small), fmt(r.mAP_occluded), _int(r.positives_small),
          _int(r.positives_occluded)]
         for r in subsets.itertuples()

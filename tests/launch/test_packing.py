@@ -112,3 +112,33 @@ def test_auto_is_one_run_on_a_cpu_and_the_flag_takes_whole_numbers(workdir, caps
         except SystemExit as exc:
             assert exc.code == 2
         assert "--runs-per-gpu: expected auto or a whole number ≥ 1" in capsys.readouterr().err
+
+
+def test_workers_sharing_a_terminal_print_epoch_lines_not_progress_bars(workdir, monkeypatch):
+    """Two tqdm bars on one terminal garble each other: packed workers run without them."""
+    from benchmark.launch.job import Job
+    from benchmark.plan import PlanOptions
+    from benchmark.profiles import resolve_run
+    from benchmark.registry import load_registry
+    from benchmark.train.context import RunContext
+
+    seen = []
+
+    class _Process:
+        def __init__(self, command, env):
+            seen.append(json.loads(Path(command[-3]).read_text()))
+
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(packing.subprocess, "Popen", _Process)
+    monkeypatch.setattr(packing, "execute", lambda job, _: "failed")  # nothing ran: no result
+    registry = load_registry(REPO / "experiments")
+    spec = resolve_run(registry, "voc-resnetcut-plain", PlanOptions("smoke").profile)
+    job = Job("train", spec, RunContext(workdir / "r", cache_dir=workdir / "c", device="cpu"))
+    packing.run_packed([job], 2, workdir / "pack")
+    assert len(seen) == 2 and all(d["ctx"]["progress"] is False for s in seen for d in s)
+    assert job.ctx.progress is True  # the caller's job is left as it was
