@@ -35,7 +35,8 @@ def test_report_verb_writes_the_chosen_formats(scenario, tmp_path, monkeypatch, 
     ])  # fmt: skip
     assert code == 0
     out = tmp_path / "reports" / "smoke"  # the default: reports/<profile>/
-    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html", "report.md"]
+    names = ["claims.csv", "report.csv", "report.html", "report.md"]  # csv: the claims beside
+    assert sorted(p.name for p in out.iterdir()) == names
     assert "| MSL             | 86.7 / 86.7 (+0.0) |" in (out / "report.md").read_text()
     assert set(pd.read_csv(out / "report.csv")["table"]) == {6}
     printed = capsys.readouterr().out

@@ -44,9 +44,10 @@ def test_a_run_keeps_predictions_and_selects_on_a_held_out_split(workdir, capsys
 
 def test_new_fields_stay_out_of_the_hash_at_their_defaults():
     registry = load_registry()
-    mini = resolve_run(registry, "voc-resnetcut-csra", "mini")
-    assert mini.val_fraction == 0 and "val_fraction" not in mini.identity()
-    assert "clean_loss_weight" not in mini.identity()
+    paper = resolve_run(registry, "voc-resnetcut-csra", "paper")
+    assert paper.val_fraction == 0 and "val_fraction" not in paper.identity()
+    assert "clean_loss_weight" not in paper.identity()
+    assert resolve_run(registry, "voc-resnetcut-csra", "mini").identity()["val_fraction"] == 0.2
     smoke = resolve_run(registry, "voc-resnetcut-csra", "smoke")
     assert smoke.identity()["val_fraction"] == 0.25
     halved = dataclasses.replace(smoke, clean_loss_weight=0.5)
