@@ -371,7 +371,7 @@ def measure_claims(
     results = [_measure(claim, options, fetch, replicates) for claim in claims]
     checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
-    untestable = untestable_reasons(registry, sides, checks)
+    untestable = untestable_reasons(sides, checks)
     return [
         replace(r, untestable=untestable[r.claim.id]) if r.claim.id in untestable else r
         for r in results

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.profiles import RecipeRule, get_profile, resolve_run
+from benchmark.profiles import get_profile, resolve_run
 from benchmark.registry import Registry
 from benchmark.results import load_result
 
@@ -45,10 +45,6 @@ class BaselineCheck:
         return None if self.last is None or self.floor is None else self.last - self.floor
 
 
-def profile_rule(profile: str) -> RecipeRule | None:
-    return get_profile(profile).recipe_rule
-
-
 def baseline_runs(registry: Registry) -> dict[str, list[str]]:
     """Supervised training run → the table cells it fills (the controls are no baselines)."""
     runs: dict[str, list[str]] = {}
@@ -63,7 +59,7 @@ def baseline_runs(registry: Registry) -> dict[str, list[str]]:
 def check_baselines(registry: Registry, results_dir: Path, options) -> list[BaselineCheck]:
     """Every baseline of the profile checked against its rule; [] when the profile has none.
     ``options``: PlanOptions or claims.MeasureOptions (profile, epochs, mask_source)."""
-    rule = profile_rule(options.profile)
+    rule = get_profile(options.profile).recipe_rule
     if rule is None:
         return []
     checks = []
@@ -102,7 +98,7 @@ def check_baselines(registry: Registry, results_dir: Path, options) -> list[Base
 
 
 def untestable_reasons(
-    registry: Registry, sides_runs: dict[str, set[str]], checks: list[BaselineCheck]
+    sides_runs: dict[str, set[str]], checks: list[BaselineCheck]
 ) -> dict[str, str]:
     """Claim id → why it is not testable: the failing baselines among its sides' runs."""
     failing = {c.run: c for c in checks if c.status == "fails"}
