@@ -72,6 +72,8 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "train/inference.py",
     "train/loop.py",
     "train/objectives.py",
+    "train/precision.py",
+    "train/schedule.py",
     "train/seeding.py",
     # data-parallel sharding and gathering of predictions
     "distributed.py",

@@ -10,6 +10,7 @@ from tabulate import tabulate
 from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
 from benchmark.plan import build_plan
 from benchmark.registry import load_registry
+from benchmark.spec import PRECISION_MEANING
 from benchmark.status import live_cell_status
 
 
@@ -57,6 +58,8 @@ def _print_table(cells, entries) -> None:
             ]
         )
     print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "note"]))
+    for precision in dict.fromkeys(e["precision"] for e in entries if e["precision"]):
+        print(f"precision {precision}: {PRECISION_MEANING[precision]}")
     if any(row[2] == "stale" for row in rows):
         print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
 

@@ -40,6 +40,7 @@ from benchmark.models import build_model
 from benchmark.models.macs import forward_gmacs
 from benchmark.results import atomic_write_json, is_done, load_result, run_dir
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
+from benchmark.train.precision import autocast, configure_precision
 
 AUTO = "auto"
 AUTO_MAX = 8
@@ -92,7 +93,8 @@ def _probe(job_dict: dict, device_name: str) -> int:
     if spec.method == "msl":  # the mask pool lives on the device for the whole run
         pool = torch.ones(PROCEDURAL_COUNTS["high"], 1, size, size, dtype=torch.bool, device=device)
     model.train()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+    configure_precision(spec.precision, device)
+    with autocast(spec.precision, device):  # the run's: fp32 activations take twice bf16's
         if pool is None:
             loss, _ = supervised_step_loss(model, x, y)
         else:

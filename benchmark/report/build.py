@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from benchmark.plan import PlanOptions, build_plan, cell_status
+from benchmark.profiles import get_profile
 from benchmark.recipe_rule import check_baselines
 from benchmark.registry import Registry
 from benchmark.released import RELEASES_FILE, load_releases
@@ -51,7 +52,7 @@ def build_report(
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
-    released = _released(registry, results_dir, options.profile, figures)
+    released = _released(registry, results_dir, options, figures)
     if released is not None:
         attach_cell_lines(tables, released)
     counts = Counter(s["status"] for s in statuses.values())
@@ -145,9 +146,12 @@ def _with_remarks(table: TableData, cells, plan, index: ResultIndex) -> TableDat
 
 
 def _released(
-    registry: Registry, results_dir: Path, profile: str, figures: bool
+    registry: Registry, results_dir: Path, options: PlanOptions, figures: bool
 ) -> ReleasedSection | None:
-    """The published checkpoints' section, when the registry lists releases."""
+    """The published checkpoints' section, when the registry lists releases: the files
+    evaluated at the report's precision (a bf16 evaluation never stands in for a tf32 one)."""
     if not (Path(registry.root) / RELEASES_FILE).is_file():
         return None
-    return build_released(registry, load_releases(registry), results_dir, profile, figures)
+    precision = options.precision or get_profile(options.profile).precision
+    releases = load_releases(registry)
+    return build_released(registry, releases, results_dir, options.profile, figures, precision)

@@ -34,6 +34,7 @@ def measure_options(options: PlanOptions, **kw) -> MeasureOptions:
         seeds=options.seeds,
         epochs=options.epochs,
         mask_source=options.mask_source,
+        precision=options.precision,
         **kw,
     )
 

@@ -71,6 +71,7 @@ def header_lines(header: Header) -> list[str]:
         "Inputs* (MSL), WACV 2024.",
         "",
         f"- **Profile:** `{header.profile}`",
+        f"- **Precision:** {header.precision}",
         f"- **Seeds:** {header.seeds}",
         f"- **Commit:** {header.commit_text}",
         f"- **Device:** {header.device}",

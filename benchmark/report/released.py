@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.profiles import get_profile
 from benchmark.registry import Registry
 from benchmark.released import Release, Releases, Target, target_run
 from benchmark.report.document import DATASET_NAMES, Figure
@@ -42,7 +43,8 @@ TABLE6_NOTE = (
     "(trained at batch 6) is not published; CSRA's files, trained at batch 64, stand in for it."
 )
 NONE_EVALUATED = (
-    "No published checkpoint has been evaluated into this results folder: "
+    "No published checkpoint has been evaluated into this results folder at the report's "
+    "precision (header): "
     "`benchmark evaluate released --weights-root DIR` scores the files present in DIR "
     "(README: Check the paper from the published weights)."
 )
@@ -65,8 +67,11 @@ class ReleasedSection:
         return bool(self.summary["status"].isin(("measured", "failed")).any())
 
 
-def release_results(releases: Releases, results_dir: Path, profile: str) -> dict[str, dict]:
-    """The newest result of each release in the folder (a finished one over a failed one)."""
+def release_results(
+    releases: Releases, results_dir: Path, profile: str, precision: str
+) -> dict[str, dict]:
+    """The newest result of each release in the folder (a finished one over a failed one),
+    among the evaluations of the profile at ``precision``."""
     chosen: dict[str, dict] = {}
     for path in iter_result_files(results_dir):
         loaded = read_result(path, path.parent.name)
@@ -75,6 +80,8 @@ def release_results(releases: Releases, results_dir: Path, profile: str) -> dict
             continue
         checkpoint = str((data.get("spec") or {}).get("checkpoint", ""))
         if not checkpoint.startswith(FILE_CHECKPOINT) or data.get("profile") != profile:
+            continue
+        if data["spec"]["run"].get("precision", "fp32") != precision:
             continue
         if data.get("name") not in releases.releases:
             continue
@@ -109,9 +116,17 @@ def _target(registry: Registry, release: Release, result: dict, profile: str) ->
 
 
 def build_released(
-    registry: Registry, releases: Releases, results_dir: Path, profile: str, figures: bool = True
+    registry: Registry,
+    releases: Releases,
+    results_dir: Path,
+    profile: str,
+    figures: bool = True,
+    precision: str | None = None,
 ) -> ReleasedSection:
-    results = release_results(releases, Path(results_dir), profile)
+    """The published files' section from the profile's evaluations at ``precision`` (None:
+    the profile's)."""
+    precision = precision or get_profile(profile).precision
+    results = release_results(releases, Path(results_dir), profile, precision)
     summary, cell_lines = [], {}
     for release in releases.releases.values():
         result = results.get(release.id)

@@ -39,6 +39,8 @@ from benchmark.train.inference import (
     prepare_model,
     score_predictions,
 )
+from benchmark.train.precision import autocast, configure_precision
+from benchmark.train.precision import record as precision_record
 from benchmark.train.seeding import derive_seed, generator
 
 EXAMPLES = 8
@@ -137,6 +139,7 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
     """Evaluate a checkpoint under every condition of the EvalSpec."""
     spec = ev.run
     device = ddp.local_device(ctx.torch_device())
+    configure_precision(spec.precision, device)  # the run's: an evaluation computes as it trained
     model, source = load_checkpoint(ev, ctx)
     batch = spec.batch_size // ddp.world_size()
     model, graphs = prepare_model(model, ctx, device, batch, ddp.world_size())
@@ -155,7 +158,8 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
                 cache_dir=ctx.cache_dir,
             ).to(device)
         mask_gen = generator(derive_seed(ev.mask_seed, 0, 7))
-        with torch.compiler.set_stance("force_eager"):  # train-mode passes: no graphs
+        # train-mode passes: no graphs; at the run's precision, as in training
+        with torch.compiler.set_stance("force_eager"), autocast(spec.precision, device):
             batchnorm = reestimate_batchnorm(model, loader, device, pool, mask_gen)
     rows, timings, examples = [], {}, {"probs": {}}
     ids, kept, per_class = prediction_ids(test_set), {}, {}
@@ -211,5 +215,6 @@ def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, An
         "examples": examples,
         "eval_samples_per_s": len(test_set) * len(ev.conditions) / total if total else 0.0,
         "timings": {"per_condition_s": timings},
+        "precision": precision_record(spec.precision, device),
         **graphs.record(),
     }

@@ -22,6 +22,7 @@ from benchmark.profiles import get_profile
 from benchmark.spec import RunSpec
 from benchmark.train.context import RunContext
 from benchmark.train.graphs import Graphs
+from benchmark.train.precision import autocast
 from benchmark.train.seeding import generator, seed_worker
 
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
@@ -97,10 +98,12 @@ def predict(
     model: torch.nn.Module,
     loader: DataLoader,
     device: torch.device,
+    precision: str,
     keep_fn: KeepFn | None = None,
     graphs: Graphs | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
+    """Probabilities, target codes, dataset indices (and skipped files) over a loader, computed
+    at ``precision`` (the run's: benchmark.train.precision)."""
     model.eval()
     cuda = device.type == "cuda"
     probs, targets, indices, bad_files = [], [], [], []
@@ -113,7 +116,7 @@ def predict(
             images = images.contiguous(memory_format=torch.channels_last)
         if keep_fn is not None:
             images = images * keep_fn(index).to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        with autocast(precision, device):
             if graphs is None:
                 out = model(images)
             else:
@@ -137,7 +140,7 @@ def evaluate_test_set(
     if ddp.world_size() > 1:
         subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
     loader = make_loader(subset, spec.batch_size, ctx, False, 0, collate=test_set.collate)
-    probs, targets, indices, bad = predict(model, loader, device, keep_fn, graphs)
+    probs, targets, indices, bad = predict(model, loader, device, spec.precision, keep_fn, graphs)
     probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
     return probs, targets, indices, bad
 
