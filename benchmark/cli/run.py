@@ -219,6 +219,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_estimate(plan, ctx.results_dir)
         return 0
+    if "tf32" in plan.precisions() and ctx.torch_device().type == "cpu" and args.nproc == 1:
+        print(
+            "note: precision tf32 allows TF32 on NVIDIA Ampere and later GPUs; on this CPU it "
+            "computes in strict fp32 (each result records computed: fp32)"
+        )
     synthetic = get_profile(options.profile).synthetic is not None
     if synthetic and options.masks_root is not None:
         print(

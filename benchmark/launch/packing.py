@@ -9,7 +9,8 @@ What a worker could not finish (it died) is run afterwards by the parent, as a p
 `benchmark run` would.
 
 K is sized from memory: the device's free memory and a measured per-run footprint — one eager
-training step of the costliest pending model (forward FLOPs × batch) in a fresh process, its
+training step of the costliest pending model (forward FLOPs × batch), at its run's precision
+(fp32 activations take twice bf16's), in a fresh process, its
 peak memory (CUDA: reserved by PyTorch, plus the CUDA context; CPU: resident set size) plus a
 margin for CUDA-graph pools and loader buffers. `auto` takes as many as fit (at most
 ``AUTO_MAX``, one on a CPU, where a single run already uses every core); an explicit K that
