@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims, select_claims
+from benchmark.claims.claim_registry import load_claims, select_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
 from benchmark.errors import RegistryError, UserError
-from benchmark.predictions import Predictions, predictions_path, save_predictions
-from benchmark.profiles import resolve_eval, resolve_run
-from benchmark.registry import load_registry
-from benchmark.results import write_result
+from benchmark.experiment.profiles import resolve_eval, resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.store.predictions import Predictions, predictions_path, save_predictions
+from benchmark.store.results import write_result
 
 REGISTRY = Path(__file__).resolve().parent.parent / "experiments"
 

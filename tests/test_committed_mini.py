@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims
-from benchmark.metrics import score
-from benchmark.plan import PlanOptions, build_plan, cell_status
-from benchmark.predictions import load_predictions
-from benchmark.recipe_rule import check_baselines
-from benchmark.registry import load_registry
-from benchmark.results import iter_result_files, seeds_in
+from benchmark.claims.claim_registry import load_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
+from benchmark.claims.recipe_rule import check_baselines
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.registry import load_registry
+from benchmark.scoring.metrics import score
+from benchmark.store.predictions import load_predictions
+from benchmark.store.results import iter_result_files, seeds_in
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "mini"
@@ -48,7 +49,8 @@ def test_committed_mini_results_cover_every_runnable_cell(registry):
 
 
 def test_claims_of_tables_4_to_6_and_the_controls_have_three_seeds(registry):
-    from benchmark.claims import claims_plan, select_claims
+    from benchmark.claims.claim_registry import select_claims
+    from benchmark.claims.measurement import claims_plan
 
     claims = [c for g in ("t4.*", "t5.*", "t6.*", "curve.*", "control.*")
               for c in select_claims(load_claims(registry), g)]  # fmt: skip

@@ -45,17 +45,17 @@ CONCERNS = {
     "atomic file writes (temp file, fsync, rename)": (
         r"\bos\.replace\(|mkstemp\(|NamedTemporaryFile\(|\bfsync\(",
         {
-            "benchmark/results.py",  # the one writer
+            "benchmark/store/results.py",  # the one writer
             "benchmark/launch/lock.py",  # a lock take-over renames a lock file, not data
             "benchmark/launch/preflight.py",  # a probe file that is never renamed
-            "benchmark/train/context.py",  # a whole synthetic tree renamed into place
+            "benchmark/train/job_context.py",  # a whole synthetic tree renamed into place
             "benchmark/train/checkpoint.py",  # an unreadable checkpoint set aside
         },
     ),
     "the run lock's acquire loop": (r"\.try_acquire\(", {"benchmark/launch/lock.py"}),
     "is this result done": (
         r"\[\"status\"\]\s*==\s*\"done\"",
-        {"benchmark/results.py", "benchmark/plan.py", "benchmark/report/latex.py"},
+        {"benchmark/store/results.py", "benchmark/experiment/plan.py", "benchmark/report/latex.py"},
     ),
     "a model's setup for scoring (device, channels_last, compile)": (
         r"\.to\(memory_format=|\.compile\(mode=",
@@ -92,8 +92,8 @@ def test_the_lock_loop_is_used_by_every_place_that_waits_on_a_run() -> None:
 
 
 def test_a_spec_names_its_training_run_and_kind() -> None:
-    from benchmark.profiles import resolve_eval
-    from benchmark.registry import load_registry
+    from benchmark.experiment.profiles import resolve_eval
+    from benchmark.experiment.registry import load_registry
     from benchmark.spec import spec_from_dict
 
     registry = load_registry(PACKAGE.parent / "experiments")

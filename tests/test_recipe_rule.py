@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims
-from benchmark.plan import PlanOptions
-from benchmark.predictions import Predictions, predictions_path, save_predictions
-from benchmark.profiles import resolve_run
-from benchmark.recipe_rule import baseline_runs, check_baselines
-from benchmark.registry import load_registry
-from benchmark.report.claims import untestable_text, verdict_text
-from benchmark.results import seeds_in, write_result
+from benchmark.claims.claim_registry import load_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
+from benchmark.claims.recipe_rule import baseline_runs, check_baselines
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.report.claims_section import untestable_text, verdict_text
+from benchmark.store.predictions import Predictions, predictions_path, save_predictions
+from benchmark.store.results import seeds_in, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = 21.7  # a context-only floor, as synthetic results record it
@@ -100,7 +101,7 @@ def test_reading_verbs_default_to_the_seeds_the_results_hold(tmp_path, registry)
 
 
 def test_held_seeds_count_what_a_cell_has_and_explicit_seeds_what_it_lacks(tmp_path, registry):
-    from benchmark.plan import build_plan, cell_status
+    from benchmark.experiment.plan import build_plan, cell_status
 
     _result(tmp_path, _spec(registry, "voc-resnetcut-csra", 0), (50.0, 50.0))
     cell = registry.cell("t2.resnet-cut.voc2007")

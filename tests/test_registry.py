@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.errors import RegistryError
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.registry import load_registry
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.registry import load_registry
 
 REGISTRY = Path(__file__).resolve().parent.parent / "experiments"
 

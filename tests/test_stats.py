@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.metrics import METRIC_NAMES, score
-from benchmark.stats import (
-    ModelScorer,
-    consistent_with,
-    full_score,
-    paired_bootstrap,
-    verdict,
-)
+from benchmark.claims.verdicts import consistent_with, verdict
+from benchmark.scoring.bootstrap import ModelScorer, full_score, paired_bootstrap
+from benchmark.scoring.metrics import METRIC_NAMES, score
 
 
 def _targets(rng, n=400, c=6):
@@ -139,7 +134,7 @@ def test_chance_and_context_floors_on_a_synthetic_tree(tmp_path):
     random scorer clearly; with the groups shuffled it falls back to chance."""
     from benchmark.data import build_dataset
     from benchmark.data.synthetic import context_groups, synthesize
-    from benchmark.stats import chance_mean_ap, floors
+    from benchmark.scoring.floors import chance_mean_ap, floors
 
     root = synthesize("voc2007", tmp_path / "voc", 200, 100, 32, 0)
     kw = dict(train=False, img_size=32, augment="flip", normalize="unit")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from benchmark.cli.options import add_common, results_dir
-from benchmark.profiles import PROFILES
-from benchmark.registry import Registry, load_registry
-from benchmark.results import iter_result_files, read_result
+from benchmark.experiment.profiles import PROFILES
+from benchmark.experiment.registry import Registry, load_registry
+from benchmark.store.results import iter_result_files, read_result
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

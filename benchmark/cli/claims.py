@@ -30,7 +30,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--resamples",
         type=int,
         default=None,
-        help="bootstrap replicates (default: 1,000, benchmark.stats.DEFAULT_RESAMPLES)",
+        help="bootstrap replicates (default: 1,000, benchmark.scoring.bootstrap.DEFAULT_RESAMPLES)",
     )
     p.add_argument(
         "--checkpoint",
@@ -43,10 +43,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from benchmark.claims import load_claims, measure_claims, select_claims
-    from benchmark.recipe_rule import check_baselines
-    from benchmark.registry import load_registry
-    from benchmark.report.claims import (
+    from benchmark.claims.claim_registry import load_claims, select_claims
+    from benchmark.claims.measurement import measure_claims
+    from benchmark.claims.recipe_rule import check_baselines
+    from benchmark.experiment.registry import load_registry
+    from benchmark.report.claims_section import (
         HEADERS,
         RULE_HEADERS,
         recipe_rule_caption,
@@ -55,8 +56,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
         rule_text,
         untestable_text,
     )
-    from benchmark.report.claims import measure_options as to_measure_options
-    from benchmark.stats import DEFAULT_RESAMPLES
+    from benchmark.report.claims_section import measure_options as to_measure_options
+    from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
 
     resamples = DEFAULT_RESAMPLES if args.resamples is None else args.resamples
     if resamples < 1:

@@ -8,9 +8,9 @@ import json
 from tabulate import tabulate
 
 from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
-from benchmark.plan import build_plan
-from benchmark.registry import load_registry
-from benchmark.status import live_cell_status
+from benchmark.experiment.plan import build_plan
+from benchmark.experiment.registry import load_registry
+from benchmark.launch.liveness import live_cell_status
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from benchmark.errors import UserError
-from benchmark.results import provenance, write_result
+from benchmark.store.results import provenance, write_result
 
 
 def record_result(

@@ -10,11 +10,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.experiment.plan import Plan, stale_results
 from benchmark.launch.job import Job
 from benchmark.launch.preflight import check_writable, preflight, write_synthetic_trees
-from benchmark.plan import Plan, stale_results
-from benchmark.results import is_done
-from benchmark.train.context import RunContext
+from benchmark.store.results import is_done
+from benchmark.train.job_context import JobContext
 
 
 @dataclass
@@ -24,7 +24,7 @@ class PlanOutcome:
 
 
 def jobs_for(
-    plan: Plan, ctx: RunContext, force: bool = False, rerun: frozenset[str] = frozenset()
+    plan: Plan, ctx: JobContext, force: bool = False, rerun: frozenset[str] = frozenset()
 ) -> tuple[list[Job], list[Job]]:
     """The plan's jobs; ``force`` discards every existing result first, ``rerun`` those of the
     given hashes (--rerun-stale)."""
@@ -44,7 +44,7 @@ def _discard(folder: Path) -> None:
 
 
 def execute_plan(
-    plan: Plan, ctx: RunContext, executor, force: bool = False, rerun_stale: bool = False
+    plan: Plan, ctx: JobContext, executor, force: bool = False, rerun_stale: bool = False
 ) -> PlanOutcome:
     """Run what is not done. A done result made by other code (stale) is kept unless
     ``rerun_stale``; then it is discarded and run again, like everything under ``force``."""

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.fingerprint import NO_FINGERPRINT_NOTE, check_code
-from benchmark.plan import Plan
-from benchmark.results import (
+from benchmark.experiment.plan import Plan
+from benchmark.spec import EvalSpec, RunSpec
+from benchmark.store.fingerprint import NO_FINGERPRINT_NOTE, check_code
+from benchmark.store.results import (
     RESULT_FILE,
     LoadedResult,
     git_state,
@@ -23,7 +24,6 @@ from benchmark.results import (
     load_result,
     read_result,
 )
-from benchmark.spec import EvalSpec, RunSpec
 
 FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
 SUBSET_COLUMNS = (
@@ -203,7 +203,7 @@ def throughput(index: ResultIndex) -> pd.DataFrame:
 
 
 def subsets(index: ResultIndex) -> pd.DataFrame:
-    """mAP on all, small and occluded positives (benchmark.breakdown) of every finished run:
+    """mAP on all, small and occluded positives (benchmark.scoring.breakdown) of every finished run:
     trainings at their best-on-test epoch, evaluations clean and under the high pool."""
     rows = []
     for spec_hash, spec in index.specs():

@@ -71,7 +71,7 @@ class TableData:
     has_last: bool = True  # False for evaluation tables: they score the best checkpoint only
     remarks: tuple[str, ...] = ()  # floors (synthetic data) and selection honesty, under it
     # paper row → second lines under it: (label, one text per column), e.g. a published file's
-    # measured values (report/released.py)
+    # measured values (report/published_section.py)
     extra_rows: dict[int, list[tuple[str, list[str]]]] = field(default_factory=dict)
 
     @property
@@ -110,14 +110,16 @@ class Report:
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
     subsets: pd.DataFrame = field(default_factory=pd.DataFrame)  # small/occluded breakdown
-    claims: list = field(default_factory=list)  # benchmark.claims.ClaimResult, one per claim
+    claims: list = field(
+        default_factory=list
+    )  # benchmark.claims.measurement.ClaimResult, one per claim
     claims_rule: str = ""
     forest: Figure | None = None  # the claims' intervals, drawn in the Claims section
     # the profile's recipe rule (mini): its caption and one recipe_rule.BaselineCheck a baseline
     recipe_rule: str | None = None
     baselines: list = field(default_factory=list)
     selection_note: str = ""  # the paper schedule's learning rate after epoch ~20
-    released: Any = None  # report.released.ReleasedSection, when the registry lists releases
+    released: Any = None  # report.published_section.ReleasedSection, when the registry lists releases
 
     def table(self, number: int) -> TableData:
         return next(t for t in self.tables if t.number == number)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure as MplFigure
 
-from benchmark.claims import ClaimResult
+from benchmark.claims.measurement import ClaimResult
 from benchmark.report.plots import to_png
 
 VERDICT_COLORS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:gray"}

@@ -14,7 +14,7 @@ from benchmark.report.document import Report
 from benchmark.report.html import render_html
 from benchmark.report.latex import render_latex
 from benchmark.report.markdown import render_markdown
-from benchmark.results import atomic_write_bytes
+from benchmark.store.results import atomic_write_bytes
 
 CSV_COLUMNS = (
     "table", "row", "column", "dataset", "metric", "ours", "paper", "delta", "status", "last",

@@ -120,8 +120,8 @@ def table_html(table: TableData) -> str:
 
 
 def released_html(section, contents: list[tuple[str, str, int]]) -> str:
-    """The "Published checkpoints" section (report/released.py)."""
-    from benchmark.report import released as rel
+    """The "Published checkpoints" section (report/published_section.py)."""
+    from benchmark.report import published_section as rel
 
     parts = [
         _section(rel.SECTION, contents),
@@ -200,7 +200,7 @@ def contents_html(contents: list[tuple[str, str, int]]) -> str:
 
 
 def claims_html(report: Report, contents: list[tuple[str, str, int]]) -> list[str]:
-    from benchmark.report.claims import (
+    from benchmark.report.claims_section import (
         HEADERS,
         RULE_HEADERS,
         pending_text,

@@ -150,7 +150,7 @@ def header_latex(header: Header) -> str:
 
 def claims_latex(report: Report) -> str:
     """The Claims table (the same rows as the markdown's), before the paper's tables."""
-    from benchmark.report.claims import HEADERS, row, shown, untestable_text
+    from benchmark.report.claims_section import HEADERS, row, shown, untestable_text
 
     rows = [row(r) for r in shown(report.claims)]
     if not rows:

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.report.claims import HEADERS as CLAIM_HEADERS
-from benchmark.report.claims import (
+from benchmark.report.claims_section import HEADERS as CLAIM_HEADERS
+from benchmark.report.claims_section import (
     RULE_HEADERS,
     pending_text,
     recipe_rule_row,
     shown,
     untestable_text,
 )
-from benchmark.report.claims import row as claim_row
+from benchmark.report.claims_section import row as claim_row
 from benchmark.report.document import Header, Report, TableData
 from benchmark.report.tables import header_label, wide
 from benchmark.report.wording import (
@@ -142,8 +142,8 @@ def subset_lines(subsets: pd.DataFrame) -> list[str]:
 
 
 def released_lines(section) -> list[str]:
-    """The "Published checkpoints" section (report/released.py)."""
-    from benchmark.report import released as rel
+    """The "Published checkpoints" section (report/published_section.py)."""
+    from benchmark.report import published_section as rel
 
     if not section.evaluated:
         return [f"## {rel.SECTION}", "", rel.NONE_EVALUATED, ""]

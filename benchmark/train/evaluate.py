@@ -17,21 +17,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark import distributed as ddp
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
-from benchmark.metrics import METRIC_NAMES
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import load_strict, sha256_file
-from benchmark.predictions import (
+from benchmark.scoring.metrics import METRIC_NAMES
+from benchmark.spec import FILE_CHECKPOINT, EvalSpec, split_condition
+from benchmark.store.predictions import (
     Predictions,
     predictions_key,
     predictions_path,
     save_predictions,
 )
-from benchmark.spec import FILE_CHECKPOINT, EvalSpec, split_condition
 from benchmark.train import checkpoint
-from benchmark.train.context import RunContext
+from benchmark.train import distributed as ddp
 from benchmark.train.inference import (
     build_test_set,
     evaluate_test_set,
@@ -39,6 +38,7 @@ from benchmark.train.inference import (
     prepare_model,
     score_predictions,
 )
+from benchmark.train.job_context import JobContext
 from benchmark.train.seeding import derive_seed, generator
 
 EXAMPLES = 8
@@ -103,7 +103,7 @@ def keep_predictions(
     return {"file": path.relative_to(out_dir).as_posix(), "sha256": digest}
 
 
-def load_checkpoint(ev: EvalSpec, ctx: RunContext) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_checkpoint(ev: EvalSpec, ctx: JobContext) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The evaluated model (on the CPU) and what the result records about where it came from:
     a trained run's best/last checkpoint, or a file identified by its sha256, re-hashed here so
     that the numbers belong to the file the identity names. The checkpoint carries every
@@ -133,7 +133,7 @@ def load_checkpoint(ev: EvalSpec, ctx: RunContext) -> tuple[torch.nn.Module, dic
     return model, {"checkpoint_epoch": saved.get("epoch")}
 
 
-def run_evaluation(ev: EvalSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
+def evaluate_checkpoint(ev: EvalSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     """Evaluate a checkpoint under every condition of the EvalSpec."""
     spec = ev.run
     device = ddp.local_device(ctx.torch_device())

@@ -12,22 +12,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from benchmark import distributed as ddp
-from benchmark.breakdown import breakdown
 from benchmark.data import build_dataset
 from benchmark.data.dataset import MultiLabelDataset
 from benchmark.data.records import InstanceTable
-from benchmark.metrics import score
-from benchmark.profiles import get_profile
+from benchmark.experiment.profiles import get_profile
+from benchmark.scoring.breakdown import breakdown
+from benchmark.scoring.metrics import score
 from benchmark.spec import RunSpec
-from benchmark.train.context import RunContext
+from benchmark.train import distributed as ddp
 from benchmark.train.graphs import Graphs
+from benchmark.train.job_context import JobContext
 from benchmark.train.seeding import generator, seed_worker
 
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
 
 
-def build_test_set(spec: RunSpec, ctx: RunContext, split: str = "test") -> MultiLabelDataset:
+def build_test_set(spec: RunSpec, ctx: JobContext, split: str = "test") -> MultiLabelDataset:
     """The run's test split (or ``split``) with its deterministic test transform."""
     return build_dataset(
         spec.dataset,
@@ -44,7 +44,7 @@ def build_test_set(spec: RunSpec, ctx: RunContext, split: str = "test") -> Multi
 
 def prepare_model(
     model: torch.nn.Module,
-    ctx: RunContext,
+    ctx: JobContext,
     device: torch.device,
     batch_size: int,
     world_size: int = 1,
@@ -68,7 +68,7 @@ def compile_in_place(model: torch.nn.Module, mode: str) -> None:
 def make_loader(
     dataset,
     batch_size: int,
-    ctx: RunContext,
+    ctx: JobContext,
     train: bool,
     seed: int,
     sampler=None,
@@ -130,7 +130,7 @@ def predict(
 
 
 def evaluate_test_set(
-    model, test_set, spec: RunSpec, ctx: RunContext, device, keep_fn=None, graphs=None
+    model, test_set, spec: RunSpec, ctx: JobContext, device, keep_fn=None, graphs=None
 ):
     """Every test image scored once across ranks, gathered in index order on every rank."""
     subset = test_set
@@ -150,7 +150,8 @@ def score_predictions(
     spec: RunSpec,
 ) -> dict:
     """SPEC §3's metrics and the small/occluded breakdown of one set of test predictions, with
-    tied scores ranked as the run's profile says (paper: the authors' order; benchmark.metrics)."""
+    tied scores ranked as the run's profile says (paper: the authors' order;
+    benchmark.scoring.metrics)."""
     tie_order = get_profile(spec.profile).tie_order
     scores = score(probs, targets, tie_order).to_dict()
     scores.update(breakdown(probs, targets, instances, indices, tie_order))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.released import Manifest
+from benchmark.experiment.releases import Manifest
 
 REGISTRY = Path(__file__).resolve().parents[2] / "experiments"
 

@@ -79,10 +79,10 @@ def test_failed_and_invalid_runs_are_in_the_appendix_with_their_reason(scenario)
 
 
 def test_stray_failed_result_outside_the_plan_is_listed(registry, scenario, tmp_path):
-    from benchmark.plan import PlanOptions
-    from benchmark.profiles import resolve_run
+    from benchmark.experiment.plan import PlanOptions
+    from benchmark.experiment.profiles import resolve_run
     from benchmark.report import build_report
-    from benchmark.results import write_result
+    from benchmark.store.results import write_result
 
     spec = resolve_run(registry, "voc-sst", "smoke", epochs=7, mask_source="procedural")
     write_result(
@@ -153,8 +153,9 @@ def _with_measured_claims(registry, report):
     """The scenario's report with two measured claims, one voided by a failing baseline."""
     import dataclasses
 
-    from benchmark.claims import ClaimResult, load_claims
-    from benchmark.recipe_rule import BaselineCheck
+    from benchmark.claims.claim_registry import load_claims
+    from benchmark.claims.measurement import ClaimResult
+    from benchmark.claims.recipe_rule import BaselineCheck
 
     claims = {c.id: c for c in load_claims(registry)}
     measured = dict(

@@ -1,7 +1,7 @@
 import pytest
 
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.train.loop import lr_factor
 
 

@@ -22,7 +22,7 @@ DATASET_FOLDERS = {"voc2007": "voc2007", "coco2014": "coco2014", "wider": "wider
 
 
 @dataclass(frozen=True)
-class RunContext:
+class JobContext:
     results_dir: Path
     data_root: Path | None = None  # holds voc2007/, coco2014/, wider/ (or the official trees)
     weights_root: Path | None = None
@@ -62,7 +62,7 @@ class RunContext:
             candidate = Path(self.data_root) / DATASET_FOLDERS[spec.dataset]
             return candidate if candidate.exists() else Path(self.data_root)
         if self.cache_dir is None:
-            raise ValueError("a synthetic dataset needs a cache folder (RunContext.cache_dir)")
+            raise ValueError("a synthetic dataset needs a cache folder (JobContext.cache_dir)")
         return synthetic_tree(spec, self.cache_dir)
 
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.registry import Registry
-from benchmark.released import Release, Releases, Target, target_run
+from benchmark.experiment.registry import Registry
+from benchmark.experiment.releases import Release, Releases, Target, target_run
 from benchmark.report.document import DATASET_NAMES, Figure
 from benchmark.report.plots import Curve, robustness_figure
 from benchmark.report.wording import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
-from benchmark.results import iter_result_files, read_result
 from benchmark.spec import FILE_CHECKPOINT, split_condition
+from benchmark.store.results import iter_result_files, read_result
 
 SECTION = "Published checkpoints"
 SUMMARY_COLUMNS = (

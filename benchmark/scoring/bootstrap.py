@@ -12,7 +12,7 @@ seeds were trained, and which test images were drawn. Each bootstrap replicate r
 recomputes the metric of every model on the resampled images, and averages the A − B difference
 over the drawn seeds. The 2.5 and 97.5 percentiles of the replicates give the 95 % interval.
 
-The metric is recomputed exactly as ``benchmark.metrics.score`` would on the resampled rows
+The metric is recomputed exactly as ``benchmark.scoring.metrics.score`` would on the resampled rows
 (with the rows in their original order, so tied scores rank as they do there), but without
 materialising them: a resample is a vector of per-image counts, and each model's ranking is
 sorted once. AP then needs, for every positive, the weighted number of valid images ranked above
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
-from benchmark.metrics import IGNORE_ALL, METRIC_NAMES, THRESHOLD, average_precision
+from benchmark.scoring.metrics import IGNORE_ALL, METRIC_NAMES, THRESHOLD, average_precision
 
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -140,7 +140,7 @@ class ModelScorer:
 
 
 def _descending_stable_order(probs: np.ndarray) -> np.ndarray:
-    """C×N ranking as benchmark.metrics ranks: descending, ties in row order."""
+    """C×N ranking as benchmark.scoring.metrics ranks: descending, ties in row order."""
     return np.argsort(-np.asarray(probs, dtype=np.float64).T, axis=1, kind="stable")
 
 
@@ -160,15 +160,16 @@ def _f1(p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
 
 
-def _mean_ap(probs: np.ndarray, targets: np.ndarray) -> float:
+def mean_ap(probs: np.ndarray, targets: np.ndarray) -> float:
     ap = average_precision(np.asarray(probs, dtype=np.float64), targets)
     return float(np.nanmean(ap)) * 100 if np.any(~np.isnan(ap)) else float("nan")
 
 
 def full_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:
-    """The metric on every test image once (what a result records), via benchmark.metrics."""
+    """The metric on every test image once (what a result records), as
+    benchmark.scoring.metrics computes it."""
     if metric == "mAP":
-        return _mean_ap(probs, targets)
+        return mean_ap(probs, targets)
     weights = np.ones((1, len(probs)))
     return float(ModelScorer(probs, targets).scores(weights, (metric,))[metric][0])
 
@@ -264,63 +265,3 @@ def paired_bootstrap(
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.nanquantile(replicate, [alpha, 1 - alpha])
     return PairedDifference(metric, per_seed, float(low), float(high), resamples, seeds, n)
-
-
-VERDICTS = ("supported", "contradicted", "inconclusive")
-
-
-def verdict(low: float, high: float) -> str:
-    """The rule fixed in advance (docs/claims.md): the sign of the whole 95 % interval."""
-    if low > 0:
-        return "supported"
-    if high < 0:
-        return "contradicted"
-    return "inconclusive"
-
-
-def consistent_with(claimed: float, low: float, high: float) -> bool:
-    """Whether the paper's claimed difference lies inside our 95 % interval."""
-    return low <= claimed <= high
-
-
-# ---- floors for synthetic data: what a scorer that learned nothing, or only the scene, reaches
-
-
-CHANCE_DRAWS = 200  # random scorings averaged for the chance-level mAP
-
-
-def chance_mean_ap(targets: np.ndarray, draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
-    """Mean mAP of uniformly random scores over ``draws`` seeded simulations."""
-    rng = np.random.default_rng(seed)
-    targets = np.asarray(targets)
-    return float(np.mean([_mean_ap(rng.random(targets.shape), targets) for _ in range(draws)]))
-
-
-def context_scores(
-    train_targets: np.ndarray, train_groups: np.ndarray, test_groups: np.ndarray
-) -> np.ndarray:
-    """Each test image's score per class: the class's positive rate among training images of the
-    same context group (the overall rate for a group no training image has)."""
-    positive = (np.asarray(train_targets) == 1).astype(np.float64)
-    overall = positive.mean(axis=0)
-    scores = np.empty((len(test_groups), positive.shape[1]))
-    for group in np.unique(test_groups):
-        members = train_groups == group
-        rate = positive[members].mean(axis=0) if members.any() else overall
-        scores[test_groups == group] = rate
-    return scores
-
-
-def floors(
-    train_targets: np.ndarray,
-    train_groups: np.ndarray,
-    test_targets: np.ndarray,
-    test_groups: np.ndarray,
-    seed: int = 0,
-) -> dict[str, float]:
-    """``{"chance_mAP", "context_mAP"}`` in percent for one synthetic train/test pair."""
-    context = context_scores(train_targets, train_groups, test_groups)
-    return {
-        "chance_mAP": chance_mean_ap(test_targets, seed=seed),
-        "context_mAP": _mean_ap(context, np.asarray(test_targets)),
-    }

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.claims import ClaimResult, MeasureOptions, load_claims, measure_claims
-from benchmark.plan import PlanOptions
-from benchmark.profiles import get_profile
-from benchmark.recipe_rule import BaselineCheck
-from benchmark.registry import Cell, Registry
+from benchmark.claims.claim_registry import load_claims
+from benchmark.claims.measurement import ClaimResult, MeasureOptions, measure_claims
+from benchmark.claims.recipe_rule import BaselineCheck
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.profiles import get_profile
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.report.wording import DASH, MISSING, fmt, fmt_signed, is_number
 
 HEADERS = (
@@ -163,6 +164,6 @@ def shown(results: list[ClaimResult]) -> list[ClaimResult]:
 
 def rule_text(results: list[ClaimResult]) -> str:
     resamples = next((r.resamples for r in results if r.resamples), None)
-    from benchmark.stats import DEFAULT_RESAMPLES
+    from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
 
     return RULE.format(resamples=f"{resamples or DEFAULT_RESAMPLES:,}", seed=0)

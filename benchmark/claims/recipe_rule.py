@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.profiles import get_profile, resolve_run
-from benchmark.registry import Registry
-from benchmark.results import load_result
+from benchmark.experiment.profiles import get_profile, resolve_run
+from benchmark.experiment.registry import Registry
+from benchmark.store.results import load_result
 
 RULE_SEED = 0  # the rule reads the seed-0 baselines, as written
 

@@ -2,7 +2,7 @@
 
 Planning reads each file's keys and shapes (memory-mapped, no values), decides which
 architecture it is, and checks it fits before any work starts; the evaluation itself is the
-suite's one evaluation job (`benchmark.train.evaluate.run_evaluation`), stored like any other:
+suite's one evaluation job (`benchmark.train.evaluate.evaluate_checkpoint`), stored like any other:
 its identity is the file's sha256 plus the evaluation config, so a second call finds it done
 and launches nothing.
 """
@@ -16,6 +16,10 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import UserError
+from benchmark.experiment.plan import Plan, PlanOptions
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import Registry
+from benchmark.experiment.releases import Release, Releases, Target, known_layouts, target_run
 from benchmark.launch.local import LocalExecutor
 from benchmark.launch.preflight import check_writable, preflight
 from benchmark.launch.runner import jobs_for
@@ -27,13 +31,9 @@ from benchmark.models.checkpoint_files import (
     mismatch,
     sha256_file,
 )
-from benchmark.plan import Plan, PlanOptions
-from benchmark.profiles import resolve_run
-from benchmark.registry import Registry
-from benchmark.released import Release, Releases, Target, known_layouts, target_run
-from benchmark.results import is_done
 from benchmark.spec import BUCKETS, FILE_CHECKPOINT, SEED_SUFFIX, EvalSpec, RunSpec
-from benchmark.train.context import RunContext
+from benchmark.store.results import is_done
+from benchmark.train.job_context import JobContext
 
 TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
 
@@ -149,7 +149,9 @@ def _evaluation(
     )
 
 
-def run_evaluations(plan: ReleasePlan, ctx: RunContext, options: PlanOptions, force: bool = False):
+def evaluate_releases(
+    plan: ReleasePlan, ctx: JobContext, options: PlanOptions, force: bool = False
+):
     """Run the planned evaluations in this process (the runner's checks first); the statuses."""
     _, jobs = jobs_for(Plan(options, evals={ev.hash: ev for ev in plan.evals}), ctx, force)
     todo = [job for job in jobs if not is_done(ctx.results_dir, job.hash)]

@@ -5,7 +5,8 @@ evaluations come after the trainings they read. Status and the report read resul
 same plan, so they always look up the hashes the runner writes.
 
 Everything here is a pure function of the registry and the result files: whether a run is
-running now (a held lock, a Slurm job) is `benchmark.status`'s business, passed in as a probe.
+running now (a held lock, a Slurm job) is `benchmark.launch.liveness`'s business, passed in
+as a probe.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.fingerprint import CodeCheck, check_code
-from benchmark.profiles import get_profile, resolve_eval, resolve_run
-from benchmark.registry import Cell, Registry
-from benchmark.results import load_result
+from benchmark.experiment.profiles import get_profile, resolve_eval, resolve_run
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.spec import EvalSpec, RunSpec
+from benchmark.store.fingerprint import CodeCheck, check_code
+from benchmark.store.results import load_result
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def cell_status(
     """`{id, status, metrics, last, std, seeds, reason, hashes, code}` for one cell.
 
     From the result files alone, a run is done, stale, failed or pending; a `probe` (see
-    `benchmark.status`) can tell that one is running now. A done result made by other code
+    `benchmark.launch.liveness`) can tell that one is running now. A done result made by other code
     than this checkout's (its fingerprint differs) is stale: its numbers are kept and `code`
     names the changed files."""
     entry: dict[str, Any] = {
@@ -168,7 +169,7 @@ def cell_status(
 
 
 def code_check(plan: Plan, spec_hash: str, result: dict[str, Any], results_dir: Path) -> CodeCheck:
-    """A done result against the current code (benchmark.fingerprint); an evaluation is also
+    """A done result against the current code (benchmark.store.fingerprint); an evaluation is also
     stale when the training whose checkpoint it read is."""
     code = check_code(result)
     evaluation = plan.evals.get(spec_hash)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import RegistryError
-from benchmark.metrics import METRIC_NAMES
+from benchmark.scoring.metrics import METRIC_NAMES
 from benchmark.spec import (
     ARCHS,
     AUGMENTS,
@@ -144,7 +144,7 @@ def default_root() -> Path:
         return Path(env)
     for candidate in (
         Path.cwd() / "experiments",
-        Path(__file__).resolve().parent.parent / "experiments",
+        Path(__file__).resolve().parents[2] / "experiments",
     ):
         if (candidate / RUNS_FILE).is_file():
             return candidate

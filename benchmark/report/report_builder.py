@@ -11,17 +11,17 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmark.plan import PlanOptions, build_plan, cell_status
-from benchmark.recipe_rule import check_baselines
-from benchmark.registry import Registry
-from benchmark.released import RELEASES_FILE, load_releases
-from benchmark.report.claims import recipe_rule_caption, report_claims, rule_text
+from benchmark.claims.recipe_rule import check_baselines
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.registry import Registry
+from benchmark.experiment.releases import RELEASES_FILE, load_releases
+from benchmark.report.claims_section import recipe_rule_caption, report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.figures import build_figures, draw
 from benchmark.report.forest import forest_figure
 from benchmark.report.honesty import schedule_note, table_honesty
-from benchmark.report.released import ReleasedSection, attach_cell_lines, build_released
+from benchmark.report.published_section import ReleasedSection, attach_cell_lines, build_released
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 

@@ -1,13 +1,13 @@
 """Per-image predictions: what a model scored on each test image, kept beside its result.
 
-The paired statistics of the claims (benchmark.stats) need more than a result's summary
+The paired statistics of the claims (benchmark.scoring.bootstrap) need more than a result's summary
 metrics: they recompute a metric on resampled test images, for two models on the same images.
 One ``.npz`` file per evaluated model state holds
 
 - ``probs``: N×C probabilities, stored as float16 (loaded back as float32: float16 is exact in
   float32, so the loaded scores always rank the same way),
 - ``image_ids``: N strings naming each test image (its file, relative to the dataset),
-- ``targets``: N×C int8 score codes 1 / 0 / -1 / -2 (benchmark.metrics),
+- ``targets``: N×C int8 score codes 1 / 0 / -1 / -2 (benchmark.scoring.metrics),
 - ``targets_sha256``: a digest of the targets, so two files can be checked to be on the same
   test set without comparing the matrices.
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
-from benchmark.metrics import IGNORE_AP
-from benchmark.results import atomic_write_bytes
+from benchmark.scoring.metrics import IGNORE_AP
+from benchmark.store.results import atomic_write_bytes
 
 PREDICTIONS_DIR = "predictions"
 FIELDS = ("probs", "image_ids", "targets", "targets_sha256")
