@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -25,6 +26,15 @@ NORMALIZATIONS = ("unit", "half")  # [0,1] inputs; mean 0.5 / std 0.5 → [-1,1]
 BUCKETS = tuple(f"bucket:{k}" for k in range(6))
 CURVE_CONDITIONS = ("clean", *BUCKETS)
 BN_REESTIMATES = ("clean", "mixed")
+# CSRA's head count H → the softmax temperatures of its H heads, as in CSRA's code (which
+# writes ∞ as 99): the head counts a run may ask for and what the model builds for each.
+CSRA_TEMPERATURES: dict[int, tuple[float, ...]] = {
+    1: (1.0,),
+    2: (1.0, math.inf),
+    4: (1.0, 2.0, 4.0, math.inf),
+    6: (1.0, 2.0, 3.0, 4.0, 5.0, math.inf),
+    8: (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf),
+}
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,10 @@ CONCERNS = {
         r"build_dataset\([^)]*\"test\"|\"test\",$",
         {"benchmark/train/inference.py"},
     ),
+    "CSRA's head counts and their temperatures (the registry validates, the model builds)": (
+        r"\(1,\s*2,\s*4,\s*6,\s*8\)|math\.inf\)",
+        {"benchmark/spec.py"},
+    ),
     "EvalSpec → RunSpec, and a stored spec by its kind": (
         r"isinstance\([^)]*(EvalSpec|RunSpec)\)|\.run\s+if\s|RunSpec\s+if\s",
         {"benchmark/spec.py"},
