@@ -1,4 +1,5 @@
-"""Fully resolved, hashable descriptions of one training run and one evaluation.
+"""Fully resolved, hashable descriptions of one training run and one evaluation (of a run's
+checkpoint, or of any model: ModelEvalSpec).
 
 A RunSpec is plain data: everything a run needs and nothing global. Its identity is a hash of
 the fields that change the science (``identity_fields``), so the same configuration reached from
@@ -185,9 +186,49 @@ class EvalSpec:
         return cls(**data)
 
 
-def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec:
-    """A stored spec back: a RunSpec for kind ``train``, an EvalSpec for ``eval``."""
-    return {RunSpec.kind: RunSpec, EvalSpec.kind: EvalSpec}[kind].from_dict(data)
+@dataclass(frozen=True)
+class ModelEvalSpec:
+    """An evaluation of a model the registry does not describe (``benchmark.evaluate_model``):
+    the weights are named by ``model`` (a digest of their values), the test set by a digest of
+    its targets (so synthetic and real data never share an identity), and the masked test by
+    the fields an EvalSpec has, which draw the same masks for the same seeds."""
+
+    name: str  # a label (not part of the identity)
+    model: str  # sha256:<hex> of the state dict's names, shapes and values
+    dataset: str
+    test_set: str  # sha256 of the test targets (benchmark.store.predictions.targets_digest)
+    img_size: int
+    normalize: str
+    conditions: tuple[str, ...]
+    mask_seed: int = 0
+    mask_source: str = "nvidia"
+    tie_order: str = "authors"
+
+    kind: ClassVar[str] = "model_eval"
+
+    def identity(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("name")
+        data["conditions"] = list(self.conditions)
+        return data
+
+    @property
+    def hash(self) -> str:
+        return config_hash({"kind": self.kind, **self.identity()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelEvalSpec:
+        return cls(**{**data, "conditions": tuple(data["conditions"])})
+
+
+def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec | ModelEvalSpec:
+    """A stored spec back: a RunSpec for kind ``train``, an EvalSpec for ``eval``, a
+    ModelEvalSpec for ``model_eval``."""
+    kinds = {spec.kind: spec for spec in (RunSpec, EvalSpec, ModelEvalSpec)}
+    return kinds[kind].from_dict(data)
 
 
 def config_hash(identity: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from benchmark.models import build_model
 from benchmark.models.checkpoint_files import publisher_layout
 from benchmark.spec import BUCKETS, CSRA_TEMPERATURES
 from benchmark.store.predictions import load_predictions
-from benchmark.train.evaluate import prediction_ids
+from benchmark.train.inference import prediction_ids
 
 PRESENT = ("msl-c-voc", "csra-voc-resnetcut")  # Table 6's two VOC models
 
