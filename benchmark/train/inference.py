@@ -199,8 +199,14 @@ def check_logits(model: torch.nn.Module, test_set: MultiLabelDataset, device) ->
         return
     items = [test_set[i] for i in range(min(2, len(test_set)))]
     images = torch.stack([item[0] for item in items if item is not None]).to(device)
-    with torch.no_grad():
-        out = model.eval()(images)
+    try:
+        with torch.no_grad():
+            out = model.eval()(images)
+    except Exception as exc:  # noqa: BLE001 — the model's own error, chained below
+        raise UserError(
+            f"model: fails on a batch of {len(images)} test images of shape "
+            f"{tuple(images.shape[1:])} ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
     wanted = (len(images), len(test_set.classes))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != wanted:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -283,6 +283,8 @@ def evaluate_model(
     tie_order = get_profile("paper").tie_order if tie_order is None else tie_order
     if tie_order not in TIE_ORDERS:
         raise UserError(f"tie_order: unknown {tie_order!r} (choose from {', '.join(TIE_ORDERS)})")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"batch_size: must be a positive integer, got {batch_size!r}")
     seeds = _mask_seeds(mask_seeds)
     conditions = protocol_conditions(seeds) if conditions is None else tuple(conditions)
     for condition in conditions:

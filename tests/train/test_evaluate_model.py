@@ -194,6 +194,8 @@ def test_defaults_are_the_papers_inputs_per_dataset():
 def test_bad_input_is_one_clear_error(voc, tmp_path):
     with pytest.raises(UserError, match=r"^model: maps a batch of 2 images to \(2, 1000\), "):
         benchmark.evaluate_model(tiny_model(1000), "voc2007", voc, img_size=64)
+    with pytest.raises(UserError, match=r"^model: fails on a batch of 2 test images of shape "):
+        benchmark.evaluate_model(torch.nn.Linear(3, 20), "voc2007", voc, img_size=64)
     with pytest.raises(UserError, match=r"^dataset: unknown 'voc'"):
         benchmark.evaluate_model(tiny_model(), "voc", voc)
     with pytest.raises(UserError, match=r"^mask_seeds: seeds must be distinct"):
