@@ -6,6 +6,7 @@ its masks are `benchmark evaluate`'s, and it saves like any evaluation."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -25,10 +26,11 @@ from benchmark.experiment.profiles import resolve_run
 from benchmark.experiment.registry import load_registry
 from benchmark.models import build_model
 from benchmark.scoring.metrics import METRIC_NAMES
-from benchmark.spec import BUCKETS
+from benchmark.spec import BUCKETS, spec_from_dict
 from benchmark.store.predictions import load_predictions
 from benchmark.store.results import read_result
 from benchmark.train.job_context import synthetic_tree
+from benchmark.train.model_evaluation import state_digest
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_RUN = "voc-resnetcut-csra"  # a Table 6 model, as the smoke profile builds it
@@ -129,6 +131,29 @@ def test_saved_like_any_evaluation(evaluated, tmp_path):
         assert np.array_equal(stored.probs, ours.probs.astype(np.float16).astype(np.float32))
     code, out = cli("check", "--results-dir", str(tmp_path / "results"))
     assert code == 0 and "1 file(s)" in out and ", 0 bad" in out
+
+
+def test_a_saved_result_is_identified_by_weights_test_set_and_protocol(evaluated):
+    spec = evaluated.spec
+    assert spec.model == state_digest(tiny_model())  # the weights evaluated, by value
+    assert state_digest(tiny_model().to(memory_format=torch.channels_last)) == spec.model
+    nudged = tiny_model()
+    with torch.no_grad():
+        nudged[0].weight[0, 0, 0, 0] += 1e-3
+    assert state_digest(nudged) != spec.model
+    assert dataclasses.replace(spec, name="another label").hash == spec.hash
+    for change in (
+        {"model": state_digest(tiny_model(21))},
+        {"test_set": "0" * 64},  # another test set (synthetic and real never share one)
+        {"img_size": 448},
+        {"normalize": "half"},
+        {"mask_seed": 1},
+        {"mask_source": "nvidia"},
+        {"conditions": ("clean",)},
+        {"tie_order": "stable"},
+    ):
+        assert dataclasses.replace(spec, **change).hash != spec.hash, change
+    assert spec_from_dict(spec.kind, json.loads(json.dumps(spec.to_dict()))) == spec
 
 
 def test_masked_conditions_are_the_masks_benchmark_evaluate_uses(tmp_path, monkeypatch):
