@@ -65,6 +65,19 @@ CONCERNS = {
         r"build_dataset\([^)]*\"test\"|\"test\",$",
         {"benchmark/train/inference.py"},
     ),
+    "a test image's mask in a masked condition (the engine of evaluate_model and evaluate)": (
+        r"\.for_indices\(",
+        {
+            "benchmark/train/model_evaluation.py",  # the one engine
+            "benchmark/data/masks.py",  # the rule itself (as tensors)
+            "benchmark/data/pools.py",  # the rule itself (as arrays)
+            "benchmark/report/images.py",  # the report's figure draws the same masks
+        },
+    ),
+    "CSRA's head counts and their temperatures (the registry validates, the model builds)": (
+        r"\(1,\s*2,\s*4,\s*6,\s*8\)|math\.inf\)",
+        {"benchmark/spec.py"},
+    ),
     "EvalSpec → RunSpec, and a stored spec by its kind": (
         r"isinstance\([^)]*(EvalSpec|RunSpec)\)|\.run\s+if\s|RunSpec\s+if\s",
         {"benchmark/spec.py"},

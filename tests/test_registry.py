@@ -104,6 +104,12 @@ def _broken(tmp_path, filename, old, new):
             "condition: bucket:9}, paper: {mAP: 67.9",
             r"table6.yaml: cell t6.csra-resnet-cut.voc2007: field 'eval.condition'",
         ),
+        (
+            "runs.yaml",
+            "    num_heads: 1\n",
+            "    num_heads: 3\n",
+            r"runs.yaml: run \S+: field 'num_heads': 3 is not one of 1, 2, 4, 6, 8$",
+        ),
         ("table2.yaml", "cells:", "cells: [\n", r"table2.yaml \(line \d+\): not valid YAML"),
     ],
 )

@@ -4,7 +4,8 @@ Planning reads each file's keys and shapes (memory-mapped, no values), decides w
 architecture it is, and checks it fits before any work starts; the evaluation itself is the
 suite's one evaluation job (`benchmark.train.evaluate.evaluate_checkpoint`), stored like any other:
 its identity is the file's sha256 plus the evaluation config, so a second call finds it done
-and launches nothing.
+and launches nothing. The conditions are the protocol's (`protocol_conditions`), the same list
+`benchmark.evaluate_model` scores by default.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from benchmark.models.checkpoint_files import (
     mismatch,
     sha256_file,
 )
-from benchmark.spec import BUCKETS, FILE_CHECKPOINT, SEED_SUFFIX, EvalSpec, RunSpec
+from benchmark.spec import FILE_CHECKPOINT, EvalSpec, RunSpec
 from benchmark.store.results import is_done
 from benchmark.train.job_context import JobContext
-
-TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
+from benchmark.train.model_evaluation import protocol_conditions
 
 
 @dataclass
@@ -44,13 +44,6 @@ class ReleasePlan:
     architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
-
-
-def evaluation_conditions(mask_seeds: tuple[int, ...]) -> tuple[str, ...]:
-    """Clean, Table 6's setting and every hole-ratio bucket with the first mask seed; Table 6's
-    setting again with each further seed (cheap: one pass each), for its spread."""
-    extra = tuple(f"{TABLE6_CONDITION}{SEED_SUFFIX}{s}" for s in mask_seeds[1:])
-    return ("clean", TABLE6_CONDITION, *BUCKETS, *extra)
 
 
 def release_file(release: Release, weights_root: Path | None) -> Path | None:
@@ -141,7 +134,7 @@ def _evaluation(
     return EvalSpec(
         name=spec.name,
         run=spec,
-        conditions=evaluation_conditions(mask_seeds),
+        conditions=protocol_conditions(mask_seeds),
         mask_seed=mask_seeds[0],
         mask_source=options.mask_source,
         checkpoint=FILE_CHECKPOINT + sha256_file(path),

@@ -72,6 +72,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "train/graphs.py",
     "train/inference.py",
     "train/loop.py",
+    "train/model_evaluation.py",
     "train/objectives.py",
     "train/seeding.py",
     # data-parallel sharding and gathering of predictions

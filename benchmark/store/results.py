@@ -75,6 +75,32 @@ def checksum(result: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def result_record(
+    spec,
+    name: str,
+    profile: str | None,
+    status: str,
+    error: str | None,
+    body: dict[str, Any],
+    provenance: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    """A result file's content: what ran (the spec, its kind and hash), how it ended, the body
+    the job returned, where and with what it ran, and its wall time since ``started``."""
+    return {
+        "kind": spec.kind,
+        "hash": spec.hash,
+        "name": name,
+        "profile": profile,
+        "status": status,
+        "error": error,
+        "spec": spec.to_dict(),
+        **body,
+        "provenance": provenance,
+        "timings": {**body.get("timings", {}), "wall_s": time.time() - started},
+    }
+
+
 def write_result(results_dir: Path, result: dict[str, Any]) -> Path:
     result = {"schema_version": SCHEMA_VERSION, **result}
     result["checksum"] = checksum(result)

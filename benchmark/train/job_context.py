@@ -7,6 +7,7 @@ run's identity.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -96,3 +97,10 @@ def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def device_name(device: torch.device) -> str:
+    """What a result records as its device: the GPU's name, or the CPU's and its threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -30,12 +30,13 @@ from benchmark.scoring.metrics import score
 from benchmark.spec import RunSpec
 from benchmark.train import checkpoint
 from benchmark.train import distributed as ddp
-from benchmark.train.evaluate import keep_predictions, prediction_ids
 from benchmark.train.graphs import Graphs
 from benchmark.train.inference import (
     build_test_set,
     evaluate_test_set,
+    keep_predictions,
     make_loader,
+    prediction_ids,
     prepare_model,
     score_predictions,
 )

@@ -103,7 +103,7 @@ def test_kill_during_evaluation_then_rerun_gives_the_same_rows(
     args = ["run", EVAL_CELL, *ONE_EPOCH, "--results-dir", str(folder)]
 
     # Killed while scoring its third masking condition, holding the evaluation's lock.
-    kill = "benchmark.train.evaluate:score_predictions:3"
+    kill = "benchmark.train.model_evaluation:score_test_predictions:3"
     killed = run_benchmark(args, workdir, shared_cache, FAULT_KILL_ON_CALL=kill)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     ev = folder / reference_eval["hash"]

@@ -26,7 +26,7 @@ from benchmark.models.checkpoint_files import (
     publisher_layout,
     suite_key,
 )
-from benchmark.models.heads import CSRA_TEMPERATURES
+from benchmark.spec import CSRA_TEMPERATURES
 
 COCO = "resnet101_csra_h6_lam0.4_c80"  # MSL-C COCO: 6 heads, one of them T = ∞
 
