@@ -88,9 +88,11 @@ def test_a_claim_on_a_failing_baseline_is_not_testable(tmp_path, registry):
     voided, kept = measured[resnet.id], measured[vit.id]
     assert voided.status == "measured" and voided.low is not None  # the interval stays shown
     assert "voc-resnetcut-csra moves 1.80" in voided.untestable
-    assert verdict_text(voided) == f"not testable (interval: {voided.verdict})"
+    assert verdict_text(voided) == (
+        f"not testable (interval: {voided.interval_verdict}); image noise only"
+    )
     assert voided.to_dict()["testable"] is False
-    assert kept.untestable == "" and verdict_text(kept).startswith("supported")
+    assert kept.untestable == "" and verdict_text(kept) == "one seed; image noise only"
     assert resnet.id in untestable_text([voided, kept]) and untestable_text([kept]) is None
 
 

@@ -15,13 +15,19 @@ import numpy as np
 
 from benchmark.claims.claim_registry import Claim, Side, side_run, side_target
 from benchmark.claims.recipe_rule import check_baselines, untestable_reasons
-from benchmark.claims.verdicts import consistent_with, verdict
-from benchmark.experiment.plan import Plan, PlanOptions
+from benchmark.claims.verdicts import MIN_SEEDS, consistent_with, seeded_verdict, verdict
+from benchmark.errors import DataError
+from benchmark.experiment.plan import Plan, PlanOptions, check_seeds, run_command
 from benchmark.experiment.profiles import resolve_eval, resolve_run
 from benchmark.experiment.registry import Registry
 from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES, full_score, paired_bootstrap
 from benchmark.spec import EvalSpec, RunSpec
-from benchmark.store.predictions import load_predictions, predictions_key
+from benchmark.store.predictions import (
+    Predictions,
+    file_problem,
+    load_predictions,
+    predictions_key,
+)
 from benchmark.store.results import load_result
 
 
@@ -30,8 +36,11 @@ class ClaimResult:
     """One claim measured: the difference per seed, its interval and the verdict."""
 
     claim: Claim
-    status: str  # measured | pending
+    status: str  # measured | pending | invalid | damaged (a side's predictions file)
     seeds: tuple[int, ...] = ()  # the seeds both sides have predictions for
+    # the seeds the claim should have: those asked for, or (seeds read from the results) the
+    # most any claim of its group (table; the controls) was measured on
+    expected_seeds: int | None = None
     images: int | None = None
     per_seed: tuple[float, ...] = ()
     mean: float | None = None
@@ -40,13 +49,45 @@ class ClaimResult:
     high: float | None = None
     a_mean: float | None = None
     b_mean: float | None = None
-    verdict: str | None = None
-    consistent: bool | None = None  # the claimed difference inside our interval
+    verdict: str | None = None  # the rule's, "one seed" with fewer than two (verdicts.py)
+    interval_verdict: str | None = None  # the sign rule alone, whatever the seeds
+    consistent: bool | None = None  # the claimed difference inside our interval (≥ 2 seeds)
     resamples: int | None = None
     reason: str = ""
     missing: list[str] = field(default_factory=list)
     # why the profile's recipe rule makes this claim not testable (a failing baseline), or ""
     untestable: str = ""
+    damaged: tuple[str, ...] = ()  # <hash>/<file> of each damaged predictions file it reads
+    repair: str = ""  # damaged: the command that redoes the damaged results
+
+    @property
+    def seed_note(self) -> str:
+        """What the verdict cell says about the seeds: one seed measures image noise only; a
+        claim measured on fewer seeds than it should have says how many."""
+        if self.status != "measured":
+            return ""
+        notes = []
+        if len(self.seeds) < MIN_SEEDS:
+            notes.append("image noise only")
+        if self.expected_seeds is not None and len(self.seeds) < self.expected_seeds:
+            notes.append(f"{len(self.seeds)} of {self.expected_seeds} seeds")
+        return "; ".join(notes)
+
+    @property
+    def verdict_cell(self) -> str:
+        """The verdict as a table shows it, with what limits it: the claims table of
+        `benchmark claims` and of the report, and claims.csv's verdict_text."""
+        if self.status == "damaged":
+            return f"damaged: {', '.join(self.damaged)} — repair: `{self.repair}`"
+        if self.status != "measured":
+            return self.status
+        if self.untestable:  # the interval is shown, but a failing baseline voids the verdict
+            text = f"not testable (interval: {self.interval_verdict})"
+        elif self.consistent is None:
+            text = self.verdict
+        else:
+            text = f"{self.verdict} ({'consistent' if self.consistent else 'not consistent'})"
+        return f"{text}; {self.seed_note}" if self.seed_note else text
 
     def to_dict(self) -> dict[str, Any]:
         c = self.claim
@@ -61,6 +102,8 @@ class ClaimResult:
             "source": c.source,
             "status": self.status,
             "seeds": list(self.seeds),
+            "expected_seeds": self.expected_seeds,
+            "seed_note": self.seed_note,
             "images": self.images,
             "per_seed": list(self.per_seed),
             "mean": self.mean,
@@ -69,11 +112,15 @@ class ClaimResult:
             "a_mean": self.a_mean,
             "b_mean": self.b_mean,
             "verdict": self.verdict,
+            "interval_verdict": self.interval_verdict,
+            "verdict_text": self.verdict_cell,
             "testable": not self.untestable,
             "untestable_reason": self.untestable or None,
             "consistent": self.consistent,
             "resamples": self.resamples,
             "reason": self.reason,
+            "damaged": list(self.damaged),
+            "repair": self.repair or None,
         }
 
 
@@ -86,6 +133,12 @@ class MeasureOptions:
     checkpoint: str = "best"  # which training checkpoint a cell side reads: best | last | val_best
     resamples: int = DEFAULT_RESAMPLES
     bootstrap_seed: int = 0
+    # seeds read from the results (no --seeds): a claim should have as many as the most of
+    # its group, not every seed the folder holds (mini runs Tables 1–3 at seed 0 only)
+    held_seeds: bool = False
+
+    def __post_init__(self) -> None:
+        check_seeds(self.seeds)
 
 
 def side_source(
@@ -130,37 +183,62 @@ def claims_plan(registry: Registry, claims: list[Claim], options: PlanOptions) -
     return plan
 
 
-def find_predictions(results_dir: Path, spec_hash: str, key: str):
+@dataclass(frozen=True)
+class Found:
+    """A side's predictions for one seed, or why there are none."""
+
+    preds: Predictions | None
+    missing: str | None = None  # not made yet, or unusable result (pending)
+    damage: str | None = None  # <hash>/<file> a done result lists, but missing or changed
+    why_damaged: str | None = None
+
+
+def find_predictions(results_dir: Path, spec_hash: str, key: str) -> Found:
     """The predictions a finished result lists under ``key``, or the reason there are none."""
     loaded = load_result(results_dir, spec_hash)
     if loaded.problem == "missing":
-        return None, "no result yet"
+        return Found(None, "no result yet")
     if loaded.problem is not None:
-        return None, f"invalid result: {loaded.problem}"
+        return Found(None, f"invalid result: {loaded.problem}")
     if loaded.data["status"] != "done":
-        return None, "its run failed"
+        return Found(None, "its run failed")
     listed = (loaded.data.get("predictions") or {}).get(key)
     if listed is None:
-        return None, f"its result has no {key!r} predictions (written before they were kept?)"
-    folder = Path(results_dir) / spec_hash
-    return load_predictions(folder / listed["file"], listed["sha256"]), None
+        return Found(
+            None, f"its result has no {key!r} predictions (written before they were kept?)"
+        )
+    path = loaded.path.parent / listed["file"]
+    where = f"{spec_hash}/{listed['file']}"
+    problem = file_problem(path, listed["sha256"])
+    if problem is not None:
+        return Found(None, damage=where, why_damaged=problem)
+    try:
+        return Found(load_predictions(path, listed["sha256"]))
+    except DataError as exc:  # the recorded bytes, yet not valid predictions
+        return Found(None, damage=where, why_damaged=str(exc).removeprefix(f"{path}: "))
 
 
 def measure_claims(
     registry: Registry, claims: list[Claim], results_dir: str | Path, options: MeasureOptions
 ) -> list[ClaimResult]:
-    """Every claim, measured where both sides have per-image predictions for some seed."""
+    """Every claim, measured where both sides have per-image predictions for some seed. A claim
+    a damaged predictions file touches is *damaged* (the others are measured as usual)."""
     results_dir = Path(results_dir)
-    cache: dict[tuple[str, str], tuple[Any, str | None]] = {}
+    cache: dict[tuple[str, str], Found] = {}
 
-    def fetch(side: Side, seed: int):
+    def fetch(side: Side, seed: int) -> Found:
         spec_hash, key = side_source(registry, side, seed, options)
         if (spec_hash, key) not in cache:
             cache[(spec_hash, key)] = find_predictions(results_dir, spec_hash, key)
         return cache[(spec_hash, key)]
 
+    def repair(claim: Claim, seeds: tuple[int, ...]) -> str:
+        selector = f"claims:{claim.id}"
+        return run_command(selector, seeds, options.profile, options.epochs, results_dir)
+
     replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
-    results = [_measure(claim, options, fetch, replicates) for claim in claims]
+    results = [_measure(claim, options, fetch, replicates, repair) for claim in claims]
+    results = _with_expected_seeds(results, options)
     checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
     untestable = untestable_reasons(sides, checks)
@@ -170,25 +248,48 @@ def measure_claims(
     ]
 
 
-def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict) -> ClaimResult:
-    pairs, seeds, missing = [], [], []
+def _with_expected_seeds(results: list[ClaimResult], options: MeasureOptions) -> list[ClaimResult]:
+    """How many seeds each claim should have: those asked for, or with seeds read from the
+    results, the most any measured claim of its group (a table; the controls) has."""
+    if not options.held_seeds:
+        return [replace(r, expected_seeds=len(options.seeds)) for r in results]
+    most: dict[int | None, int] = {}
+    for r in results:
+        if r.status == "measured":
+            most[r.claim.table] = max(most.get(r.claim.table, 0), len(r.seeds))
+    return [replace(r, expected_seeds=most.get(r.claim.table)) for r in results]
+
+
+def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict, repair) -> ClaimResult:
+    pairs, seeds, missing, damaged, why, damaged_seeds = [], [], [], [], [], []
     for seed in options.seeds:
-        (a, why_a), (b, why_b) = fetch(claim.a, seed), fetch(claim.b, seed)
-        if a is None or b is None:
-            for side, why in ((claim.a, why_a), (claim.b, why_b)):
-                if why:
-                    missing.append(f"seed {seed}: {side.label}: {why}")
+        a, b = fetch(claim.a, seed), fetch(claim.b, seed)
+        for side, found in ((claim.a, a), (claim.b, b)):
+            if found.damage:
+                damaged.append(found.damage)
+                why.append(f"seed {seed}: {side.label}: {found.damage}: {found.why_damaged}")
+                damaged_seeds.append(seed)
+            elif found.missing:
+                missing.append(f"seed {seed}: {side.label}: {found.missing}")
+        if a.preds is None or b.preds is None:
             continue
         try:
-            b = b.aligned_to(a.image_ids)
+            aligned = b.preds.aligned_to(a.preds.image_ids)
         except ValueError as exc:
             return ClaimResult(claim, "invalid", reason=f"seed {seed}: test images differ: {exc}")
-        if a.targets_sha256 != b.targets_sha256:
+        if a.preds.targets_sha256 != aligned.targets_sha256:
             return ClaimResult(
                 claim, "invalid", reason=f"seed {seed}: the sides' test targets differ"
             )
-        pairs.append((a, b))
+        pairs.append((a.preds, aligned))
         seeds.append(seed)
+    if damaged:
+        command = repair(claim, tuple(dict.fromkeys(damaged_seeds)))
+        reason = "; ".join(why) + f" — repair: `{command}`"
+        return ClaimResult(
+            claim, "damaged", reason=reason, missing=missing, repair=command,
+            damaged=tuple(dict.fromkeys(damaged)),
+        )  # fmt: skip
     if not pairs:
         return ClaimResult(claim, "pending", reason="; ".join(missing), missing=missing)
     result = paired_bootstrap(
@@ -204,6 +305,9 @@ def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict) -> 
     reason = ""
     if missing:
         reason = f"measured on {len(seeds)} of {len(options.seeds)} seeds; " + "; ".join(missing)
+    consistent = None
+    if claim.claimed is not None and len(seeds) >= MIN_SEEDS:
+        consistent = consistent_with(claim.claimed, result.low, result.high)
     return ClaimResult(
         claim,
         "measured",
@@ -216,10 +320,9 @@ def _measure(claim: Claim, options: MeasureOptions, fetch, replicates: dict) -> 
         high=result.high,
         a_mean=float(np.mean(a_scores)),
         b_mean=float(np.mean(b_scores)),
-        verdict=verdict(result.low, result.high),
-        consistent=None
-        if claim.claimed is None
-        else consistent_with(claim.claimed, result.low, result.high),
+        verdict=seeded_verdict(result.low, result.high, len(seeds)),
+        interval_verdict=verdict(result.low, result.high),
+        consistent=consistent,
         resamples=result.resamples,
         reason=reason,
         missing=missing,

@@ -84,6 +84,6 @@ def cmd_claims(args: argparse.Namespace) -> int:
             print(f"\n{untestable_text(results)}")
     reasons = [f"  {r.claim.id}: {r.reason}" for r in results if r.reason]
     if reasons:
-        print("\nNot measured, or measured on fewer seeds:")
+        print("\nNot measured, damaged, or measured on fewer seeds:")
         print("\n".join(reasons))
     return 0

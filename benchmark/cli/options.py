@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.plan import PlanOptions, check_seeds
 from benchmark.experiment.profiles import get_profile
 from benchmark.store.results import profiles_in, seeds_in
 
@@ -126,8 +126,10 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         seeds = tuple(int(s) for s in str(text).split(",") if s.strip() != "")
     except ValueError:
         raise UserError(f"--seeds: expected comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UserError("--seeds: give at least one seed")
+    try:
+        check_seeds(seeds)
+    except ValueError as exc:
+        raise UserError(f"--seeds {text}: {exc}") from None
     return seeds
 
 

@@ -90,5 +90,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     skipped = [f for f in report.figures if f.png is None]
     for figure in skipped:
         print(f"figure {figure.name}: {figure.note}")
-    print(f"report: {report.header.cells}; {len(report.failures)} failed or invalid result(s)")
+    troubles = len(report.failures)
+    print(f"report: {report.header.cells}; {troubles} failed, invalid, damaged or stale result(s)")
     return 0

@@ -59,6 +59,9 @@ def _print_table(cells, entries) -> None:
     print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "note"]))
     if any(row[2] == "stale" for row in rows):
         print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
+    for cell, entry in zip(cells, entries, strict=True):  # in full: the files and the repair
+        if entry["status"] == "damaged":
+            print(f"{cell.id}: {entry['reason']}")
 
 
 def _note(entry: dict) -> str:

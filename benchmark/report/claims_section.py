@@ -1,8 +1,8 @@
 """The report's Claims section: each claim of experiments/claims.yaml, measured.
 
-One row per claim — the paper's difference, ours (mean ± sd over seeds), the 95 % interval of
-the paired two-level bootstrap, the verdict, seeds and test images — shared by the report and
-`benchmark claims`, so both print the same thing.
+One row per claim — the paper's difference, ours (mean ± sd over seeds), the 95 % interval
+(paired image bootstrap plus a t term for the seeds), the verdict, seeds and test images —
+shared by the report and `benchmark claims`, so both print the same thing.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ HEADERS = (
 RULE = (
     "Verdict (rule fixed in advance, docs/claims.md): **supported** if the 95 % interval of "
     "the mean difference a − b lies above 0, **contradicted** if below, **inconclusive** if it "
-    "contains 0; “consistent” if it contains the paper's claimed difference. Paired two-level "
-    "bootstrap (seeds, then test images), {resamples} replicates, seed {seed}."
+    "contains 0; “consistent” if it contains the paper's claimed difference; **one seed** "
+    "when either side has fewer than two seeds (the interval is then image noise only). "
+    "Interval: the paired image bootstrap plus a Student t term for the seeds, "
+    "{resamples} replicates, seed {seed}."
 )
 
 
@@ -35,6 +37,7 @@ def measure_options(options: PlanOptions, **kw) -> MeasureOptions:
         seeds=options.seeds,
         epochs=options.epochs,
         mask_source=options.mask_source,
+        held_seeds=options.held_seeds,
         **kw,
     )
 
@@ -69,13 +72,11 @@ def report_claims(
 
 
 def verdict_text(result: ClaimResult) -> str:
-    if result.status != "measured":
+    """The verdict cell: ClaimResult.verdict_cell (what limits the verdict — one seed, fewer
+    seeds than asked, a damaged file — is said there, not in a footnote)."""
+    if result.status in ("pending", "invalid"):
         return f"{DASH} ({result.status})"
-    if result.untestable:  # the interval is shown, but a failing baseline voids the verdict
-        return f"not testable (interval: {result.verdict})"
-    if result.consistent is None:
-        return result.verdict
-    return f"{result.verdict} ({'consistent' if result.consistent else 'not consistent'})"
+    return result.verdict_cell
 
 
 def untestable_text(results: list[ClaimResult]) -> str | None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.experiment.plan import Plan
+from benchmark.experiment.plan import Plan, run_command
 from benchmark.spec import EvalSpec, RunSpec
 from benchmark.store.fingerprint import NO_FINGERPRINT_NOTE, check_code
+from benchmark.store.predictions import listed_damage
 from benchmark.store.results import (
     RESULT_FILE,
     LoadedResult,
@@ -124,12 +125,17 @@ def code_summary(index: ResultIndex) -> str:
 
 
 def failures(index: ResultIndex) -> pd.DataFrame:
-    """Failed, invalid and stale results: the plan's first, then stray failed files."""
+    """Failed, invalid, damaged and stale results: the plan's first, then stray files."""
     rows = []
     seen = set()
     for spec_hash, spec in index.specs():
         seen.add(spec_hash)
         row = _failure_row(index.get(spec_hash), index.results_dir)
+        if row is not None and row["status"] == "damaged" and index.cells_for(spec_hash):
+            options = index.plan.options
+            command = run_command(index.cells_for(spec_hash)[0], (spec.trained_run.seed,),
+                                  options.profile, options.epochs, index.results_dir)  # fmt: skip
+            row["reason"] += f" — repair: `{command}`"
         if row is not None:
             cells = ", ".join(index.cells_for(spec_hash))
             rows.append(
@@ -172,6 +178,9 @@ def _failure_row(loaded: LoadedResult, results_dir: Path) -> dict[str, str] | No
         return {"status": "invalid", "reason": f"invalid result {where}: {loaded.problem}"}
     if loaded.data["status"] == "failed":
         return {"status": "failed", "reason": str(loaded.data.get("error") or "failed")}
+    damage = listed_damage(loaded.path.parent, loaded.data, thorough=True)
+    if damage:
+        return {"status": "damaged", "reason": "; ".join(map(str, damage))}
     code = check_code(loaded.data)
     if code.state == "stale":
         return {"status": "stale", "reason": code.note}

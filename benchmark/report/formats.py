@@ -42,9 +42,9 @@ def render_csv(report: Report) -> str:
 
 
 CLAIM_COLUMNS = (
-    "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "images", "mean",
-    "sd", "ci95_low", "ci95_high", "verdict", "consistent", "testable", "untestable_reason",
-    "reason",
+    "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "expected_seeds",
+    "images", "mean", "sd", "ci95_low", "ci95_high", "verdict", "verdict_text", "seed_note",
+    "interval_verdict", "consistent", "testable", "untestable_reason", "reason", "repair",
 )  # fmt: skip
 CLAIMS_CSV = "claims.csv"  # written beside report.csv: one row per claim
 

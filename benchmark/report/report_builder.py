@@ -25,7 +25,14 @@ from benchmark.report.published_section import ReleasedSection, attach_cell_line
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 
-STATUS_ORDER = ("done", "stale", "pending", "failed", "cited")  # the report reads result files only
+STATUS_ORDER = (
+    "done",
+    "stale",
+    "damaged",
+    "pending",
+    "failed",
+    "cited",
+)  # the report reads result files only
 
 
 def build_report(
@@ -47,7 +54,7 @@ def build_report(
     results_dir = Path(results_dir)
     cells = registry.select(selector)
     plan = build_plan(registry, cells, options)
-    statuses = {c.id: cell_status(registry, c, plan, results_dir) for c in cells}
+    statuses = {c.id: cell_status(registry, c, plan, results_dir, thorough=True) for c in cells}
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
@@ -92,7 +99,8 @@ def _forest(claims) -> Figure:
         "Claims",
         "The paper's claims: our 95 % intervals",
         "One row per measured claim: our 95 % interval of a − b (line; green supported, red "
-        "contradicted, grey inconclusive, pale dashed not testable under the recipe rule), the "
+        "contradicted, grey inconclusive, orange one seed (image noise only), pale dashed not "
+        "testable under the recipe rule), the "
         "mean over seeds (dot) and the paper's claimed difference (x).",
     )
     return draw(figure, lambda: forest_figure(claims))

@@ -160,7 +160,7 @@ def _with_measured_claims(registry, report):
     claims = {c.id: c for c in load_claims(registry)}
     measured = dict(
         status="measured", seeds=(0, 1, 2), images=500, per_seed=(1.0, 2.0, 3.0), mean=2.0,
-        sd=1.0, low=0.5, high=3.5, verdict="supported", resamples=100,
+        sd=1.0, low=0.5, high=3.5, verdict="supported", interval_verdict="supported", resamples=100,
     )  # fmt: skip
     kept = ClaimResult(claims["t2.vit.voc2007"], consistent=True, **measured)
     voided = ClaimResult(
