@@ -93,8 +93,14 @@ def check_baselines(registry: Registry, results_dir: Path, options) -> list[Base
             )
         checks.append(
             BaselineCheck(
-                run, spec.dataset, tuple(cells), floor, last, abs(last - before),
-                tuple(failures.values()), tuple(failures),
+                run,
+                spec.dataset,
+                tuple(cells),
+                floor,
+                last,
+                abs(last - before),
+                tuple(failures.values()),
+                tuple(failures),
             )  # fmt: skip
         )
     return checks

@@ -91,8 +91,9 @@ def test_a_dataset_or_backbone_part_can_void_a_kind_on_its_own():
     assert clean[0] == CLEAN.name
     assert "1 of 2 datasets (voc2007) fail object scale (hidden pairs 16.5 %" in clean[1]
     assert masked[1].startswith("not testable here — ")
-    assert "1 of 1 backbones (net0) fail feature cells (cells hidden 17.6 %, needs ≥ 30 %)" in (
-        masked[1]
+    assert (
+        "1 of 1 backbones (net0) fail feature cells (cells hidden 17.6 %, needs ≥ 30 %)"
+        in (masked[1])
     )
 
 

@@ -168,7 +168,8 @@ def _with_measured_claims(registry, report):
         claims["t2.resnet-cut.voc2007"], consistent=False, untestable="base moves 2.38", **measured
     )
     failing = BaselineCheck("voc-resnetcut-csra", "voc2007", ("t2.resnet-cut.voc2007",), 21.7,
-                            59.2, 2.38, ("moves 2.38 over its last two epochs",), (FLAT,))  # fmt: skip
+                            59.2, 2.38, ("moves 2.38 over its last two epochs",),
+                            (FLAT,))  # fmt: skip
     return dataclasses.replace(
         report, claims=[kept, voided], regime=recipe_regime("mini", [failing])
     )
