@@ -34,8 +34,8 @@ def own_evaluation(registry, like: str, file: str = MINE, digest: str = "ab" * 3
 
 @pytest.fixture
 def folder(scenario, registry, tmp_path):
-    """The scenario's results plus one evaluation of a file of the user's that finished and one
-    that failed."""
+    """The scenario's results plus one evaluation of a file of the user's that finished, one
+    that failed, and one of a published file (a release id for a name)."""
     root, _ = scenario
     results = tmp_path / "results"
     shutil.copytree(root / "results", results)
@@ -45,6 +45,11 @@ def folder(scenario, registry, tmp_path):
     failed = {**eval_result(broken, (1, 1, 1), (1, 1, 1), []), "status": "failed",
               "error": "CUDA out of memory", "rows": []}  # fmt: skip
     write_result(results, failed)
+    published = dataclasses.replace(
+        own_evaluation(registry, "voc-resnetcut-csra-msl-high", "/w/msl_c_voc.pth", "ef" * 32),
+        name="msl-c-voc",
+    )
+    write_result(results, eval_result(published, (80.1, 60.0, 70.0), (95.0, 90.0, 90.0), []))
     return results
 
 
@@ -63,8 +68,12 @@ def test_the_report_shows_your_checkpoints_beside_the_paper(registry, folder):
     assert "t2.resnet-cut.voc2007 93.7" in cells[7]
     assert "t6.csra-resnet-cut.voc2007 (high) 67.9" in cells[7]
     assert "| coco-resnetcut-csra@other.pt " in section and "failed: CUDA out of memory" in section
-    # the published files' section still says none of the publishers' files was evaluated
-    assert "No published checkpoint has been evaluated" in markdown
+    # a published file is the Published checkpoints section's, not yours
+    assert "msl-c-voc" not in section and [r[0] for r in report.own_checkpoints] == [
+        "coco-resnetcut-csra@other.pt", "voc-resnetcut-csra@mine.pt",
+    ]  # fmt: skip
+    published = markdown.split("## Published checkpoints", 1)[1].split("\n## ", 1)[0]
+    assert "| msl-c-voc " in published and "| measured " in published
     assert "Your checkpoints</h2>" in render(report, "html")
 
 
