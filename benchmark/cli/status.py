@@ -8,6 +8,7 @@ import json
 from tabulate import tabulate
 
 from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
+from benchmark.experiment.file_evaluations import file_evaluations
 from benchmark.experiment.plan import build_plan
 from benchmark.experiment.registry import load_registry
 from benchmark.launch.liveness import live_cell_status
@@ -34,6 +35,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2))
         return 0
     _print_table(cells, entries)
+    _print_files(file_evaluations(folder, args.profile))
     return 0
 
 
@@ -62,6 +64,19 @@ def _print_table(cells, entries) -> None:
     for cell, entry in zip(cells, entries, strict=True):  # in full: the files and the repair
         if entry["status"] == "damaged":
             print(f"{cell.id}: {entry['reason']}")
+
+
+def _print_files(evaluations) -> None:
+    """Checkpoint files evaluated into the folder (`benchmark evaluate`): they fill no cell."""
+    if not evaluations:
+        return
+    rows = [
+        [e.name, e.file, "done" if e.done else f"failed: {e.error[:60]}",
+         *(f"{m[0]:.1f}" if m else "—" for m in (e.mAP("clean"), e.mAP("high")))]
+        for e in evaluations
+    ]  # fmt: skip
+    print("\ncheckpoint files evaluated here (`benchmark evaluate`; the report shows them):")
+    print(tabulate(rows, headers=["evaluation", "file", "status", "clean mAP", "masked mAP"]))
 
 
 def _note(entry: dict) -> str:

@@ -7,20 +7,16 @@ shared by the report and `benchmark claims`, so both print the same thing.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.claims.claim_registry import load_claims
 from benchmark.claims.measurement import ClaimResult, MeasureOptions, measure_claims
-from benchmark.claims.recipe_rule import BaselineCheck
 from benchmark.experiment.plan import PlanOptions
-from benchmark.experiment.profiles import get_profile
 from benchmark.experiment.registry import Cell, Registry
-from benchmark.report.wording import DASH, MISSING, fmt, fmt_signed, is_number
+from benchmark.report.wording import DASH, MISSING, fmt_signed, is_number
 
-HEADERS = (
-    "claim", "a − b", "metric", "paper", "ours (mean ± sd)", "95 % interval", "verdict",
-    "seeds", "test images",
-)  # fmt: skip
 RULE = (
     "Verdict (rule fixed in advance, docs/claims.md): **supported** if the 95 % interval of "
     "the mean difference a − b lies above 0, **contradicted** if below, **inconclusive** if it "
@@ -80,70 +76,87 @@ def verdict_text(result: ClaimResult) -> str:
 
 
 def untestable_text(results: list[ClaimResult]) -> str | None:
-    """One line per claim the recipe rule makes not testable, with the failing baseline."""
+    """One line per claim the profile's rule makes not testable, with the failing baseline."""
     lines = [f"{r.claim.id}: {r.untestable}" for r in results if r.untestable]
     if not lines:
         return None
     return (
-        "Not testable at this scale (a side trains on a baseline that fails the recipe rule "
-        "below): " + "; ".join(lines) + "."
+        "Not testable at this scale (a side trains on a baseline that fails the rule above): "
+        + "; ".join(lines)
+        + "."
     )
 
 
-RULE_HEADERS = (
-    "baseline (seed 0)", "cells", "context-only floor", "last epoch", "above floor",
-    "change over last two epochs", "rule",
-)  # fmt: skip
+def _paper(result: ClaimResult) -> str:
+    claimed = result.claim.claimed
+    return fmt_signed(claimed) if claimed is not None else MISSING
 
 
-def recipe_rule_caption(profile: str) -> str | None:
-    rule = get_profile(profile).recipe_rule
-    if rule is None:
-        return None
-    return (
-        f"The recipe rule, written down before any result of this profile (docs/mini.md): "
-        f"at seed 0 every supervised baseline must end at least {rule.margin:.0f} mAP above "
-        f"its dataset's context-only floor and move at most {rule.flat:.1f} over its last two "
-        f"epochs; a claim with a side trained on a failing baseline is not testable here."
-    )
+def _ours(result: ClaimResult) -> str:
+    if result.status != "measured":
+        return DASH
+    ours = fmt_signed(result.mean)
+    return ours + f" ± {result.sd:.1f}" if is_number(result.sd) else ours
 
 
-def recipe_rule_row(check: BaselineCheck) -> list[str]:
-    status = check.status if not check.failures else "fails: " + "; ".join(check.failures)
-    return [
-        check.run,
-        ", ".join(check.cells),
-        fmt(check.floor),
-        fmt(check.last),
-        fmt_signed(check.margin) if check.margin is not None else DASH,
-        f"{check.change:.2f}" if check.change is not None else DASH,
-        status,
-    ]
+def _interval(result: ClaimResult) -> str:
+    if result.status != "measured":
+        return DASH
+    return f"[{fmt_signed(result.low)}, {fmt_signed(result.high)}]"
+
+
+def _measured(text: Callable[[ClaimResult], str]) -> Callable[[ClaimResult], str]:
+    return lambda result: text(result) if result.status == "measured" else DASH
+
+
+# The claims table, one (header, cell text) pair per column: the report's table, `benchmark
+# claims` and the LaTeX table all print these, so a column is added here, once.
+COLUMNS: tuple[tuple[str, Callable[[ClaimResult], str]], ...] = (
+    ("claim", lambda r: r.claim.id),
+    ("title", lambda r: r.claim.title),
+    ("a − b", lambda r: f"{r.claim.a.label} − {r.claim.b.label}"),
+    ("metric", lambda r: r.claim.metric),
+    ("paper", _paper),
+    ("ours (mean ± sd)", _ours),
+    ("95 % interval", _interval),
+    ("verdict", verdict_text),
+    ("seeds", _measured(lambda r: str(len(r.seeds)))),
+    ("test images", _measured(lambda r: f"{r.images:,}")),
+)
+HEADERS = tuple(header for header, _ in COLUMNS)
+# Columns of words rather than numbers: the HTML report lets these wrap, so the table fits the
+# page with its verdicts on screen; numbers never wrap.
+WORD_COLUMNS = ("claim", "title", "a − b", "verdict")
 
 
 def row(result: ClaimResult) -> list[str]:
-    claim = result.claim
-    paper = fmt_signed(claim.claimed) if claim.claimed is not None else MISSING
-    if result.status == "measured":
-        ours = fmt_signed(result.mean)
-        if is_number(result.sd):
-            ours += f" ± {result.sd:.1f}"
-        interval = f"[{fmt_signed(result.low)}, {fmt_signed(result.high)}]"
-        seeds = str(len(result.seeds))
-        images = f"{result.images:,}"
-    else:
-        ours = interval = seeds = images = DASH
-    return [
-        claim.id,
-        f"{claim.a.label} − {claim.b.label}",
-        claim.metric,
-        paper,
-        ours,
-        interval,
-        verdict_text(result),
-        seeds,
-        images,
-    ]
+    return [text(result) for _, text in COLUMNS]
+
+
+VERDICT_ORDER = ("supported", "contradicted", "inconclusive", "not testable")
+NOT_MEASURED = "not measured yet"
+
+
+def verdict_kind(result: ClaimResult) -> str:
+    """What a claim's verdict cell says, in one word or two: for counting."""
+    if result.status == "pending":
+        return NOT_MEASURED
+    if result.status != "measured":
+        return result.status
+    return "not testable" if result.untestable else str(result.verdict)
+
+
+def verdict_counts(results: list[ClaimResult]) -> str:
+    """The verdicts counted: "12 supported, 3 contradicted, … (of 43 claims)"."""
+    counts = Counter(verdict_kind(r) for r in results)
+    order = [*VERDICT_ORDER, *sorted(set(counts) - {*VERDICT_ORDER, NOT_MEASURED}), NOT_MEASURED]
+    text = ", ".join(f"{counts[k]} {k}" for k in order if counts[k])
+    consistent = sum(
+        1 for r in results if r.status == "measured" and not r.untestable and r.consistent
+    )
+    if consistent:
+        text += f"; {consistent} consistent with the paper's difference"
+    return f"{text} (of {len(results)} claims)"
 
 
 def pending_text(results: list[ClaimResult]) -> str | None:

@@ -124,8 +124,9 @@ def code_summary(index: ResultIndex) -> str:
     return "; ".join(parts) or "— (no results yet)"
 
 
-def failures(index: ResultIndex) -> pd.DataFrame:
-    """Failed, invalid, damaged and stale results: the plan's first, then stray files."""
+def failures(index: ResultIndex, others: set[str] = frozenset()) -> pd.DataFrame:
+    """Failed, invalid, damaged and stale results: the plan's first, then stray ones (those of a
+    training or evaluation named in ``others`` left out: they concern no cell of this report)."""
     rows = []
     seen = set()
     for spec_hash, spec in index.specs():
@@ -153,7 +154,7 @@ def failures(index: ResultIndex) -> pd.DataFrame:
             continue
         loaded = read_result(path, path.parent.name)
         row = _failure_row(loaded, index.results_dir)
-        if row is not None:
+        if row is not None and (loaded.data or {}).get("name") not in others:
             data = loaded.data or {}
             spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
             seed = spec.get("seed", (spec.get("run") or {}).get("seed"))

@@ -12,16 +12,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from benchmark.claims.recipe_rule import check_baselines
+from benchmark.experiment.file_evaluations import FileEvaluation, file_evaluations
 from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
-from benchmark.experiment.registry import Registry
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.experiment.releases import RELEASES_FILE, load_releases
-from benchmark.report.claims_section import recipe_rule_caption, report_claims, rule_text
+from benchmark.report import own_checkpoints_section as own
+from benchmark.report.claims_section import report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.figures import build_figures, draw
 from benchmark.report.forest import forest_figure
 from benchmark.report.honesty import schedule_note, table_honesty
 from benchmark.report.published_section import ReleasedSection, attach_cell_lines, build_released
+from benchmark.report.regime_section import recipe_regime, select
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 
@@ -45,7 +48,8 @@ def build_report(
     figures: bool = True,
     cache_dir: Path | None = None,
 ) -> Report:
-    """Tables 1–6 beside the paper's values, with figures and appendices.
+    """Tables 1–6 (or the ``selector``'s cells) beside the paper's values, with figures and
+    appendices. A report on a subset shows only what concerns its cells.
 
     ``stamp`` overrides header fields (``generated``, ``commit``, ``device``, ``created``,
     ``results``) so a report can be reproduced byte for byte; ``cache_dir`` is where mask pools
@@ -53,14 +57,22 @@ def build_report(
     """
     results_dir = Path(results_dir)
     cells = registry.select(selector)
+    subset = None if selector == "all" else {c.id for c in cells}  # None: everything
     plan = build_plan(registry, cells, options)
+    # the trainings and evaluations it reads
+    runs = {spec.name for spec in [*plan.runs.values(), *plan.evals.values()]}
     statuses = {c.id: cell_status(registry, c, plan, results_dir, thorough=True) for c in cells}
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
-    released = _released(registry, results_dir, options.profile, figures)
+    evaluations = file_evaluations(results_dir, options.profile)
+    released = _released(registry, evaluations, options.profile, figures, subset)
     if released is not None:
         attach_cell_lines(tables, released)
+    yours = own.own_evaluations(evaluations, None if subset is None else runs)
+    regime = recipe_regime(options.profile, check_baselines(registry, results_dir, options))
+    if regime is not None and subset is not None:
+        regime = select(regime, subset | runs | {c.dataset for c in cells})
     counts = Counter(s["status"] for s in statuses.values())
     header = Header(
         profile=options.profile,
@@ -68,6 +80,8 @@ def build_report(
         results=str(results_dir),
         cells=", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
         + f" (of {len(cells)})",
+        scope=scope(registry, selector, cells),
+        own=f"{len(yours)} file(s) evaluated (section {own.SECTION})" if yours else "",
         **header_fields(index),
     )
     if stamp:
@@ -79,18 +93,39 @@ def build_report(
         header=header,
         tables=tables,
         figures=drawn,
-        failures=failures(index),
+        # a subset's report leaves out the results of the registry's other runs
+        failures=failures(index, set() if subset is None else _others(registry, runs)),
         throughput=throughput(index),
         subsets=subsets(index),
         released=released,
         claims=claims,
         claims_rule=rule_text(claims),
-        recipe_rule=recipe_rule_caption(options.profile),
-        baselines=check_baselines(registry, results_dir, options),
+        regime=regime,
         # drawn once some claim is measured; until then the pending line says why not
         forest=_forest(claims) if figures and any(c.status == "measured" for c in claims) else None,
         selection_note=_schedule(registry),
+        own_checkpoints=own.rows(registry, yours),
     )
+
+
+def scope(registry: Registry, selector: str, cells: list[Cell]) -> str:
+    """What a report covers, for its title: "Tables 1–6", "Table 6", or a selection."""
+    if selector == "all":
+        return "Tables 1–6"
+    numbers = sorted({c.table for c in cells})
+    names = [str(n) for n in numbers]
+    tables = (
+        f"Table {names[0]}"
+        if len(names) == 1
+        else f"Tables {', '.join(names[:-1])} and {names[-1]}"
+    )
+    whole = {c.id for c in registry.cells if c.table in numbers} == {c.id for c in cells}
+    return tables if whole else f"{tables}, the cells {selector}"
+
+
+def _others(registry: Registry, runs: set[str]) -> set[str]:
+    """The registry's trainings and evaluations that a report on ``runs`` does not read."""
+    return (set(registry.runs) | set(registry.evaluations)) - runs
 
 
 def _forest(claims) -> Figure:
@@ -153,9 +188,16 @@ def _with_remarks(table: TableData, cells, plan, index: ResultIndex) -> TableDat
 
 
 def _released(
-    registry: Registry, results_dir: Path, profile: str, figures: bool
+    registry: Registry,
+    evaluations: list[FileEvaluation],
+    profile: str,
+    figures: bool,
+    cells: set[str] | None,
 ) -> ReleasedSection | None:
-    """The published checkpoints' section, when the registry lists releases."""
+    """The published checkpoints' section, when the registry lists releases (and, for a
+    subset, one of them speaks to its cells)."""
     if not (Path(registry.root) / RELEASES_FILE).is_file():
         return None
-    return build_released(registry, load_releases(registry), results_dir, profile, figures)
+    releases = load_releases(registry)
+    section = build_released(registry, releases, evaluations, profile, figures, cells)
+    return section if not section.summary.empty else None

@@ -61,9 +61,9 @@ def test_html_is_one_file_with_inlined_figures(scenario):
     assert len(images) == sum(f.png is not None for f in report.figures) > 0
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
     assert not re.search(r'src="(?!data:)', page)  # nothing to fetch
-    assert '<th colspan="3">VOC2007</th><th colspan="3">MS-COCO</th>' in page
+    assert "<th>VOC2007 mAP</th>\n<th>VOC2007 CR</th>" in page  # the markdown's columns
     assert "86.7 / 86.7 (+0.0)" in page
-    assert "Synthetic data: numbers are not comparable to the paper&#x27;s." in page
+    assert "<strong>Synthetic data: numbers are not comparable to the paper's.</strong>" in page
 
 
 def test_failed_and_invalid_runs_are_in_the_appendix_with_their_reason(scenario):
@@ -155,7 +155,8 @@ def _with_measured_claims(registry, report):
 
     from benchmark.claims.claim_registry import load_claims
     from benchmark.claims.measurement import ClaimResult
-    from benchmark.claims.recipe_rule import BaselineCheck
+    from benchmark.claims.recipe_rule import FLAT, BaselineCheck
+    from benchmark.report.regime_section import recipe_regime
 
     claims = {c.id: c for c in load_claims(registry)}
     measured = dict(
@@ -167,11 +168,11 @@ def _with_measured_claims(registry, report):
         claims["t2.resnet-cut.voc2007"], consistent=False, untestable="base moves 2.38", **measured
     )
     failing = BaselineCheck("voc-resnetcut-csra", "voc2007", ("t2.resnet-cut.voc2007",), 21.7,
-                            59.2, 2.38, ("moves 2.38 over its last two epochs",))  # fmt: skip
+                            59.2, 2.38, ("moves 2.38 over its last two epochs",),
+                            (FLAT,))  # fmt: skip
     return dataclasses.replace(
-        report, claims=[kept, voided], recipe_rule="The recipe rule (docs/mini.md).",
-        baselines=[failing],
-    )  # fmt: skip
+        report, claims=[kept, voided], regime=recipe_regime("mini", [failing])
+    )
 
 
 def test_every_format_carries_the_claims_and_the_recipe_rule(registry, scenario, tmp_path):
