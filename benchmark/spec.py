@@ -1,4 +1,5 @@
-"""Fully resolved, hashable descriptions of one training run and one evaluation.
+"""Fully resolved, hashable descriptions of one training run and one evaluation (of a run's
+checkpoint, or of any model: ModelEvalSpec).
 
 A RunSpec is plain data: everything a run needs and nothing global. Its identity is a hash of
 the fields that change the science (``identity_fields``), so the same configuration reached from
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,6 +36,15 @@ PRECISION_MEANING = {  # as status and the report state it
     "tf32": "fp32 tensors, TF32 allowed for CUDA matmuls and cuDNN convolutions: the paper "
     "protocol's, as the authors' torch 1.8",
     "bf16": "bf16 autocast: a speed choice, not the paper protocol's",
+}
+# CSRA's head count H → the softmax temperatures of its H heads, as in CSRA's code (which
+# writes ∞ as 99): the head counts a run may ask for and what the model builds for each.
+CSRA_TEMPERATURES: dict[int, tuple[float, ...]] = {
+    1: (1.0,),
+    2: (1.0, math.inf),
+    4: (1.0, 2.0, 4.0, math.inf),
+    6: (1.0, 2.0, 3.0, 4.0, 5.0, math.inf),
+    8: (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf),
 }
 
 
@@ -187,9 +198,56 @@ class EvalSpec:
         return cls(**data)
 
 
-def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec:
-    """A stored spec back: a RunSpec for kind ``train``, an EvalSpec for ``eval``."""
-    return {RunSpec.kind: RunSpec, EvalSpec.kind: EvalSpec}[kind].from_dict(data)
+@dataclass(frozen=True)
+class ModelEvalSpec:
+    """An evaluation of a model the registry does not describe (``benchmark.evaluate_model``):
+    the weights are named by ``model`` (a digest of their values), the test set by a digest of
+    its targets (so synthetic and real data never share an identity), and the masked test by
+    the fields an EvalSpec has, which draw the same masks for the same seeds."""
+
+    name: str  # a label (not part of the identity)
+    model: str  # sha256:<hex> of the state dict's names, shapes and values
+    dataset: str
+    test_set: str  # sha256 of the test targets (benchmark.store.predictions.targets_digest)
+    img_size: int
+    normalize: str
+    conditions: tuple[str, ...]
+    mask_seed: int = 0
+    mask_source: str = "nvidia"
+    tie_order: str = "authors"
+    precision: str = "fp32"  # PRECISIONS: the arithmetic the model was scored in
+
+    kind: ClassVar[str] = "model_eval"
+    # as RunSpec's: left out of the identity at its default, so evaluations saved before it
+    # was recorded keep their hashes
+    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {"precision": "fp32"}
+
+    def identity(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("name")
+        data["conditions"] = list(self.conditions)
+        for key, default in self.OMITTED_AT_DEFAULT.items():
+            if data[key] == default:
+                data.pop(key)
+        return data
+
+    @property
+    def hash(self) -> str:
+        return config_hash({"kind": self.kind, **self.identity()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelEvalSpec:
+        return cls(**{**data, "conditions": tuple(data["conditions"])})
+
+
+def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec | ModelEvalSpec:
+    """A stored spec back: a RunSpec for kind ``train``, an EvalSpec for ``eval``, a
+    ModelEvalSpec for ``model_eval``."""
+    kinds = {spec.kind: spec for spec in (RunSpec, EvalSpec, ModelEvalSpec)}
+    return kinds[kind].from_dict(data)
 
 
 def config_hash(identity: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmark.data.cache import save_arrays
-from benchmark.results import atomic_write_bytes, atomic_write_json
+from benchmark.store.results import atomic_write_bytes, atomic_write_json
 from benchmark.train import checkpoint
 
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.breakdown import breakdown, subset_map, subset_positives
 from benchmark.data import build_dataset
 from benchmark.data.records import InstanceBuilder
 from benchmark.data.synthetic import synthesize
-from benchmark.metrics import IGNORE_ALL
+from benchmark.scoring.breakdown import breakdown, subset_map, subset_positives
+from benchmark.scoring.metrics import IGNORE_ALL
 
 
 def table(samples):

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims, select_claims
+from benchmark.claims.claim_registry import load_claims, select_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
 from benchmark.errors import RegistryError, UserError
-from benchmark.predictions import Predictions, predictions_path, save_predictions
-from benchmark.profiles import resolve_eval, resolve_run
-from benchmark.registry import load_registry
-from benchmark.results import write_result
+from benchmark.experiment.profiles import resolve_eval, resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.store.predictions import Predictions, predictions_path, save_predictions
+from benchmark.store.results import write_result
 
 REGISTRY = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -170,7 +171,10 @@ def test_measured_claims_pair_seeds_and_images(tmp_path, registry):
     assert gain.sd is not None and len(gain.per_seed) == 2
     masked = measured["t6.voc2007.map"]
     assert masked.seeds == (0,) and "1 of 2 seeds" in masked.reason
-    assert masked.verdict == "supported" and masked.consistent is not None
+    # one seed: the interval is image noise only, so no verdict however clear its sign
+    assert masked.verdict == "one seed" and masked.interval_verdict == "supported"
+    assert masked.consistent is None
+    assert masked.verdict_cell == "one seed; image noise only; 1 of 2 seeds"
     pending = measured["t1.mcar.voc2007"]
     assert pending.status == "pending" and "no result yet" in pending.reason
     assert pending.to_dict()["ci95"] is None

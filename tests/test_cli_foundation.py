@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from benchmark.cli import main
-from benchmark.metrics import score
+from benchmark.scoring.metrics import score
 
 
 def test_list_all_json_has_forty_cells(capsys):

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims
-from benchmark.metrics import score
-from benchmark.plan import PlanOptions, build_plan, cell_status
-from benchmark.predictions import load_predictions
-from benchmark.recipe_rule import check_baselines
-from benchmark.registry import load_registry
-from benchmark.results import iter_result_files, seeds_in
+from benchmark.claims.claim_registry import load_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
+from benchmark.claims.recipe_rule import check_baselines
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.registry import load_registry
+from benchmark.scoring.metrics import score
+from benchmark.store.predictions import load_predictions
+from benchmark.store.results import iter_result_files, seeds_in
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "mini"
@@ -51,7 +52,8 @@ def test_committed_mini_results_cover_every_runnable_cell(registry):
 
 
 def test_claims_of_tables_4_to_6_and_the_controls_have_three_seeds(registry):
-    from benchmark.claims import claims_plan, select_claims
+    from benchmark.claims.claim_registry import select_claims
+    from benchmark.claims.measurement import claims_plan
 
     claims = [c for g in ("t4.*", "t5.*", "t6.*", "curve.*", "control.*")
               for c in select_claims(load_claims(registry), g)]  # fmt: skip
@@ -118,7 +120,7 @@ def test_committed_mini_report_has_claims_first_every_table_and_figure():
         assert f"## Table {number}:" in text
     assert "## Small and occluded objects" in text and "(pending) /" not in text
     assert "**Cells:** 36 done, 4 cited (of 40)" in text  # each cell at the seeds it holds
-    claims = text.split("## Claims")[1].split("### The recipe rule")[0]
+    claims = text.split("## Claims")[1].split("\n## ")[0]  # the rule's table rows name runs
     rows = re.findall(r"^\| (?:t\d|curve|control)\.", claims, flags=re.MULTILINE)
     assert "Not measured yet" not in claims and len(rows) == 43  # every claim, measured
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", text)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.fingerprint import (
+from benchmark.store.fingerprint import (
     NO_FINGERPRINT_NOTE,
     NOT_SCIENCE,
     PACKAGE_ROOT,
@@ -73,7 +73,7 @@ def test_a_result_without_fingerprint_is_unrecorded_not_stale():
 )
 def test_committed_results_that_record_a_fingerprint_are_not_stale():
     # Future committed results (the mini profile rerun) must be made by the committed code.
-    from benchmark.results import iter_result_files, read_result
+    from benchmark.store.results import iter_result_files, read_result
 
     # The committed mini results predate fingerprints: they are "unrecorded" (docs/mini.md).
     root = PACKAGE_ROOT.parent / "results"
@@ -87,7 +87,7 @@ def test_committed_results_that_record_a_fingerprint_are_not_stale():
 
 def test_computing_the_fingerprint_imports_no_torch():
     code = (
-        "import sys; from benchmark.fingerprint import current_fingerprint; "
+        "import sys; from benchmark.store.fingerprint import current_fingerprint; "
         "current_fingerprint(); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.machine import KERNEL_FIELDS, same_kernels
-from benchmark.results import provenance
+from benchmark.store.machine import KERNEL_FIELDS, same_kernels
+from benchmark.store.results import provenance
 
 
 def test_provenance_records_the_processor_and_the_kernel_choices(monkeypatch):

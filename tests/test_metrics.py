@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from benchmark.metrics import average_precision, score
+from benchmark.scoring.metrics import average_precision, score
 
 
 def test_ap_matches_sklearn_on_tie_free_scores():

@@ -45,17 +45,17 @@ CONCERNS = {
     "atomic file writes (temp file, fsync, rename)": (
         r"\bos\.replace\(|mkstemp\(|NamedTemporaryFile\(|\bfsync\(",
         {
-            "benchmark/results.py",  # the one writer
+            "benchmark/store/results.py",  # the one writer
             "benchmark/launch/lock.py",  # a lock take-over renames a lock file, not data
             "benchmark/launch/preflight.py",  # a probe file that is never renamed
-            "benchmark/train/context.py",  # a whole synthetic tree renamed into place
+            "benchmark/train/job_context.py",  # a whole synthetic tree renamed into place
             "benchmark/train/checkpoint.py",  # an unreadable checkpoint set aside
         },
     ),
     "the run lock's acquire loop": (r"\.try_acquire\(", {"benchmark/launch/lock.py"}),
     "is this result done": (
         r"\[\"status\"\]\s*==\s*\"done\"",
-        {"benchmark/results.py", "benchmark/plan.py", "benchmark/report/latex.py"},
+        {"benchmark/store/results.py", "benchmark/experiment/plan.py", "benchmark/report/latex.py"},
     ),
     "a model's setup for scoring (device, channels_last, compile)": (
         r"\.to\(memory_format=|\.compile\(mode=",
@@ -64,6 +64,25 @@ CONCERNS = {
     "the test split as evaluation reads it": (
         r"build_dataset\([^)]*\"test\"|\"test\",$",
         {"benchmark/train/inference.py"},
+    ),
+    "a test image's mask in a masked condition (the engine of evaluate_model and evaluate)": (
+        r"\.for_indices\(",
+        {
+            "benchmark/train/model_evaluation.py",  # the one engine
+            "benchmark/data/masks.py",  # the rule itself (as tensors)
+            "benchmark/data/pools.py",  # the rule itself (as arrays)
+            "benchmark/report/images.py",  # the report's figure draws the same masks
+        },
+    ),
+    "CSRA's head counts and their temperatures (the registry validates, the model builds)": (
+        r"\(1,\s*2,\s*4,\s*6,\s*8\)|math\.inf\)",
+        {"benchmark/spec.py"},
+    ),
+    # The HTML report is the markdown rendered (report/html.py): a second renderer of the
+    # legends and section texts would say something else sooner or later.
+    "the report's words (legends, section notes) turned into a document": (
+        r"\b(LEGEND|LAST_LEGEND|SUBSET_NOTE|THROUGHPUT_NOTE|NO_FAILURES|NO_SUBSETS|NO_THROUGHPUT)\b",
+        {"benchmark/report/wording.py", "benchmark/report/markdown.py"},
     ),
     "EvalSpec → RunSpec, and a stored spec by its kind": (
         r"isinstance\([^)]*(EvalSpec|RunSpec)\)|\.run\s+if\s|RunSpec\s+if\s",
@@ -92,8 +111,8 @@ def test_the_lock_loop_is_used_by_every_place_that_waits_on_a_run() -> None:
 
 
 def test_a_spec_names_its_training_run_and_kind() -> None:
-    from benchmark.profiles import resolve_eval
-    from benchmark.registry import load_registry
+    from benchmark.experiment.profiles import resolve_eval
+    from benchmark.experiment.registry import load_registry
     from benchmark.spec import spec_from_dict
 
     registry = load_registry(PACKAGE.parent / "experiments")

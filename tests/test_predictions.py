@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmark.errors import DataError
-from benchmark.metrics import score
-from benchmark.predictions import (
+from benchmark.scoring.metrics import score
+from benchmark.store.predictions import (
     Predictions,
     load_predictions,
     predictions_path,

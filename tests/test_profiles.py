@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.profiles import PROFILES, get_profile, resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.models.backbones import build_backbone, model_family
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.profiles import PROFILES, get_profile, resolve_run
-from benchmark.registry import load_registry
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -72,7 +72,7 @@ def test_mini_backbones_give_a_six_by_six_map_at_96_px(name):
 
 
 def test_paper_profile_ranks_ties_as_the_authors_and_the_others_in_input_order():
-    from benchmark.metrics import TIE_ORDERS
+    from benchmark.scoring.metrics import TIE_ORDERS
 
     assert get_profile("paper").tie_order == "authors"
     assert get_profile("smoke").tie_order == get_profile("mini").tie_order == "stable"
@@ -107,7 +107,7 @@ def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp
     import dataclasses
 
     from benchmark.spec import SynthSpec
-    from benchmark.train.context import RunContext
+    from benchmark.train.job_context import JobContext
     from benchmark.train.loop import fit
 
     name = next(
@@ -117,7 +117,7 @@ def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp
     spec = resolve_run(registry, name, "paper-synth", epochs=1)
     assert (spec.backbone, spec.img_size, spec.batch_size) == ("vit_base_patch16_224", 224, 6)
     spec = dataclasses.replace(spec, synth=SynthSpec(1, 1, 96, seed=0))  # 1–4 person boxes each
-    ctx = RunContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
+    ctx = JobContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
     body = fit(spec, ctx, tmp_path / "run")
     assert len(body["history"]) == 1 and body["history"][0]["test_samples"] > 0
     assert 0 <= body["metrics"]["last"]["mAP"] <= 100
@@ -125,7 +125,7 @@ def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp
 
 def test_mini_finds_its_committed_weights_without_a_weights_flag(monkeypatch, tmp_path):
     from benchmark.cli import build_parser
-    from benchmark.cli.options import plan_options, run_context
+    from benchmark.cli.options import job_context, plan_options
 
     monkeypatch.delenv("BENCHMARK_WEIGHTS", raising=False)
     monkeypatch.chdir(tmp_path)  # found from the package, not from the working folder
@@ -133,4 +133,4 @@ def test_mini_finds_its_committed_weights_without_a_weights_flag(monkeypatch, tm
         args = build_parser().parse_args(
             ["run", "all", "--profile", profile, "--results-dir", str(tmp_path / "r")]
         )
-        assert run_context(args, plan_options(args)).weights_root == expected
+        assert job_context(args, plan_options(args)).weights_root == expected

@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.claims import MeasureOptions, load_claims, measure_claims
-from benchmark.plan import PlanOptions
-from benchmark.predictions import Predictions, predictions_path, save_predictions
-from benchmark.profiles import resolve_run
-from benchmark.recipe_rule import baseline_runs, check_baselines
-from benchmark.registry import load_registry
-from benchmark.report.claims import untestable_text, verdict_text
-from benchmark.results import seeds_in, write_result
+from benchmark.claims.claim_registry import load_claims
+from benchmark.claims.measurement import MeasureOptions, measure_claims
+from benchmark.claims.recipe_rule import baseline_runs, check_baselines
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.report.claims_section import untestable_text, verdict_text
+from benchmark.store.predictions import Predictions, predictions_path, save_predictions
+from benchmark.store.results import seeds_in, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = 21.7  # a context-only floor, as synthetic results record it
@@ -87,9 +88,11 @@ def test_a_claim_on_a_failing_baseline_is_not_testable(tmp_path, registry):
     voided, kept = measured[resnet.id], measured[vit.id]
     assert voided.status == "measured" and voided.low is not None  # the interval stays shown
     assert "voc-resnetcut-csra moves 1.80" in voided.untestable
-    assert verdict_text(voided) == f"not testable (interval: {voided.verdict})"
+    assert verdict_text(voided) == (
+        f"not testable (interval: {voided.interval_verdict}); image noise only"
+    )
     assert voided.to_dict()["testable"] is False
-    assert kept.untestable == "" and verdict_text(kept).startswith("supported")
+    assert kept.untestable == "" and verdict_text(kept) == "one seed; image noise only"
     assert resnet.id in untestable_text([voided, kept]) and untestable_text([kept]) is None
 
 
@@ -100,7 +103,7 @@ def test_reading_verbs_default_to_the_seeds_the_results_hold(tmp_path, registry)
 
 
 def test_held_seeds_count_what_a_cell_has_and_explicit_seeds_what_it_lacks(tmp_path, registry):
-    from benchmark.plan import build_plan, cell_status
+    from benchmark.experiment.plan import build_plan, cell_status
 
     _result(tmp_path, _spec(registry, "voc-resnetcut-csra", 0), (50.0, 50.0))
     cell = registry.cell("t2.resnet-cut.voc2007")

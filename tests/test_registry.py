@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.errors import RegistryError
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.registry import load_registry
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.registry import load_registry
 
 REGISTRY = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -103,6 +103,12 @@ def _broken(tmp_path, filename, old, new):
             "condition: high}, paper: {mAP: 67.9",
             "condition: bucket:9}, paper: {mAP: 67.9",
             r"table6.yaml: cell t6.csra-resnet-cut.voc2007: field 'eval.condition'",
+        ),
+        (
+            "runs.yaml",
+            "    num_heads: 1\n",
+            "    num_heads: 3\n",
+            r"runs.yaml: run \S+: field 'num_heads': 3 is not one of 1, 2, 4, 6, 8$",
         ),
         ("table2.yaml", "cells:", "cells: [\n", r"table2.yaml \(line \d+\): not valid YAML"),
     ],

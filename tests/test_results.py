@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.results import load_result, read_result, run_dir, write_result
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.store.results import job_dir, load_result, read_result, write_result
 
 
 @pytest.fixture
@@ -53,4 +53,4 @@ def test_truncated_file_is_not_valid(result):
 
 def test_run_dir_refuses_path_traversal(tmp_path):
     with pytest.raises(ValueError):
-        run_dir(tmp_path, "../../etc")
+        job_dir(tmp_path, "../../etc")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from benchmark.cli.options import add_common, results_dir
-from benchmark.profiles import PROFILES
-from benchmark.registry import Registry, load_registry
-from benchmark.results import iter_result_files, read_result
+from benchmark.experiment.profiles import PROFILES
+from benchmark.experiment.registry import Registry, load_registry
+from benchmark.store.predictions import listed_damage
+from benchmark.store.results import iter_result_files, read_result
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -29,12 +30,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     problems = len(unknown)
     files = iter_result_files(folder)
+    verified = 0
     for path in files:
         loaded = read_result(path, path.parent.name)
         if loaded.problem is not None:
             problems += 1
             print(f"BAD {path}: {loaded.problem}")
-    print(f"results: {len(files)} file(s) in {folder}, {problems - len(unknown)} bad")
+        elif loaded.done:  # every predictions file it lists, against its recorded sha256
+            damage = listed_damage(path.parent, loaded.data, thorough=True)
+            listed = (loaded.data.get("predictions") or {}).values()
+            present = sum((path.parent / entry["file"]).is_file() for entry in listed)
+            verified += present - sum(item.problem != "missing" for item in damage)
+            problems += bool(damage)
+            for item in damage:
+                print(
+                    f"BAD {path.parent / item.file}: {item.problem} (listed by {path}; "
+                    "`benchmark status` names its cell and the command that redoes it)"
+                )
+    print(
+        f"results: {len(files)} file(s) in {folder}, {problems - len(unknown)} bad; "
+        f"{verified} predictions file(s) present match their result's sha256"
+    )
     return 1 if problems else 0
 
 

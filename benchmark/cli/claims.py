@@ -30,7 +30,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--resamples",
         type=int,
         default=None,
-        help="bootstrap replicates (default: 1,000, benchmark.stats.DEFAULT_RESAMPLES)",
+        help="bootstrap replicates (default: 1,000, benchmark.scoring.bootstrap.DEFAULT_RESAMPLES)",
     )
     p.add_argument(
         "--checkpoint",
@@ -43,20 +43,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from benchmark.claims import load_claims, measure_claims, select_claims
-    from benchmark.recipe_rule import check_baselines
-    from benchmark.registry import load_registry
-    from benchmark.report.claims import (
-        HEADERS,
-        RULE_HEADERS,
-        recipe_rule_caption,
-        recipe_rule_row,
-        row,
-        rule_text,
-        untestable_text,
-    )
-    from benchmark.report.claims import measure_options as to_measure_options
-    from benchmark.stats import DEFAULT_RESAMPLES
+    from benchmark.claims.claim_registry import load_claims, select_claims
+    from benchmark.claims.measurement import measure_claims
+    from benchmark.claims.recipe_rule import check_baselines
+    from benchmark.experiment.registry import load_registry
+    from benchmark.report.claims_section import HEADERS, row, rule_text, untestable_text
+    from benchmark.report.claims_section import measure_options as to_measure_options
+    from benchmark.report.regime_section import grid, recipe_regime
+    from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
 
     resamples = DEFAULT_RESAMPLES if args.resamples is None else args.resamples
     if resamples < 1:
@@ -73,16 +67,16 @@ def cmd_claims(args: argparse.Namespace) -> int:
     print(tabulate([row(r) for r in results], headers=list(HEADERS), disable_numparse=True))
     print()
     print(rule_text(results).replace("**", ""))
-    caption = recipe_rule_caption(options.profile)
-    if caption:  # the profile's recipe rule (mini): which baselines pass it
-        checks = check_baselines(registry, results_dir(args), options)
-        print(f"\n{caption}")
-        rows = [recipe_rule_row(c) for c in checks]
-        print(tabulate(rows, headers=list(RULE_HEADERS), disable_numparse=True))
+    regime = recipe_regime(options.profile, check_baselines(registry, results_dir(args), options))
+    if regime is not None:  # the profile's recipe rule (mini): which baselines pass it
+        print(f"\n{regime.caption}")
+        for table in regime.tables:
+            headers, rows = grid(table)
+            print(tabulate(rows, headers=headers, disable_numparse=True))
         if untestable_text(results):
             print(f"\n{untestable_text(results)}")
     reasons = [f"  {r.claim.id}: {r.reason}" for r in results if r.reason]
     if reasons:
-        print("\nNot measured, or measured on fewer seeds:")
+        print("\nNot measured, damaged, or measured on fewer seeds:")
         print("\n".join(reasons))
     return 0

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from benchmark.cli.options import add_common, existing_folder, plan_options, results_dir
 from benchmark.errors import UserError
-from benchmark.registry import load_registry
+from benchmark.experiment.registry import load_registry
 from benchmark.report.compare import RANKING_TOLERANCE, THRESHOLD_TOLERANCE, compare_results
 
 

@@ -1,6 +1,6 @@
 """`benchmark evaluate`: score published checkpoints — or a user's own file of a registered
 architecture — with every metric of the paper, the masked test of Table 6 and the robustness
-curve. benchmark.launch.released plans (which files are present, what each one is, that it
+curve. benchmark.launch.release_jobs plans (which files are present, what each one is, that it
 fits); the suite's one evaluation job runs each; results are stored like any evaluation.
 
 Launching imports torch, so the handler imports `benchmark.launch` when called.
@@ -18,14 +18,14 @@ from benchmark.cli.options import (
     add_execution_options,
     add_profile_options,
     check_device,
+    job_context,
     masks_root,
     profile,
-    run_context,
 )
 from benchmark.errors import UserError
-from benchmark.plan import PlanOptions
-from benchmark.profiles import get_profile
-from benchmark.registry import load_registry
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.profiles import get_profile
+from benchmark.experiment.registry import load_registry
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -91,17 +91,17 @@ def _options(args: argparse.Namespace) -> PlanOptions:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     mask_seeds = _check_flags(args)  # every flag checked before any file is read
-    from benchmark.launch.released import (  # torch: only when evaluating
+    from benchmark.experiment.releases import known_layouts, load_releases
+    from benchmark.launch.release_jobs import (  # torch: only when evaluating
         ReleasePlan,
         plan_checkpoint,
         plan_releases,
     )
-    from benchmark.released import known_layouts, load_releases
 
     registry = load_registry(args.experiments)
     releases = load_releases(registry)
     options = _options(args)
-    ctx = run_context(args, options)
+    ctx = job_context(args, options)
     if args.checkpoint is not None:
         ev = plan_checkpoint(
             registry, args.checkpoint, args.like, options, mask_seeds, known_layouts(releases)
@@ -120,9 +120,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not plan.evals:
             print("no file to evaluate")
         return 0
-    from benchmark.launch.released import run_evaluations
+    from benchmark.launch.release_jobs import evaluate_releases
 
-    statuses = run_evaluations(plan, ctx, options, force=args.force)
+    statuses = evaluate_releases(plan, ctx, options, force=args.force)
     _print_summary(plan, releases, ctx.results_dir)
     return 1 if "failed" in statuses else 0
 
@@ -130,9 +130,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _print_summary(plan, releases, folder: Path) -> None:
     # Here, not at the top: the report package draws with matplotlib, which no other verb
     # needs at start-up.
-    from benchmark.report.released import condition_values, mean_std
+    from benchmark.report.published_section import condition_values, mean_std
     from benchmark.report.wording import fmt, fmt_mean_std
-    from benchmark.results import load_result
+    from benchmark.store.results import load_result
 
     rows = []
     for ev in plan.evals:

@@ -8,8 +8,8 @@ import json
 from tabulate import tabulate
 
 from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
-from benchmark.plan import build_plan, cell_status
-from benchmark.registry import load_registry
+from benchmark.experiment.plan import build_plan, cell_status
+from benchmark.experiment.registry import load_registry
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

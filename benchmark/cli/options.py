@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.plan import PlanOptions
-from benchmark.profiles import get_profile
-from benchmark.results import profiles_in, seeds_in
+from benchmark.experiment.plan import PlanOptions, check_seeds
+from benchmark.experiment.profiles import get_profile
 from benchmark.spec import PRECISIONS
+from benchmark.store.results import profiles_in, seeds_in
 
 # auto: CUDA graphs (reduce-overhead) on CUDA, eager elsewhere; none: eager; then torch.compile's
 COMPILE_MODES = ("auto", "none", "default", "reduce-overhead", "max-autotune")
@@ -136,8 +136,10 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         seeds = tuple(int(s) for s in str(text).split(",") if s.strip() != "")
     except ValueError:
         raise UserError(f"--seeds: expected comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UserError("--seeds: give at least one seed")
+    try:
+        check_seeds(seeds)
+    except ValueError as exc:
+        raise UserError(f"--seeds {text}: {exc}") from None
     return seeds
 
 
@@ -227,11 +229,11 @@ def hint_other_profiles(folder: Path, chosen: str, statuses: list[str]) -> None:
         )
 
 
-def run_context(args: argparse.Namespace, options: PlanOptions):
+def job_context(args: argparse.Namespace, options: PlanOptions):
     """Where a run or an evaluation reads and writes, and its device, from the flags."""
     import torch  # here, not at the top: the other verbs import this module
 
-    from benchmark.train.context import RunContext  # torch, as above
+    from benchmark.train.job_context import JobContext  # torch, as above
 
     cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
     workers = args.workers if args.workers is not None else (8 if cuda else 0)
@@ -241,7 +243,7 @@ def run_context(args: argparse.Namespace, options: PlanOptions):
     if weights is None and get_profile(options.profile).weights_root is not None:
         # the profile's committed weights (mini), found from the package, not the cwd
         weights = REPO_ROOT / get_profile(options.profile).weights_root
-    return RunContext(
+    return JobContext(
         results_dir=results_dir(args),
         data_root=args.data_root,
         weights_root=weights,

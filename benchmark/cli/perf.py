@@ -83,7 +83,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def cmd_perf(args: argparse.Namespace) -> int:
     import torch  # torch: this verb only (every verb's module is imported to register it)
 
-    from benchmark.perf.suite import PARTS, TARGETS, PerfOptions, run_perf  # torch, as above
+    from benchmark.perf.suite import (
+        PARTS,
+        TARGETS,
+        PerfOptions,
+        measure_performance,
+    )  # torch, as above
 
     for name in ("img_size", "batch", "repeats", "data_images"):
         value = getattr(args, name)
@@ -111,7 +116,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         cache_dir=cache_dir(args),
         parts=parts,
     )
-    result = run_perf(options)
+    result = measure_performance(options)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

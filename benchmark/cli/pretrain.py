@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from benchmark.cli.options import add_cache_option, cache_dir
 from benchmark.errors import UserError
-from benchmark.profiles import get_profile
+from benchmark.experiment.profiles import get_profile
 
 DEFAULT_OUT = Path("weights/mini")  # = benchmark.models.weights.MINI_WEIGHTS_DIR (torch-free)
 

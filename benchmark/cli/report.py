@@ -14,8 +14,8 @@ from benchmark.cli.options import (
     results_dir,
 )
 from benchmark.errors import UserError
-from benchmark.registry import load_registry
-from benchmark.results import iter_result_files
+from benchmark.experiment.registry import load_registry
+from benchmark.store.results import iter_result_files
 
 DEFAULT_FORMATS = ("md",)
 
@@ -58,8 +58,10 @@ def parse_formats(values: list[str] | None) -> list[str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.report.build import build_report  # pandas, matplotlib: see parse_formats
     from benchmark.report.formats import write_report  # the same
+    from benchmark.report.report_builder import (
+        build_report,  # pandas, matplotlib: see parse_formats
+    )
 
     formats = parse_formats(args.format)
     registry = load_registry(args.experiments)
@@ -88,5 +90,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     skipped = [f for f in report.figures if f.png is None]
     for figure in skipped:
         print(f"figure {figure.name}: {figure.note}")
-    print(f"report: {report.header.cells}; {len(report.failures)} failed or invalid result(s)")
+    troubles = len(report.failures)
+    print(f"report: {report.header.cells}; {troubles} failed, invalid, damaged or stale result(s)")
     return 0

@@ -16,16 +16,16 @@ from benchmark.cli.options import (
     add_compile_option,
     add_execution_options,
     check_device,
+    job_context,
     plan_options,
     results_dir,
-    run_context,
 )
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
-from benchmark.plan import build_plan
-from benchmark.profiles import get_profile
-from benchmark.registry import load_registry
-from benchmark.results import is_done
+from benchmark.experiment.plan import build_plan
+from benchmark.experiment.profiles import get_profile
+from benchmark.experiment.registry import load_registry
+from benchmark.store.results import is_done
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -64,7 +64,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="auto",
         metavar="K",
         help="runs sharing each device at once: K worker processes take free runs under the "
-        "per-run lock (local executor; with --executor slurm, K trainings per one-GPU job, "
+        "per-job lock (local executor; with --executor slurm, K trainings per one-GPU job, "
         "checked against the node's memory in the job). auto (default): as many as fit in the "
         "GPU's free memory by a measured per-run footprint (at most 8); 1 on a CPU and on Slurm",
     )
@@ -193,7 +193,8 @@ CLAIMS_PREFIX = "claims:"
 
 def _claims_plan(registry, selector: str, options):
     """What the selected claims need, the controls included (no table names those)."""
-    from benchmark.claims import claims_plan, load_claims, select_claims
+    from benchmark.claims.claim_registry import load_claims, select_claims
+    from benchmark.claims.measurement import claims_plan
 
     return claims_plan(registry, select_claims(load_claims(registry), selector), options)
 
@@ -210,7 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         cells = registry.select(args.selector)
         plan = build_plan(registry, cells, options)
-    ctx = run_context(args, options)
+    ctx = job_context(args, options)
     print(
         f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
         f"evaluation(s); profile {options.profile}; precision {', '.join(plan.precisions())}; "

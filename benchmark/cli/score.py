@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import UserError
-from benchmark.metrics import METRIC_NAMES, TIE_ORDERS, score, validate
+from benchmark.scoring.metrics import METRIC_NAMES, TIE_ORDERS, score, validate
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

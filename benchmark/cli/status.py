@@ -8,10 +8,11 @@ import json
 from tabulate import tabulate
 
 from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
-from benchmark.plan import build_plan
-from benchmark.registry import load_registry
+from benchmark.experiment.file_evaluations import file_evaluations
+from benchmark.experiment.plan import build_plan
+from benchmark.experiment.registry import load_registry
+from benchmark.launch.liveness import live_cell_status
 from benchmark.spec import PRECISION_MEANING
-from benchmark.status import live_cell_status
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -35,6 +36,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2))
         return 0
     _print_table(cells, entries)
+    _print_files(file_evaluations(folder, args.profile, plan.options.precision))
     return 0
 
 
@@ -62,6 +64,22 @@ def _print_table(cells, entries) -> None:
         print(f"precision {precision}: {PRECISION_MEANING[precision]}")
     if any(row[2] == "stale" for row in rows):
         print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
+    for cell, entry in zip(cells, entries, strict=True):  # in full: the files and the repair
+        if entry["status"] == "damaged":
+            print(f"{cell.id}: {entry['reason']}")
+
+
+def _print_files(evaluations) -> None:
+    """Checkpoint files evaluated into the folder (`benchmark evaluate`): they fill no cell."""
+    if not evaluations:
+        return
+    rows = [
+        [e.name, e.file, "done" if e.done else f"failed: {e.error[:60]}",
+         *(f"{m[0]:.1f}" if m else "—" for m in (e.mAP("clean"), e.mAP("high")))]
+        for e in evaluations
+    ]  # fmt: skip
+    print("\ncheckpoint files evaluated here (`benchmark evaluate`; the report shows them):")
+    print(tabulate(rows, headers=["evaluation", "file", "status", "clean mAP", "masked mAP"]))
 
 
 def _note(entry: dict) -> str:

@@ -7,8 +7,8 @@ importing torchvision.
 import importlib
 
 _LAZY = {
-    "build_dataset": "benchmark.data.build",
-    "load_records": "benchmark.data.build",
+    "build_dataset": "benchmark.data.dataset_factory",
+    "load_records": "benchmark.data.dataset_factory",
     "MultiLabelDataset": "benchmark.data.dataset",
 }
 

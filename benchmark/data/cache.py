@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.results import atomic_write
+from benchmark.store.results import atomic_write
 
 
 def cache_key(parts: dict[str, Any]) -> str:

@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from benchmark.data.scenes import HUES, SHAPES, TEXTURES, Canvas, hsv, shape_mask, textured
 from benchmark.errors import UserError
-from benchmark.metrics import IGNORE_ALL
-from benchmark.results import atomic_write_bytes
+from benchmark.scoring.metrics import IGNORE_ALL
+from benchmark.store.results import atomic_write_bytes
 
 CORPUS_VERSION = 1
 ATTRIBUTES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.data.build import load_records
+from benchmark.data.dataset_factory import load_records
 
 
 def dataset_stats(

@@ -26,7 +26,7 @@ from benchmark.data.layout import dataset_info
 from benchmark.data.people import SCENES, person_scene
 from benchmark.data.scenes import Placed, object_scene, scene_frame
 from benchmark.errors import UserError
-from benchmark.results import atomic_write_bytes
+from benchmark.store.results import atomic_write_bytes
 
 GENERATOR_VERSION = 1
 MARKER = "SYNTHETIC.json"

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.data.build import LOADERS
 from benchmark.data.classes import CLASSES
+from benchmark.data.dataset_factory import LOADERS
 from benchmark.data.layout import SPLITS, dataset_info, find_root
 from benchmark.data.synthetic import MARKER, read_marker
 from benchmark.errors import DataError

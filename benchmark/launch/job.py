@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark import distributed as ddp
 from benchmark.errors import UserError
 from benchmark.launch.failure import describe, user_message
-from benchmark.launch.lock import RunLock, take_lock
+from benchmark.launch.lock import JobLock, take_lock
 from benchmark.launch.logs import attach_log, detach_log
 from benchmark.launch.record import record_result
-from benchmark.results import is_done, run_dir
 from benchmark.spec import EvalSpec, RunSpec
+from benchmark.store.results import is_done, job_dir
 from benchmark.train import checkpoint
-from benchmark.train.context import RunContext
-from benchmark.train.evaluate import run_evaluation
+from benchmark.train import distributed as ddp
+from benchmark.train.evaluate import evaluate_checkpoint
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import fit
 
 log = logging.getLogger("benchmark.train")
@@ -35,7 +35,7 @@ log = logging.getLogger("benchmark.train")
 class Job:
     kind: str  # train | eval
     spec: RunSpec | EvalSpec
-    ctx: RunContext
+    ctx: JobContext
 
     @property
     def hash(self) -> str:
@@ -50,10 +50,10 @@ def execute(job: Job, wait: bool = True) -> str:
     """Run one job to a result file; returns `done`, `failed`, `skipped` (done already, here
     or in another process), or `busy` (another process is running it and `wait` is False)."""
     results_dir = Path(job.ctx.results_dir)
-    folder = run_dir(results_dir, job.hash)
-    lock = RunLock(folder)
+    folder = job_dir(results_dir, job.hash)
+    lock = JobLock(folder)
 
-    def busy(lock: RunLock) -> None:
+    def busy(lock: JobLock) -> None:
         print(
             f"  {job.name} [{job.hash}] is running in another process ({lock.holder()}); "
             f"waiting for it"
@@ -79,7 +79,7 @@ def execute_all(
 ) -> list[str]:
     """Jobs in order, free work first: a job whose run another process holds is put back and
     waited for once the others are done, so two runners on one folder share a table's work
-    (the run lock still makes each run train once). A status per job, in the jobs' order."""
+    (the job lock still makes each run train once). A status per job, in the jobs' order."""
     statuses: dict[int, str] = {}
     held: list[int] = []
     for index, job in enumerate(jobs):
@@ -97,7 +97,7 @@ def execute_all(
 
 
 def execute_locked(job: Job, folder: Path, packed: dict[str, Any] | None = None) -> str:
-    """Train or evaluate while holding the run's lock (on rank 0 under torchrun). ``packed``:
+    """Train or evaluate while holding the job's lock (on rank 0 under torchrun). ``packed``:
     which worker of `--runs-per-gpu` ran it, recorded in the result (not the identity)."""
     handler = attach_log(folder)
     started = time.time()
@@ -108,7 +108,7 @@ def execute_locked(job: Job, folder: Path, packed: dict[str, Any] | None = None)
         if job.kind == "train":
             body = fit(job.spec, job.ctx, folder)
         else:
-            body = run_evaluation(job.spec, job.ctx, folder)
+            body = evaluate_checkpoint(job.spec, job.ctx, folder)
     except KeyboardInterrupt:
         raise
     except UserError as exc:
@@ -131,7 +131,7 @@ def _recover_from_kill(job: Job, folder: Path) -> None:
     """Undo what a killed predecessor may have left (we hold the lock, so nobody else writes
     here): temp files of an interrupted atomic write are removed, and a `last.pt` that does
     not read is set aside so that training starts over instead of failing at resume."""
-    if ddp.is_main():  # under torchrun, rank 0 alone writes in the run's folder
+    if ddp.is_main():  # under torchrun, rank 0 alone writes in the job's folder
         temporary = (".*.tmp", "checkpoints/.*.tmp", "predictions/.*.tmp")
         for leftover in [p for pattern in temporary for p in folder.glob(pattern)]:
             leftover.unlink(missing_ok=True)
@@ -149,5 +149,5 @@ def _recover_from_kill(job: Job, folder: Path) -> None:
 
 def write_failure(job: Job, error: str) -> str:
     """Record a failure seen from outside the run (its process died before writing)."""
-    folder = run_dir(job.ctx.results_dir, job.hash)
+    folder = job_dir(job.ctx.results_dir, job.hash)
     return record_result(job, folder, "failed", error, {}, time.time())

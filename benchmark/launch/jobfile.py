@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from benchmark.launch.job import Job
-from benchmark.results import atomic_write_json
 from benchmark.spec import spec_from_dict
-from benchmark.train.context import RunContext
+from benchmark.store.results import atomic_write_json
+from benchmark.train.job_context import JobContext
 
 PATH_FIELDS = ("results_dir", "data_root", "weights_root", "masks_root", "cache_dir")
 
@@ -27,7 +27,7 @@ def job_from_dict(data: dict) -> Job:
     for key in PATH_FIELDS:
         if ctx[key] is not None:
             ctx[key] = Path(ctx[key])
-    return Job(data["kind"], spec_from_dict(data["kind"], data["spec"]), RunContext(**ctx))
+    return Job(data["kind"], spec_from_dict(data["kind"], data["spec"]), JobContext(**ctx))
 
 
 def write_job(job: Job, path: Path) -> Path:

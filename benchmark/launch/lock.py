@@ -1,4 +1,5 @@
-"""The per-run lock: one file naming its owner, ``PID HOST``, so each run trains once.
+"""The per-job lock: one file naming its owner, ``PID HOST``, so each job (a training or an
+evaluation) is done once.
 
 A lock whose owner died is taken over. A lock from another host is respected, since its PID
 cannot be checked from here (Slurm jobs share one results folder); a lock without a PID counts
@@ -20,7 +21,7 @@ POLL_S = 1.0
 FRESH_S = 10.0  # a lock file without a PID this young is being written, not abandoned
 
 
-class RunLock:
+class JobLock:
     def __init__(self, folder: Path):
         self.path = Path(folder) / LOCK
         self.stamp = f"{os.getpid()} {socket.gethostname()}\n"
@@ -72,12 +73,12 @@ class RunLock:
 
 
 def take_lock(
-    lock: RunLock,
+    lock: JobLock,
     done: Callable[[], bool],
-    on_busy: Callable[[RunLock], None] | None = None,
+    on_busy: Callable[[JobLock], None] | None = None,
     wait: bool = True,
 ) -> str:
-    """The one way to take a run's lock. ``locked``: ours now, the run is to be done.
+    """The one way to take a job's lock. ``locked``: ours now, the run is to be done.
     ``done``: the run finished — before we came, or in another process while we waited — and
     the lock is not held. ``busy``: another process holds it and ``wait`` is False."""
     if done():

@@ -2,7 +2,7 @@
 
 At the paper's batch of 6 one run leaves most of a large GPU idle, so K worker processes share
 each visible device (on a CPU: K processes, cores ÷ K threads each). Every worker walks the same
-job list in order and takes the next job whose per-run lock it can get — the lock of
+job list in order and takes the next job whose per-job lock it can get — the lock of
 `benchmark.launch.lock`, unchanged: a job locked by another worker is left to it and one already
 done is skipped, so no run is trained twice, and each run resumes from its `last.pt` as always.
 What a worker could not finish (it died) is run afterwards by the parent, as a plain
@@ -36,10 +36,10 @@ from benchmark.data.pools import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
-from benchmark.launch.lock import RunLock, take_lock
+from benchmark.launch.lock import JobLock, take_lock
 from benchmark.models import build_model
 from benchmark.models.macs import forward_gmacs
-from benchmark.results import atomic_write_json, is_done, load_result, run_dir
+from benchmark.store.results import atomic_write_json, is_done, job_dir, load_result
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 from benchmark.train.precision import autocast, configure_precision
 
@@ -208,8 +208,8 @@ def worker(job_list: Path, index: int, workers: int) -> int:
     failed = False
     # Worker i starts at job i, so K workers begin on K different runs.
     for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
-        folder = run_dir(job.ctx.results_dir, job.hash)
-        lock = RunLock(folder)
+        folder = job_dir(job.ctx.results_dir, job.hash)
+        lock = JobLock(folder)
         done = partial(is_done, job.ctx.results_dir, job.hash)
         if take_lock(lock, done, wait=False) != "locked":
             continue  # done already, or another worker has it

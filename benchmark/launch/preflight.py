@@ -7,14 +7,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmark.data.build import LOADERS
+from benchmark.data.dataset_factory import LOADERS
 from benchmark.data.layout import SPLITS, find_root
 from benchmark.data.verify import undecodable
 from benchmark.errors import UserError
+from benchmark.experiment.plan import Plan
 from benchmark.models.weights import resolve_weights
-from benchmark.plan import Plan
-from benchmark.results import is_done
-from benchmark.train.context import RunContext
+from benchmark.store.results import is_done
+from benchmark.train.job_context import JobContext
 
 # Below this much free space a run would fail at its first checkpoint (a smoke one holds KBs,
 # a paper ResNet-101 `last.pt` ~0.5 GB: the check catches a full disk, not a tight one).
@@ -24,7 +24,7 @@ SHOWN_PER_SPLIT = 3  # problems listed per split; the rest are counted
 
 
 def preflight(
-    plan: Plan, ctx: RunContext, force: bool = False, rerun: frozenset[str] = frozenset()
+    plan: Plan, ctx: JobContext, force: bool = False, rerun: frozenset[str] = frozenset()
 ) -> None:
     """Under real data, stop before any training and name every missing piece at once: weight
     files, dataset folders, annotation files, split lists, images that do not decode. Runs to
@@ -112,7 +112,7 @@ def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
         )
 
 
-def write_synthetic_trees(jobs, ctx: RunContext) -> None:
+def write_synthetic_trees(jobs, ctx: JobContext) -> None:
     """Each synthetic tree the jobs read, written once here before any worker starts: parallel
     workers (--runs-per-gpu, Slurm) would otherwise each write the same tree at the same time
     (safely, it is atomic, but for the time of one writer)."""

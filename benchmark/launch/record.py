@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
-import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from benchmark.errors import UserError
-from benchmark.results import provenance, write_result
+from benchmark.store.results import provenance, result_record, write_result
+from benchmark.train.job_context import device_name
 
 
 def record_result(
@@ -20,21 +17,11 @@ def record_result(
 ) -> str:
     """Write `result.json` for a `launch.job.Job` (atomically); returns the status."""
     run = job.spec.trained_run
-    result = {
-        "kind": job.kind,
-        "hash": job.hash,
-        "name": job.name,
-        "profile": run.profile,
-        "status": status,
-        "error": error,
-        "spec": job.spec.to_dict(),
-        **body,
-        "provenance": {
-            **provenance(run.seed, device_name(job.ctx.torch_device())),
-            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        },
-        "timings": {**body.get("timings", {}), "wall_s": time.time() - started},
+    where = {
+        **provenance(run.seed, device_name(job.ctx.torch_device())),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
+    result = result_record(job.spec, job.name, run.profile, status, error, body, where, started)
     try:
         write_result(job.ctx.results_dir, result)
     except OSError as exc:
@@ -44,9 +31,3 @@ def record_result(
     if status == "failed":
         print(f"  FAILED {job.name} [{job.hash}]: {error}")
     return status
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -10,11 +10,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.experiment.plan import Plan, damaged_results, stale_results
 from benchmark.launch.job import Job
 from benchmark.launch.preflight import check_writable, preflight, write_synthetic_trees
-from benchmark.plan import Plan, stale_results
-from benchmark.results import is_done
-from benchmark.train.context import RunContext
+from benchmark.store.results import is_done, job_dir
+from benchmark.train import checkpoint
+from benchmark.train.job_context import JobContext
 
 
 @dataclass
@@ -24,7 +25,7 @@ class PlanOutcome:
 
 
 def jobs_for(
-    plan: Plan, ctx: RunContext, force: bool = False, rerun: frozenset[str] = frozenset()
+    plan: Plan, ctx: JobContext, force: bool = False, rerun: frozenset[str] = frozenset()
 ) -> tuple[list[Job], list[Job]]:
     """The plan's jobs; ``force`` discards every existing result first, ``rerun`` those of the
     given hashes (--rerun-stale)."""
@@ -43,19 +44,50 @@ def _discard(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
+def repairs_needed(plan: Plan, results_dir: Path) -> dict[str, str]:
+    """Hash → why it is redone: each done result whose predictions files are missing or
+    changed (benchmark.experiment.plan.damaged_results) is run again from scratch — an
+    evaluation re-evaluates its training's checkpoint; a training retrains (its per-epoch
+    states are not all kept). When an evaluation's checkpoint is gone, its training is retrained
+    first. Done work the damage does not touch is left alone."""
+    repairs = {}
+    for spec_hash, damage in damaged_results(plan, results_dir).items():
+        files = "; ".join(map(str, damage))
+        if spec_hash in plan.runs:
+            repairs[spec_hash] = f"{plan.runs[spec_hash].name}: {files}; retraining"
+            continue
+        evaluation = plan.evals[spec_hash]
+        repairs[spec_hash] = f"{evaluation.name}: {files}; re-evaluating"
+        run = evaluation.run
+        if evaluation.checkpoint not in ("best", "last"):
+            continue  # a published file's evaluation: the file is checked when it is read
+        name = checkpoint.BEST if evaluation.checkpoint == "best" else checkpoint.LAST
+        if not (job_dir(results_dir, run.hash) / "checkpoints" / name).is_file():
+            repairs.setdefault(
+                run.hash, f"{run.name}: checkpoints/{name} is gone, needed to re-evaluate "
+                f"{evaluation.name}; retraining"
+            )  # fmt: skip
+    return repairs
+
+
 def execute_plan(
-    plan: Plan, ctx: RunContext, executor, force: bool = False, rerun_stale: bool = False
+    plan: Plan, ctx: JobContext, executor, force: bool = False, rerun_stale: bool = False
 ) -> PlanOutcome:
     """Run what is not done. A done result made by other code (stale) is kept unless
-    ``rerun_stale``; then it is discarded and run again, like everything under ``force``."""
+    ``rerun_stale``; then it is discarded and run again, like everything under ``force``. A
+    damaged result (a predictions file missing or changed) is always redone (``repairs_needed``)."""
     stale = {} if force else stale_results(plan, Path(ctx.results_dir))
     rerun = frozenset(stale) if rerun_stale else frozenset()
+    repairs = {} if force else repairs_needed(plan, Path(ctx.results_dir))
+    rerun |= frozenset(repairs)
     preflight(plan, ctx, force, rerun)  # first: a missing input leaves nothing behind
     # Only when there is work: a finished, read-only results folder still reports "done".
     if force or rerun or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
         check_writable(Path(ctx.results_dir))
-    if rerun:
-        print(f"rerunning {len(rerun)} stale result(s), made by other code than this checkout's")
+    for spec_hash, why in repairs.items():
+        print(f"repairing {spec_hash}: {why}")
+    if rerun_stale and stale:
+        print(f"rerunning {len(stale)} stale result(s), made by other code than this checkout's")
     elif stale:
         print(
             f"{len(stale)} done result(s) were made by other code (stale) and are kept: "

@@ -22,14 +22,14 @@ from benchmark.launch import packing
 from benchmark.launch.job import Job, execute
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
 from benchmark.launch.torchrun import TorchrunExecutor
-from benchmark.results import SLURM_FILE, atomic_write_json, load_result, run_dir
+from benchmark.store.results import SLURM_FILE, atomic_write_json, job_dir, load_result
 
 
 class SlurmTask:
     """What a Slurm job runs; callable and checkpointable (requeue → resume from last.pt).
 
     It takes one job, or a list of K trainings that share the job's GPU as K worker
-    processes under the per-run lock (each resumes from its own last.pt after a requeue)."""
+    processes under the per-job lock (each resumes from its own last.pt after a requeue)."""
 
     def __init__(self, nproc: int, pack_folder: Path | None = None):
         self.nproc = nproc
@@ -136,7 +136,7 @@ class SlurmExecutor:
             submitted.append((job, executor.submit(SlurmTask(self.nproc), job_to_dict(job))))
         for job, handle in submitted:
             atomic_write_json(
-                run_dir(job.ctx.results_dir, job.hash) / SLURM_FILE,
+                job_dir(job.ctx.results_dir, job.hash) / SLURM_FILE,
                 {"job_id": handle.job_id, "name": job.name},
             )
             print(f"  submitted {job.kind} {job.name} [{job.hash}] as Slurm job {handle.job_id}")

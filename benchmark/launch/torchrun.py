@@ -1,7 +1,7 @@
 """One run over several processes: each job is launched with torchrun (DDP).
 
 `python -m benchmark.launch.torchrun JOB.json` is the per-rank entry point: rank 0 checks
-whether the work is done and takes the run's lock, every rank trains, rank 0 writes the result.
+whether the work is done and takes the job's lock, every rank trains, rank 0 writes the result.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from benchmark import distributed as ddp
 from benchmark.launch.job import Job, execute_all, execute_locked, write_failure
 from benchmark.launch.jobfile import read_job, write_job
-from benchmark.launch.lock import RunLock, is_locked, take_lock
-from benchmark.results import is_done, load_result, run_dir
+from benchmark.launch.lock import JobLock, is_locked, take_lock
+from benchmark.store.results import is_done, job_dir, load_result
+from benchmark.train import distributed as ddp
 
 
 class TorchrunExecutor:
@@ -29,7 +29,7 @@ class TorchrunExecutor:
         return execute_all(jobs, self.execute_one, f" on {self.nproc} processes")
 
     def execute_one(self, job: Job, wait: bool = True) -> str:
-        folder = run_dir(job.ctx.results_dir, job.hash)
+        folder = job_dir(job.ctx.results_dir, job.hash)
         if is_done(job.ctx.results_dir, job.hash):
             return "skipped"
         if not wait and is_locked(folder):  # its rank 0 would only wait: take other work first
@@ -63,10 +63,10 @@ class TorchrunExecutor:
 def worker(path: Path) -> int:
     job = read_job(path)
     ddp.init_from_env()
-    folder = run_dir(job.ctx.results_dir, job.hash)
+    folder = job_dir(job.ctx.results_dir, job.hash)
     decision, lock = ["execute"], None
     if ddp.is_main():
-        lock = RunLock(folder)
+        lock = JobLock(folder)
         if take_lock(lock, lambda: is_done(job.ctx.results_dir, job.hash)) != "locked":
             decision, lock = ["skipped"], None  # done before or while we waited: keep it
     if dist.is_initialized():

@@ -1,10 +1,10 @@
 """Networks of the paper's table rows: timm backbones, plain/CSRA heads, MCAR, SST."""
 
 from benchmark.models.backbones import FeatureBackbone, build_backbone
-from benchmark.models.build import build_model
 from benchmark.models.classifier import FeatureMapClassifier
 from benchmark.models.heads import CSRAHead, PlainHead
 from benchmark.models.mcar import MCAR, localize_1d
+from benchmark.models.model_factory import build_model
 from benchmark.models.protocol import MultiLabelModel
 from benchmark.models.sst import SST
 from benchmark.models.weights import CATALOGUE, resolve_weights

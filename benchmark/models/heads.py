@@ -10,14 +10,7 @@ import math
 import torch
 from torch import nn
 
-# H → softmax temperatures of the H heads, as in CSRA's code (which writes ∞ as 99).
-CSRA_TEMPERATURES: dict[int, tuple[float, ...]] = {
-    1: (1.0,),
-    2: (1.0, math.inf),
-    4: (1.0, 2.0, 4.0, math.inf),
-    6: (1.0, 2.0, 3.0, 4.0, 5.0, math.inf),
-    8: (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf),
-}
+from benchmark.spec import CSRA_TEMPERATURES
 
 
 class PlainHead(nn.Module):

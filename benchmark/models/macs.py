@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmark.models.build import build_model
+from benchmark.models.model_factory import build_model
 from benchmark.spec import RunSpec
 
 _CACHE: dict[tuple, float] = {}  # per network shape: runs differing in data or method share it

@@ -21,11 +21,11 @@ import json
 import statistics
 from pathlib import Path
 
+from benchmark.experiment.profiles import PAPER_COUNTS
 from benchmark.models.macs import forward_gmacs
 from benchmark.perf.projection import Throughput, project
-from benchmark.profiles import PAPER_COUNTS
-from benchmark.results import iter_result_files, read_result
 from benchmark.spec import RunSpec
+from benchmark.store.results import iter_result_files, read_result
 
 REPO = Path(__file__).resolve().parents[2]
 CPU_RESULTS = REPO / "results" / "mini"  # made on the 2-core development VM

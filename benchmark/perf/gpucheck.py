@@ -138,18 +138,18 @@ def main(argv: list[str] | None = None) -> int:
 def run_check(out: Path, cache: Path, budget_s: float, log: Callable[[str], None]) -> dict:
     import torch
 
+    from benchmark.experiment.plan import PlanOptions, build_plan
+    from benchmark.experiment.profiles import resolve_eval, resolve_run
+    from benchmark.experiment.registry import load_registry
     from benchmark.perf.flops import peak_tflops
-    from benchmark.plan import PlanOptions, build_plan
-    from benchmark.profiles import resolve_eval, resolve_run
-    from benchmark.registry import load_registry
-    from benchmark.train.context import RunContext
+    from benchmark.train.job_context import JobContext
 
     check = Check(budget_s, log)
     device = torch.device("cuda")
     name = torch.cuda.get_device_name(device)
     registry = load_registry()
     results_dir = out / "results"
-    ctx = RunContext(
+    ctx = JobContext(
         results_dir=results_dir,
         cache_dir=cache,
         device="cuda",
@@ -239,7 +239,7 @@ def _perf(
 ) -> dict[str, Any]:
     import torch
 
-    from benchmark.perf.suite import PerfOptions, run_perf
+    from benchmark.perf.suite import PerfOptions, measure_performance
 
     options = PerfOptions(
         device="cuda",
@@ -255,7 +255,7 @@ def _perf(
         parts=("steps", "data", "metrics") if host else ("steps",),
     )
     try:
-        return run_perf(options, log)
+        return measure_performance(options, log)
     finally:
         torch._dynamo.reset()  # each model's graphs are freed before the next
         torch.cuda.empty_cache()
@@ -333,10 +333,10 @@ def _epoch(spec, ctx) -> dict[str, Any]:
 
 
 def _evaluate(evaluation, ctx) -> dict[str, Any]:
-    from benchmark.train.evaluate import run_evaluation
+    from benchmark.train.evaluate import evaluate_checkpoint
 
     began = time.perf_counter()
-    body = run_evaluation(evaluation, ctx, Path(ctx.results_dir) / evaluation.hash)
+    body = evaluate_checkpoint(evaluation, ctx, Path(ctx.results_dir) / evaluation.hash)
     seconds = time.perf_counter() - began
     return {
         "evaluation": evaluation.name,
@@ -359,10 +359,10 @@ def released_file(
     ``extra``: more flags (the tests plan it with --dry-run on a CPU)."""
     import subprocess
 
+    from benchmark.experiment.registry import load_registry
+    from benchmark.experiment.releases import load_releases
     from benchmark.perf.release_file import write_release_file
-    from benchmark.registry import load_registry
-    from benchmark.released import load_releases
-    from benchmark.results import iter_result_files, read_result
+    from benchmark.store.results import iter_result_files, read_result
 
     releases = load_releases(load_registry())
     release = releases.releases[RELEASE]
@@ -460,7 +460,7 @@ def _measured(perf: dict[str, Any], precision: str):
 
 
 def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
-    from benchmark.results import atomic_write_bytes, atomic_write_json
+    from benchmark.store.results import atomic_write_bytes, atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "gpu-check.json", out / "gpu-check.md"

@@ -26,8 +26,8 @@ from benchmark.data.masks import MaskPool
 from benchmark.data.synthetic import synthesize
 from benchmark.perf.timing import Samples, paired_ratio, synchronize
 from benchmark.spec import RunSpec
-from benchmark.train.context import RunContext
 from benchmark.train.inference import make_loader
+from benchmark.train.job_context import JobContext
 from benchmark.train.seeding import generator
 
 VOC_SIDE = 500  # VOC2007 images are about 500×375
@@ -67,7 +67,7 @@ def _sums(a: list[float], b: list[float]) -> list[float]:
 def time_pipeline(
     root: Path,
     spec: RunSpec,
-    ctx: RunContext,
+    ctx: JobContext,
     pool: MaskPool,
     device: torch.device,
     passes: int,

@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from benchmark.experiment.profiles import PAPER_COUNTS, backbone_family
 from benchmark.models.macs import forward_gmacs
-from benchmark.profiles import PAPER_COUNTS, backbone_family
 from benchmark.spec import EvalSpec, RunSpec
 
 ModelKey = tuple[str, str, int]  # backbone, arch, input size

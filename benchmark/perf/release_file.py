@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.released import Manifest
+from benchmark.experiment.releases import Manifest
 
 DTYPES = {"float32": torch.float32, "int64": torch.int64}
 

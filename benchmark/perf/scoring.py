@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmark.metrics import score
+from benchmark.scoring.metrics import score
 
 COCO_VAL_IMAGES = 40_137
 COCO_CLASSES = 80

@@ -19,9 +19,9 @@ import torch
 from benchmark.data.masks import MaskPool
 from benchmark.models import build_model
 from benchmark.spec import RunSpec
-from benchmark.train.context import RunContext
 from benchmark.train.graphs import Graphs
 from benchmark.train.inference import predict, prepare_model
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import train_one_epoch
 from benchmark.train.schedule import WarmupStepLR
 from benchmark.train.seeding import generator
@@ -81,7 +81,7 @@ class Trainer:
     schedule: WarmupStepLR
     spec: RunSpec
     device: torch.device
-    ctx: RunContext
+    ctx: JobContext
     graphs: Graphs  # the run's compile path: CUDA graphs for full batches, eager fallback
 
     def step(self, variant: str, batch: Batch, pool: MaskPool | None, mask_gen) -> float:
@@ -114,7 +114,7 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
     the same weights (no drift, no divergence on random labels) while SGD still runs its full
     update arithmetic.
     """
-    ctx = RunContext(
+    ctx = JobContext(
         results_dir=Path(tempfile.gettempdir()),
         device=str(device),
         progress=False,

@@ -25,7 +25,7 @@ from benchmark.perf.pipeline import WORKERS, PipelineTimes, synthetic_voc, time_
 from benchmark.perf.scoring import metrics_fn
 from benchmark.perf.steps import STEP_VARIANTS, build_trainer, eval_fn, perf_spec, random_batch
 from benchmark.perf.timing import Samples, interleaved, paired_ratio
-from benchmark.train.context import RunContext
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import configure_determinism
 from benchmark.train.precision import configure_precision
 from benchmark.train.precision import record as precision_record
@@ -80,7 +80,7 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def run_perf(options: PerfOptions, log: Log = _stderr) -> dict[str, Any]:
+def measure_performance(options: PerfOptions, log: Log = _stderr) -> dict[str, Any]:
     """All figures as one flat dict (seconds, per-second rates, ratios, FLOPs, MFU)."""
     device = options.torch_device()
     cuda = device.type == "cuda"
@@ -163,7 +163,7 @@ def _measure(
             log("perf: data pipeline (plain, masked), one thread as in a loader worker")
             with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp, _threads(1):
                 root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
-                ctx = RunContext(
+                ctx = JobContext(
                     results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
                 )
                 samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)

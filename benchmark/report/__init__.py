@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "build_report": "benchmark.report.build",
+    "build_report": "benchmark.report.report_builder",
     "render": "benchmark.report.formats",
     "write_report": "benchmark.report.formats",
     "Report": "benchmark.report.document",

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.fingerprint import NO_FINGERPRINT_NOTE, check_code
-from benchmark.plan import Plan
-from benchmark.results import (
+from benchmark.experiment.plan import Plan, run_command
+from benchmark.spec import PRECISION_MEANING, EvalSpec, RunSpec
+from benchmark.store.fingerprint import NO_FINGERPRINT_NOTE, check_code
+from benchmark.store.predictions import listed_damage
+from benchmark.store.results import (
     RESULT_FILE,
     LoadedResult,
     git_state,
@@ -23,7 +25,6 @@ from benchmark.results import (
     load_result,
     read_result,
 )
-from benchmark.spec import PRECISION_MEANING, EvalSpec, RunSpec
 
 FAILURE_COLUMNS = ("name", "kind", "seed", "hash", "cells", "status", "reason")
 SUBSET_COLUMNS = (
@@ -150,13 +151,19 @@ def code_summary(index: ResultIndex) -> str:
     return "; ".join(parts) or "— (no results yet)"
 
 
-def failures(index: ResultIndex) -> pd.DataFrame:
-    """Failed, invalid and stale results: the plan's first, then stray failed files."""
+def failures(index: ResultIndex, others: set[str] = frozenset()) -> pd.DataFrame:
+    """Failed, invalid, damaged and stale results: the plan's first, then stray ones (those of a
+    training or evaluation named in ``others`` left out: they concern no cell of this report)."""
     rows = []
     seen = set()
     for spec_hash, spec in index.specs():
         seen.add(spec_hash)
         row = _failure_row(index.get(spec_hash), index.results_dir)
+        if row is not None and row["status"] == "damaged" and index.cells_for(spec_hash):
+            options = index.plan.options
+            command = run_command(index.cells_for(spec_hash)[0], (spec.trained_run.seed,),
+                                  options.profile, options.epochs, index.results_dir)  # fmt: skip
+            row["reason"] += f" — repair: `{command}`"
         if row is not None:
             cells = ", ".join(index.cells_for(spec_hash))
             rows.append(
@@ -174,7 +181,7 @@ def failures(index: ResultIndex) -> pd.DataFrame:
             continue
         loaded = read_result(path, path.parent.name)
         row = _failure_row(loaded, index.results_dir)
-        if row is not None:
+        if row is not None and (loaded.data or {}).get("name") not in others:
             data = loaded.data or {}
             spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
             seed = spec.get("seed", (spec.get("run") or {}).get("seed"))
@@ -199,6 +206,9 @@ def _failure_row(loaded: LoadedResult, results_dir: Path) -> dict[str, str] | No
         return {"status": "invalid", "reason": f"invalid result {where}: {loaded.problem}"}
     if loaded.data["status"] == "failed":
         return {"status": "failed", "reason": str(loaded.data.get("error") or "failed")}
+    damage = listed_damage(loaded.path.parent, loaded.data, thorough=True)
+    if damage:
+        return {"status": "damaged", "reason": "; ".join(map(str, damage))}
     code = check_code(loaded.data)
     if code.state == "stale":
         return {"status": "stale", "reason": code.note}
@@ -230,7 +240,7 @@ def throughput(index: ResultIndex) -> pd.DataFrame:
 
 
 def subsets(index: ResultIndex) -> pd.DataFrame:
-    """mAP on all, small and occluded positives (benchmark.breakdown) of every finished run:
+    """mAP on all, small and occluded positives (benchmark.scoring.breakdown) of every finished run:
     trainings at their best-on-test epoch, evaluations clean and under the high pool."""
     rows = []
     for spec_hash, spec in index.specs():

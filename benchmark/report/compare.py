@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.machine import same_kernels
-from benchmark.metrics import METRIC_NAMES
-from benchmark.plan import PlanOptions, build_plan, cell_metrics
-from benchmark.registry import Registry
-from benchmark.results import load_result
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_metrics
+from benchmark.experiment.registry import Registry
+from benchmark.scoring.metrics import METRIC_NAMES
+from benchmark.store.machine import same_kernels
+from benchmark.store.results import load_result
 
 RANKING_TOLERANCE = 1.0  # mAP points: twice the 0.5 mAP seen across processors
 THRESHOLD_TOLERANCE = 4.0  # CP/CR/CF1/OP/OR/OF1 points: twice the 2 CF1 points seen

@@ -33,6 +33,12 @@ class Header:
     report_commit: str = "—"  # the checkout that rendered the report
     code: str = "—"  # how the results' code fingerprints compare with this checkout's
     precision: str = "—"  # what the results are identified by, and how they computed
+    scope: str = "Tables 1–6"  # what the report covers: all tables, one, or a selection
+    own: str = ""  # the user's own checkpoint files evaluated into the folder, when any
+
+    @property
+    def title(self) -> str:
+        return f"MSL reproduction report: {self.scope} beside the paper"
 
     @property
     def commit_text(self) -> str:
@@ -56,6 +62,7 @@ class Header:
             ("Results folder", self.results),
             ("Cells", self.cells),
             ("Code", self.code),
+            *((("Your checkpoints", self.own),) if self.own else ()),
         )
 
 
@@ -73,7 +80,7 @@ class TableData:
     has_last: bool = True  # False for evaluation tables: they score the best checkpoint only
     remarks: tuple[str, ...] = ()  # floors (synthetic data) and selection honesty, under it
     # paper row → second lines under it: (label, one text per column), e.g. a published file's
-    # measured values (report/released.py)
+    # measured values (report/published_section.py)
     extra_rows: dict[int, list[tuple[str, list[str]]]] = field(default_factory=dict)
 
     @property
@@ -112,14 +119,18 @@ class Report:
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
     subsets: pd.DataFrame = field(default_factory=pd.DataFrame)  # small/occluded breakdown
-    claims: list = field(default_factory=list)  # benchmark.claims.ClaimResult, one per claim
+    # benchmark.claims.measurement.ClaimResult, one per claim
+    claims: list = field(default_factory=list)
     claims_rule: str = ""
     forest: Figure | None = None  # the claims' intervals, drawn in the Claims section
-    # the profile's recipe rule (mini): its caption and one recipe_rule.BaselineCheck a baseline
-    recipe_rule: str | None = None
-    baselines: list = field(default_factory=list)
+    # what the profile's regime can test: report.regime_section.Regime, when the profile has a rule
+    regime: Any = None
     selection_note: str = ""  # the paper schedule's learning rate after epoch ~20
-    released: Any = None  # report.released.ReleasedSection, when the registry lists releases
+    # report.published_section.ReleasedSection, when the registry lists releases
+    released: Any = None
+    # the user's own checkpoint files evaluated into the folder, one row each
+    # (report.own_checkpoints_section)
+    own_checkpoints: list[list[str]] = field(default_factory=list)
 
     def table(self, number: int) -> TableData:
         return next(t for t in self.tables if t.number == number)

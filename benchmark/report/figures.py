@@ -11,8 +11,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.plan import Plan, PlanOptions
-from benchmark.registry import Cell
+from benchmark.experiment.plan import Plan, PlanOptions
+from benchmark.experiment.registry import Cell
 from benchmark.report.collect import ResultIndex
 from benchmark.report.document import DATASET_NAMES, Figure, TableData
 from benchmark.report.images import FigureSkipped, mask_gallery, qualitative_figure

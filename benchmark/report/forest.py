@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure as MplFigure
 
-from benchmark.claims import ClaimResult
+from benchmark.claims.measurement import ClaimResult
 from benchmark.report.plots import to_png
 
-VERDICT_COLORS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:gray"}
+VERDICT_COLORS = {
+    "supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:gray",
+    "one seed": "tab:orange",  # image noise only: no verdict
+}  # fmt: skip
 
 
 def forest_figure(results: Sequence[ClaimResult]) -> bytes:
@@ -35,6 +38,7 @@ def forest_figure(results: Sequence[ClaimResult]) -> bytes:
     ax.set_yticks(list(rows))
     labels = [
         f"{r.claim.id} ({r.claim.metric}){' — not testable' if r.untestable else ''}"
+        f"{' — one seed' if r.verdict == 'one seed' and not r.untestable else ''}"
         for r in measured
     ]
     ax.set_yticklabels(labels, fontsize=7)

@@ -14,7 +14,7 @@ from benchmark.report.document import Report
 from benchmark.report.html import render_html
 from benchmark.report.latex import render_latex
 from benchmark.report.markdown import render_markdown
-from benchmark.results import atomic_write_bytes
+from benchmark.store.results import atomic_write_bytes
 
 CSV_COLUMNS = (
     "table", "row", "column", "dataset", "metric", "ours", "paper", "delta", "status", "last",
@@ -42,9 +42,9 @@ def render_csv(report: Report) -> str:
 
 
 CLAIM_COLUMNS = (
-    "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "images", "mean",
-    "sd", "ci95_low", "ci95_high", "verdict", "consistent", "testable", "untestable_reason",
-    "reason",
+    "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "expected_seeds",
+    "images", "mean", "sd", "ci95_low", "ci95_high", "verdict", "verdict_text", "seed_note",
+    "interval_verdict", "consistent", "testable", "untestable_reason", "reason", "repair",
 )  # fmt: skip
 CLAIMS_CSV = "claims.csv"  # written beside report.csv: one row per claim
 

@@ -1,189 +1,143 @@
-"""The report as one self-contained HTML file: figures inlined as base64, no external assets,
-so it can be mailed or attached to an issue as is."""
+"""The report as one self-contained HTML file: the markdown report rendered by a real Markdown
+parser (markdown-it-py, CommonMark with GitHub tables), figures inlined as base64, no external
+assets, so it can be mailed or attached to an issue as is.
+
+The HTML says exactly what the markdown says; this module only adds what a browser needs: heading
+anchors and a contents list, tables that scroll instead of overflowing the page (their columns
+of words wrap, their numbers never), and figures laid out two to a row.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import re
 from html import escape
 
-from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from benchmark.report.claims_section import WORD_COLUMNS as CLAIM_WORDS
+from benchmark.report.document import Report
 from benchmark.report.figures import ROBUSTNESS, TRAINING
-from benchmark.report.tables import wide
-from benchmark.report.wording import (
-    FAILURE_HEADERS,
-    FAILURE_TITLE,
-    LAST_LEGEND,
-    LEGEND,
-    NO_FAILURES,
-    NO_SUBSETS,
-    NO_THROUGHPUT,
-    SUBSET_HEADERS,
-    SUBSET_NOTE,
-    SUBSET_TITLE,
-    SYNTHETIC_BANNER,
-    THROUGHPUT_HEADERS,
-    THROUGHPUT_NOTE,
-    collapse_constants,
-    constants_text,
-    failure_rows,
-    is_number,
-    last_text,
-    main_text,
-    profile_note,
-    row_label,
-    subset_rows,
-    throughput_rows,
-)
+from benchmark.report.markdown import render_markdown
+
+# Table columns of words rather than numbers (by header): they wrap, so a wide table such as the
+# Claims table fits a 1280 px window with its verdicts on screen. Every other column stays on one
+# line and the table scrolls sideways if it must.
+WORD_COLUMNS = frozenset({*CLAIM_WORDS, "cells", "rule", "reason", "Note", "File"})
+# Figure sections whose figures are drawn wide (a grid of panels): a row of the page each.
+WIDE_SECTIONS = (ROBUSTNESS, TRAINING)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
-       color: #222; }
+       color: #222; font-size: 15px; }
+p { margin: 0.6em 0; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; white-space: nowrap; }
 th, td { border-top: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+th.words, td.words { white-space: normal; text-align: left; min-width: 5em; }
 thead th { border-bottom: 2px solid #444; text-align: center; }
-.banner { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6em 1em; font-weight: bold; }
-.note, figcaption { color: #555; font-size: 0.9em; }
+blockquote { background: #fff3cd; border: 1px solid #e0b000; margin: 1em 0; padding: 0 1em; }
+code { background: rgba(0, 0, 0, 0.06); padding: 0 0.25em; border-radius: 3px; }
 img { max-width: 100%; }
 nav.contents { columns: 2; background: #f6f6f6; padding: 0.5em 1em; }
 nav.contents ol { margin: 0.3em 0; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(600px, 1fr));
-           gap: 1em; align-items: start; }
-.figures figure { margin: 0; }
-.figures figure.wide { grid-column: 1 / -1; }
+figure { display: inline-block; vertical-align: top; box-sizing: border-box;
+         width: calc(50% - 0.5em); margin: 0 0 1em 0; padding-right: 1em; }
+figure.wide { display: block; width: auto; padding-right: 0; }
+figcaption { color: #555; font-size: 0.9em; }
 """
 
+PARSER = MarkdownIt("commonmark", {"html": False}).enable("table")
 
-def _markup(text: str) -> str:
-    """The legends' **bold** and *italic* in HTML (the only markdown they use)."""
-    out, bold, italic, i = [], False, False, 0
-    text = escape(text)
-    while i < len(text):
-        if text.startswith("**", i):
-            out.append("</b>" if bold else "<b>")
-            bold, i = not bold, i + 2
-        elif text[i] == "*":
-            out.append("</i>" if italic else "<i>")
-            italic, i = not italic, i + 1
-        else:
-            out.append(text[i])
+
+def _scroll_open(self, tokens, idx, options, env) -> str:
+    return '<div class="scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _scroll_close(self, tokens, idx, options, env) -> str:
+    return self.renderToken(tokens, idx, options, env) + "</div>\n"
+
+
+PARSER.add_render_rule("table_open", _scroll_open)
+PARSER.add_render_rule("table_close", _scroll_close)
+
+
+def anchor(title: str) -> str:
+    """A heading's anchor: its words before a colon ("Table 4: …" → table-4)."""
+    words = title.split(":", 1)[0].lower()
+    return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "section"
+
+
+def _headings(tokens: list[Token]) -> list[tuple[str, str, int]]:
+    """Give every h2 and h3 a unique anchor; (anchor, title, level) in page order."""
+    contents, used = [], set()
+    for i, token in enumerate(tokens):
+        if token.type != "heading_open" or token.tag not in ("h2", "h3"):
+            continue
+        title = tokens[i + 1].content
+        name, n = anchor(title), 2
+        while name in used:
+            name, n = f"{anchor(title)}-{n}", n + 1
+        used.add(name)
+        token.attrSet("id", name)
+        contents.append((name, title, int(token.tag[1])))
+    return contents
+
+
+def _word_columns(tokens: list[Token]) -> None:
+    """Mark the cells of word columns (class "words"), by their header's text."""
+    headers: list[str] = []
+    column = 0
+    for i, token in enumerate(tokens):
+        if token.type == "thead_open":
+            headers = []
+        elif token.type == "tr_open":
+            column = 0
+        elif token.type in ("th_open", "td_open"):
+            if token.type == "th_open":
+                headers.append(tokens[i + 1].content)
+            if column < len(headers) and headers[column] in WORD_COLUMNS:
+                token.attrSet("class", "words")
+            column += 1
+
+
+def _figures(tokens: list[Token], report: Report) -> list[Token]:
+    """Inline each figure's PNG, and make an image paragraph and its caption one <figure>."""
+    figures = {f.path: f for f in [*report.figures, report.forest] if f is not None and f.png}
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        children = tokens[i + 1].children if token.type == "paragraph_open" else None
+        if not children or len(children) != 1 or children[0].type != "image":
+            out.append(token)
             i += 1
-    return "".join(out)
-
-
-def grid(headers: Sequence[str], rows: Sequence[Sequence[object]], head: str = "") -> str:
-    top = head or "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in headers) + "</tr>"
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
-    return f'<div class="scroll"><table><thead>{top}</thead><tbody>{body}</tbody></table></div>'
-
-
-def _table_head(table: TableData) -> str:
-    """Two header rows for multi-dataset tables: one column group per dataset."""
-    metrics = "".join(f"<th>{escape(m)}</th>" for _, m in table.columns)
-    if len(table.datasets) == 1:
-        return f"<tr><th>Method</th>{metrics}</tr>"
-    groups = "".join(
-        f'<th colspan="{len(table.metrics)}">{escape(DATASET_NAMES.get(d, d))}</th>'
-        for d in table.datasets
-    )
-    return f'<tr><th rowspan="2">Method</th>{groups}</tr><tr>{metrics}</tr>'
-
-
-def table_html(table: TableData) -> str:
-    head = _table_head(table)
-    rows = [
-        [row_label(label, cited), *texts]
-        for label, cited, texts in wide(table, main_text, extra=True)
-    ]
-    parts = [
-        f'<h2 id="{table_anchor(table)}">Table {table.number}: {escape(table.title)}</h2>',
-        f'<p class="note">Source: {escape(table.source)}.</p>',
-        grid([], rows, head),
-        *(f'<p class="note">{escape(remark)}</p>' for remark in table.remarks),
-    ]
-    if not table.has_last:
-        parts.append(
-            '<p class="note">Evaluations score the best-on-test checkpoint: there is '
-            "no last-epoch number.</p>"
-        )
-    elif table.frame["last"].map(is_number).any():
-        last = [[label, *texts] for label, _, texts in wide(table, last_text, cited=False)]
-        parts += [f'<p class="note">{_markup(LAST_LEGEND)}</p>', grid([], last, head)]
-    if table.notes:
-        items = "".join(f"<li>{escape(n)}</li>" for n in table.notes)
-        parts.append(f'<p class="note">Notes:</p><ul class="note">{items}</ul>')
-    return "\n".join(parts)
-
-
-def released_html(section, contents: list[tuple[str, str, int]]) -> str:
-    """The "Published checkpoints" section (report/released.py)."""
-    from benchmark.report import released as rel
-
-    parts = [
-        _section(rel.SECTION, contents),
-        f'<p class="note">{escape(rel.NOTE)}</p>',
-        grid(rel.SUMMARY_HEADERS, rel.summary_rows(section)),
-        _section(rel.TABLE6_TITLE, contents, level=3),
-        f'<p class="note">{escape(rel.TABLE6_NOTE)}</p>',
-        grid(rel.TABLE6_HEADERS, rel.table6_rows(section)),
-    ]
-    if section.notes:
-        items = "".join(f"<li>{escape(n)}</li>" for n in section.notes)
-        parts.append(f'<p class="note">Stand-ins:</p><ul class="note">{items}</ul>')
-    return "\n".join(parts)
-
-
-def figure_html(figure: Figure) -> str:
-    if figure.png is None:
-        return f'<p class="note"><i>{escape(figure.title)}</i>: {escape(figure.note or "")}</p>'
-    data = base64.b64encode(figure.png).decode("ascii")
-    wide = ' class="wide"' if figure.section in WIDE_SECTIONS else ""
-    return (
-        f'<figure id="figure-{escape(figure.name)}"{wide}>'
-        f'<img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
-        f"<figcaption><i>{escape(figure.title)}.</i> {escape(figure.caption)}</figcaption>"
-        "</figure>"
-    )
-
-
-def header_html(header: Header) -> str:
-    parts = ["<h1>MSL reproduction report: Tables 1–6 beside the paper</h1>"]
-    if header.synthetic:
-        parts.append(
-            f'<p class="banner">{escape(SYNTHETIC_BANNER)} '
-            f"{_markup(profile_note(header.profile))}</p>"
-        )
-    items = header.items()
-    parts.append("<ul>" + "".join(f"<li><b>{n}:</b> {escape(v)}</li>" for n, v in items) + "</ul>")
-    return "\n".join(parts)
-
-
-def table_anchor(table: TableData) -> str:
-    return f"table-{table.number}"
-
-
-def _anchor(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
-
-
-# Figure sections whose figures are drawn wide (a grid of panels): a grid row to themselves.
-WIDE_SECTIONS = (ROBUSTNESS, TRAINING)
-
-
-def _section(title: str, contents: list[tuple[str, str, int]], level: int = 2) -> str:
-    """A heading with an anchor, recorded in the contents list."""
-    anchor = _anchor(title)
-    contents.append((anchor, title, level))
-    return f'<h{level} id="{anchor}">{escape(title)}</h{level}>'
+            continue
+        image = children[0]
+        figure = figures.get(str(image.attrGet("src")))
+        if figure is not None:
+            data = base64.b64encode(figure.png).decode("ascii")
+            image.attrSet("src", f"data:image/png;base64,{data}")
+            token.attrSet("id", f"figure-{figure.name}")
+            if figure.section in WIDE_SECTIONS:
+                token.attrSet("class", "wide")
+        token.tag = "figure"
+        tokens[i + 2].hidden = True  # the figure closes after its caption
+        out += tokens[i : i + 3]
+        i += 3
+        if i < len(tokens) and tokens[i].type == "paragraph_open":  # the caption
+            tokens[i].tag = tokens[i + 2].tag = "figcaption"
+            out += tokens[i : i + 3]
+            i += 3
+        out.append(Token("figure_close", "figure", -1, block=True))
+    return out
 
 
 def contents_html(contents: list[tuple[str, str, int]]) -> str:
     items, open_sub = [], False
-    for anchor, title, level in contents:
+    for name, title, level in contents:
         if level == 3 and not open_sub:
             items.append("<ol>")
             open_sub = True
@@ -192,94 +146,26 @@ def contents_html(contents: list[tuple[str, str, int]]) -> str:
             open_sub = False
         elif level == 2 and items:
             items.append("</li>")
-        items.append(f'<li><a href="#{anchor}">{escape(title)}</a>')
+        items.append(f'<li><a href="#{name}">{escape(title)}</a>')
         if level == 3:
             items.append("</li>")
     items.append("</ol></li>" if open_sub else "</li>")
     return f'<nav class="contents" id="contents"><b>Contents</b><ol>{"".join(items)}</ol></nav>'
 
 
-def claims_html(report: Report, contents: list[tuple[str, str, int]]) -> list[str]:
-    from benchmark.report.claims import (
-        HEADERS,
-        RULE_HEADERS,
-        pending_text,
-        recipe_rule_row,
-        row,
-        shown,
-        untestable_text,
-    )
-
-    parts = [_section("Claims", contents), f'<p class="note">{_markup(report.claims_rule)}</p>']
-    if not report.claims:
-        return [*parts, "<p>No claim concerns the selected cells.</p>"]
-    if shown(report.claims):
-        parts.append(grid(HEADERS, [row(r) for r in shown(report.claims)]))
-    pending = pending_text(report.claims)
-    if pending:  # folded: the list can be long and the tables already say what is missing
-        head, names = pending.split(": ", 1)[0], pending.split("): ", 1)[1]
-        parts.append(
-            f'<details class="note"><summary>{escape(head)})</summary>{escape(names)}</details>'
-        )
-    untestable = untestable_text(report.claims)
-    if untestable:
-        parts.append(f'<p class="note">{escape(untestable)}</p>')
-    if report.recipe_rule:
-        parts += [
-            "<h3>The recipe rule</h3>",
-            f'<p class="note">{escape(report.recipe_rule)}</p>',
-            grid(RULE_HEADERS, [recipe_rule_row(c) for c in report.baselines]),
-        ]
-    if report.forest is not None:
-        parts.append(figure_html(report.forest))
-    return [*parts, f'<p class="note">{escape(report.selection_note)}</p>']
-
-
 def render_html(report: Report) -> str:
-    contents: list[tuple[str, str, int]] = []
-    parts = claims_html(report, contents)
-    for table in report.tables:
-        contents.append((table_anchor(table), f"Table {table.number}: {table.title}", 2))
-        parts.append(table_html(table))
-    parts += [_section(SUBSET_TITLE, contents), f'<p class="note">{escape(SUBSET_NOTE)}</p>']
-    if report.subsets.empty:
-        parts.append(f"<p>{NO_SUBSETS}</p>")
-    else:
-        parts.append(grid(SUBSET_HEADERS, subset_rows(report.subsets)))
-    # Shown once a published file has a result: the page stays within its height budget.
-    if report.released is not None and report.released.evaluated:
-        parts.append(released_html(report.released, contents))
-    parts.append(_section("Figures", contents))
-    if not report.figures:
-        parts.append("<p>Figures were not drawn for this report.</p>")
-    sections: dict[str, list[str]] = {}
-    for figure in report.figures:
-        sections.setdefault(figure.section, []).append(figure_html(figure))
-    for section, figures in sections.items():
-        parts.append(_section(section, contents, level=3))
-        parts.append(f'<div class="figures">{"".join(figures)}</div>')
-    parts.append(_section(FAILURE_TITLE, contents))
-    if report.failures.empty:
-        parts.append(f"<p>{NO_FAILURES}</p>")
-    else:
-        parts.append(grid(FAILURE_HEADERS, failure_rows(report.failures)))
-    parts += [
-        _section("Appendix B: throughput", contents),
-        f'<p class="note">{THROUGHPUT_NOTE}</p>',
-    ]
-    if report.throughput.empty:
-        parts.append(f"<p>{NO_THROUGHPUT}</p>")
-    else:
-        headers, rows, constants = collapse_constants(
-            THROUGHPUT_HEADERS, throughput_rows(report.throughput)
-        )
-        if constants:
-            parts.append(f'<p class="note">{escape(constants_text(constants))}</p>')
-        parts.append(grid(headers, rows))
-    head = [header_html(report.header), contents_html(contents), f"<p>{_markup(LEGEND)}</p>"]
-    body = "\n".join(head + parts)
+    env: dict = {}
+    tokens = PARSER.parse(render_markdown(report), env)
+    contents = _headings(tokens)
+    _word_columns(tokens)
+    tokens = _figures(tokens, report)
+    # the contents list goes after the header, before the first section
+    first = next((i for i, t in enumerate(tokens) if t.tag == "h2"), len(tokens))
+    head = PARSER.renderer.render(tokens[:first], PARSER.options, env)
+    body = PARSER.renderer.render(tokens[first:], PARSER.options, env)
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>MSL reproduction report ({escape(report.header.profile)})</title>"
-        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(report.header.title)} ({escape(report.header.profile)})</title>"
+        f"<style>{STYLE}</style></head><body>\n{head}{contents_html(contents)}\n{body}"
+        "</body></html>\n"
     )

@@ -15,7 +15,8 @@ SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "†": r"\dag{}", "—": "---", "–": "--", "…": r"\ldots{}", "±": r"$\pm$", "−": "-",
-    "’": "'", "“": "``", "”": "''",
+    "’": "'", "“": "``", "”": "''", "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\to$",
+    "×": r"$\times$",
 }  # fmt: skip
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[T1]{fontenc}
@@ -132,7 +133,7 @@ def table_latex(table: TableData) -> str:
 
 
 def header_latex(header: Header) -> str:
-    lines = [r"\section*{MSL reproduction report: Tables 1--6 beside the paper}"]
+    lines = [rf"\section*{{{escape(header.title)}}}"]
     if header.synthetic:
         lines.append(
             r"\noindent\fbox{\textbf{Synthetic data: numbers are not comparable to the "
@@ -149,14 +150,30 @@ def header_latex(header: Header) -> str:
 
 
 def claims_latex(report: Report) -> str:
-    """The Claims table (the same rows as the markdown's), before the paper's tables."""
-    from benchmark.report.claims import HEADERS, row, shown, untestable_text
+    """The Claims table (the same rows as the markdown's), before the paper's tables, opened by
+    the verdict count and what the profile's regime can test."""
+    from benchmark.report.claims_section import (
+        HEADERS,
+        row,
+        shown,
+        untestable_text,
+        verdict_counts,
+    )
+    from benchmark.report.regime_section import paragraph
 
     rows = [row(r) for r in shown(report.claims)]
     if not rows:
         return ""
     lines = [
         r"\subsection*{Claims}",
+        rf"\noindent\textbf{{Verdicts:}} {escape(verdict_counts(report.claims))}.\par\smallskip",
+    ]
+    if report.regime is not None:
+        sentences = " ".join(
+            rf"\textbf{{{escape(kind)}:}} {escape(text)}" for kind, text in paragraph(report.regime)
+        )
+        lines.append(r"\noindent " + sentences + r"\par\smallskip")
+    lines += [
         r"\noindent " + escape(report.claims_rule.replace("**", "")) + r"\par\smallskip",
         r"{\footnotesize",
         r"\begin{tabular}{" + "l" * len(HEADERS) + "}",

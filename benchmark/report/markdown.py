@@ -7,16 +7,12 @@ from collections.abc import Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.report.claims import HEADERS as CLAIM_HEADERS
-from benchmark.report.claims import (
-    RULE_HEADERS,
-    pending_text,
-    recipe_rule_row,
-    shown,
-    untestable_text,
-)
-from benchmark.report.claims import row as claim_row
-from benchmark.report.document import Header, Report, TableData
+from benchmark.report import own_checkpoints_section as own
+from benchmark.report import regime_section
+from benchmark.report.claims_section import HEADERS as CLAIM_HEADERS
+from benchmark.report.claims_section import pending_text, shown, untestable_text, verdict_counts
+from benchmark.report.claims_section import row as claim_row
+from benchmark.report.document import Report, TableData
 from benchmark.report.tables import header_label, wide
 from benchmark.report.wording import (
     FAILURE_HEADERS,
@@ -59,29 +55,45 @@ def grid(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     )
 
 
-def header_lines(header: Header) -> list[str]:
-    lines = ["# MSL reproduction report: Tables 1–6 beside the paper", ""]
+CODE_ITEMS = ("Profile", "Results folder")  # header values shown as code
+
+
+def header_lines(report: Report) -> list[str]:
+    header = report.header
+    lines = [f"# {header.title}", ""]
+    banner = []
     if header.synthetic:
-        lines += [
-            f"> **{SYNTHETIC_BANNER}** {profile_note(header.profile)}",
-            "",
-        ]
+        banner.append(f"**{SYNTHETIC_BANNER}** {profile_note(header.profile)}")
+    if report.regime is not None:  # what the regime can test, in the banner too
+        intro = f"**What {report.regime.title.lower()} lets this report test** (see Claims):"
+        banner.append(regime_text(report.regime, intro))
+    if banner:
+        lines += ["\n>\n".join(f"> {paragraph}" for paragraph in banner), ""]
     lines += [
         "Zunair & Ben Hamza, *Learning to Recognize Occluded and Small Objects with Partial "
         "Inputs* (MSL), WACV 2024.",
         "",
-        f"- **Profile:** `{header.profile}`",
-        f"- **Precision:** {header.precision}",
-        f"- **Seeds:** {header.seeds}",
-        f"- **Commit:** {header.commit_text}",
-        f"- **Device:** {header.device}",
-        f"- **Results created:** {header.created}",
-        f"- **Report generated:** {header.generated}",
-        f"- **Results folder:** `{header.results}`",
-        f"- **Cells:** {header.cells}",
-        f"- **Code:** {header.code}",
+        *(
+            f"- **{name}:** " + (f"`{value}`" if name in CODE_ITEMS else value)
+            for name, value in header.items()
+        ),
         "",
     ]
+    return lines
+
+
+def regime_text(regime, intro: str) -> str:
+    """The paragraph on what the regime can test: one sentence per kind of claim."""
+    sentences = (f"**{kind}:** {text}" for kind, text in regime_section.paragraph(regime))
+    return " ".join([intro, *sentences])
+
+
+def regime_lines(regime) -> list[str]:
+    """The rule's paragraph, caption and check tables (report/regime_section.py)."""
+    lines = [f"### {regime.title}", "", regime_text(regime, "What this regime can test:"), ""]
+    lines += [escape(regime.caption), ""]
+    for table in regime.tables:
+        lines += [f"**{table.title}**", "", grid(*regime_section.grid(table)), ""]
     return lines
 
 
@@ -143,8 +155,8 @@ def subset_lines(subsets: pd.DataFrame) -> list[str]:
 
 
 def released_lines(section) -> list[str]:
-    """The "Published checkpoints" section (report/released.py)."""
-    from benchmark.report import released as rel
+    """The "Published checkpoints" section (report/published_section.py)."""
+    from benchmark.report import published_section as rel
 
     if not section.evaluated:
         return [f"## {rel.SECTION}", "", rel.NONE_EVALUATED, ""]
@@ -155,6 +167,13 @@ def released_lines(section) -> list[str]:
     if section.notes:
         lines += ["Stand-ins:", "", *(f"- {escape(note)}" for note in section.notes), ""]
     return lines
+
+
+def own_lines(rows: list[list[str]]) -> list[str]:
+    """The "Your checkpoints" section (report/own_checkpoints_section.py), when there are any."""
+    if not rows:
+        return []
+    return [f"## {own.SECTION}", "", own.NOTE, "", grid(own.HEADERS, rows), ""]
 
 
 def failure_lines(failures: pd.DataFrame) -> list[str]:
@@ -175,7 +194,12 @@ def throughput_lines(throughput: pd.DataFrame) -> list[str]:
 
 
 def claim_lines(report: Report) -> list[str]:
-    lines = ["## Claims", "", report.claims_rule, ""]
+    lines = ["## Claims", ""]
+    if report.claims:
+        lines += [f"**Verdicts:** {verdict_counts(report.claims)}.", ""]
+    if report.regime is not None:
+        lines += regime_lines(report.regime) + ["### The claims, measured", ""]
+    lines += [report.claims_rule, ""]
     if not report.claims:
         return [*lines, "No claim concerns the selected cells.", ""]
     if shown(report.claims):
@@ -184,9 +208,6 @@ def claim_lines(report: Report) -> list[str]:
         lines += [escape(pending_text(report.claims)), ""]
     if untestable_text(report.claims):
         lines += [escape(untestable_text(report.claims)), ""]
-    if report.recipe_rule:
-        rows = [recipe_rule_row(c) for c in report.baselines]
-        lines += ["### The recipe rule", "", report.recipe_rule, "", grid(RULE_HEADERS, rows), ""]
     figure = report.forest
     if figure is not None and figure.png is not None:
         caption = f"*{figure.title}.* {figure.caption}"
@@ -197,12 +218,13 @@ def claim_lines(report: Report) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    lines = header_lines(report.header) + claim_lines(report) + [LEGEND, ""]
+    lines = header_lines(report) + claim_lines(report) + [LEGEND, ""]
     for table in report.tables:
         lines += table_lines(table)
     lines += subset_lines(report.subsets)
     if report.released is not None:
         lines += released_lines(report.released)
+    lines += own_lines(report.own_checkpoints)
     lines += figure_lines(report) + failure_lines(report.failures)
     lines += throughput_lines(report.throughput)
     return "\n".join(lines).rstrip() + "\n"

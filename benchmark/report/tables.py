@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.registry import Cell, Registry
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.report.document import DATASET_NAMES, TABLE_COLUMNS, TableData
 
 NAN = float("nan")

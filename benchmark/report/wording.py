@@ -100,11 +100,13 @@ LEGEND = (
     "(n = the number of seeds). "
     "“— (pending)” and “— (failed)” mark cells without a finished result (the report reads "
     "result files only: `benchmark status` shows what is running); “(stale)” marks numbers "
-    "made by other code than this checkout's (Appendix A names the changed files); rows "
+    "made by other code than this checkout's (Appendix A names the changed files); “(damaged)” "
+    "numbers whose per-image predictions file is missing or changed (Appendix A names it and "
+    "the command that redoes it); rows "
     "marked *(cited)* are not run and show the paper's value only; “–” means the paper gives "
     "no value."
 )
-MEASURED = ("done", "stale")  # statuses whose cells show numbers
+MEASURED = ("done", "stale", "damaged")  # statuses whose cells show numbers
 LAST_LEGEND = (
     "Last epoch, without the paper's best-on-test selection: **last (last − best)**; the "
     "difference is what the selection protocol adds."
@@ -139,7 +141,9 @@ def last_text(r: pd.Series | None) -> str:
 
 
 def _stale(r: pd.Series) -> str:
-    return " (stale)" if r["status"] == "stale" else ""
+    """Why shown numbers need a second look: stale (other code), damaged (a predictions file
+    missing or changed; Appendix A says which and the command that redoes it)."""
+    return f" ({r['status']})" if r["status"] in ("stale", "damaged") else ""
 
 
 def row_label(label: str, cited: bool) -> str:

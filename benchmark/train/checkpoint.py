@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from benchmark.errors import UserError
-from benchmark.results import atomic_write_bytes
+from benchmark.store.results import atomic_write_bytes
 
 LAST = "last.pt"
 BEST = "best.pt"

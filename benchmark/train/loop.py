@@ -18,28 +18,29 @@ import torch
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from benchmark import distributed as ddp
 from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
-from benchmark.metrics import score
+from benchmark.experiment.profiles import get_profile
 from benchmark.models import build_model
 from benchmark.models.backbones import weights_file
 from benchmark.models.checkpoint_files import sha256_file
-from benchmark.profiles import get_profile
+from benchmark.scoring.floors import CHANCE_DRAWS
+from benchmark.scoring.metrics import score
 from benchmark.spec import RunSpec
-from benchmark.stats import CHANCE_DRAWS
 from benchmark.train import checkpoint
-from benchmark.train.context import RunContext
-from benchmark.train.evaluate import keep_predictions, prediction_ids
+from benchmark.train import distributed as ddp
 from benchmark.train.graphs import Graphs
 from benchmark.train.inference import (
     build_test_set,
     evaluate_test_set,
+    keep_predictions,
     make_loader,
+    prediction_ids,
     prepare_model,
     score_predictions,
 )
+from benchmark.train.job_context import JobContext
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 from benchmark.train.precision import autocast, configure_precision
 from benchmark.train.precision import record as precision_record
@@ -98,12 +99,12 @@ def per_rank_batch(spec: RunSpec) -> int:
 
 def synthetic_floors(spec: RunSpec, train_set, test_set) -> dict[str, Any] | None:
     """Chance-level and context-only mAP on a synthetic test set (None on real data): the floors
-    a model's mAP is read against (benchmark.stats; the context group of each image comes from
-    the scene generator)."""
+    a model's mAP is read against (benchmark.scoring.floors; the context group of each image
+    comes from the scene generator)."""
     if spec.synth is None:
         return None
     from benchmark.data.synthetic import context_groups
-    from benchmark.stats import floors
+    from benchmark.scoring.floors import floors
 
     synth = spec.synth
     groups = {
@@ -116,7 +117,7 @@ def synthetic_floors(spec: RunSpec, train_set, test_set) -> dict[str, Any] | Non
     return {**values, "chance_draws": CHANCE_DRAWS, "context_groups": int(len(set(groups["test"])))}
 
 
-def initial_weights(spec: RunSpec, ctx: RunContext) -> dict[str, str] | None:
+def initial_weights(spec: RunSpec, ctx: JobContext) -> dict[str, str] | None:
     """The pretrained file a run starts from, by content: the identity names only its
     catalogue key, so the sha256 tells a re-made file from the committed one."""
     path = weights_file(spec.backbone, spec.weights, ctx.weights_root)
@@ -125,7 +126,7 @@ def initial_weights(spec: RunSpec, ctx: RunContext) -> dict[str, str] | None:
     return {"key": str(spec.weights), "file": path.name, "sha256": sha256_file(path)}
 
 
-def split_validation(train_set, spec: RunSpec, ctx: RunContext):
+def split_validation(train_set, spec: RunSpec, ctx: JobContext):
     """(training subset, validation view, record) — the held-out split of the training set.
 
     ``val_fraction`` of the training images, drawn from the run's seed, are held out and scored
@@ -154,7 +155,7 @@ def split_validation(train_set, spec: RunSpec, ctx: RunContext):
     return fit_set, val_set, record
 
 
-def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
+def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
     device = ddp.local_device(ctx.torch_device())
     configure_determinism(device)
@@ -302,7 +303,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
             checkpoint.save(
                 ckpt_dir / checkpoint.BEST, {"model": model.state_dict(), "epoch": epoch + 1}
             )
-        if main:  # under torchrun, rank 0 alone writes in the run's folder
+        if main:  # under torchrun, rank 0 alone writes in the job's folder
             for key in keys:
                 state["predictions"][key] = keep_predictions(
                     out_dir, key, probs, targets, indices, ids
@@ -369,7 +370,7 @@ def train_one_epoch(
     pool,
     mask_gen: torch.Generator,
     epoch: int,
-    ctx: RunContext,
+    ctx: JobContext,
     skipped: set[str],
     graphs: Graphs | None = None,
 ) -> tuple[float, int]:

@@ -32,11 +32,11 @@ from torch import nn
 from tqdm import tqdm
 
 from benchmark.data.pretrain_corpus import ATTRIBUTES, Corpus
-from benchmark.metrics import score
 from benchmark.models.backbones import model_family
 from benchmark.models.mini import MINI_BACKBONES
 from benchmark.models.weights import CATALOGUE
-from benchmark.results import atomic_write_bytes, atomic_write_json
+from benchmark.scoring.metrics import score
+from benchmark.store.results import atomic_write_bytes, atomic_write_json
 from benchmark.train.seeding import derive_seed, seed_everything
 
 log = logging.getLogger("benchmark.pretrain")

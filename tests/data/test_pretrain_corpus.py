@@ -13,7 +13,7 @@ from benchmark.data.people import person_scene
 from benchmark.data.scenes import HUES, SHAPES, object_scene
 from benchmark.data.synthetic import SPLIT_CODES, VOC_GROUPS, _groups, _rng
 from benchmark.errors import UserError
-from benchmark.profiles import get_profile
+from benchmark.experiment.profiles import get_profile
 
 MINI = get_profile("mini").synthetic
 

@@ -147,7 +147,7 @@ def _kill_on_call(target: str) -> None:
 def _hold_lock(flag: str) -> None:
     from benchmark.launch import lock as job
 
-    real = job.RunLock.try_acquire
+    real = job.JobLock.try_acquire
 
     def try_acquire(self) -> bool:
         acquired = real(self)
@@ -157,7 +157,7 @@ def _hold_lock(flag: str) -> None:
                 time.sleep(0.05)
         return acquired
 
-    job.RunLock.try_acquire = try_acquire
+    job.JobLock.try_acquire = try_acquire
 
 
 def _main() -> None:

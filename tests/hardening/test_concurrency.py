@@ -13,8 +13,8 @@ import pytest
 from faults import CELL, ONE_EPOCH, REPO, dead_pid, results, start_benchmark, wait_for_text
 
 from benchmark.cli import main
-from benchmark.launch.lock import RunLock
-from benchmark.results import load_result
+from benchmark.launch.lock import JobLock
+from benchmark.store.results import load_result
 
 
 def test_overlapping_runs_train_the_shared_run_once(workdir: Path, shared_cache: Path) -> None:
@@ -53,14 +53,14 @@ def test_overlapping_runs_train_the_shared_run_once(workdir: Path, shared_cache:
     assert main(["check", "--results-dir", str(folder)]) == 0
 
 
-def _stale(lock: RunLock, text: str) -> None:
+def _stale(lock: JobLock, text: str) -> None:
     lock.path.write_text(text)
     old = time.time() - 3600
     os.utime(lock.path, (old, old))
 
 
 def test_stale_locks_are_taken_over_and_live_or_remote_ones_are_not(tmp_path: Path) -> None:
-    lock = RunLock(tmp_path)
+    lock = JobLock(tmp_path)
     me = socket.gethostname()
     for stale in (f"{dead_pid()}\n", f"{dead_pid()} {me}\n", "", "not a pid\n"):
         _stale(lock, stale)
@@ -93,7 +93,7 @@ def test_two_processes_finding_one_stale_lock_do_not_both_take_it(
 ) -> None:
     import benchmark.launch.lock as job
 
-    first, second = RunLock(tmp_path), RunLock(tmp_path)
+    first, second = JobLock(tmp_path), JobLock(tmp_path)
     second.stamp = f"{dead_pid()} {socket.gethostname()}\n"  # stands for another live process
     monkeypatch.setattr(job, "lock_held", lambda stamp, path: stamp == first.stamp)
     _stale(first, f"{dead_pid()}\n")
@@ -117,8 +117,8 @@ def test_a_second_runner_takes_free_work_while_the_first_holds_a_run(
     """Two terminals finish a table faster: while another process trains the plan's first run,
     `benchmark run` trains the next one, then waits for the first (and takes it over here, its
     holder having died)."""
-    from benchmark.plan import PlanOptions, build_plan
-    from benchmark.registry import load_registry
+    from benchmark.experiment.plan import PlanOptions, build_plan
+    from benchmark.experiment.registry import load_registry
 
     folder = workdir / "results"
     selector = "t2.resnet-cut*.voc2007"  # two trainings: the baseline, then its MSL twin

@@ -15,9 +15,9 @@ from PIL import Image
 
 from benchmark.cli import main
 from benchmark.data.synthetic import synthesize
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.train.context import synthetic_tree
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.train.job_context import synthetic_tree
 
 
 def _truncate(path: Path) -> None:

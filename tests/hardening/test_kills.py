@@ -25,7 +25,7 @@ from faults import (
 )
 
 from benchmark.cli import main
-from benchmark.launch.lock import RunLock
+from benchmark.launch.lock import JobLock
 from benchmark.train import checkpoint
 
 
@@ -103,20 +103,20 @@ def test_kill_during_evaluation_then_rerun_gives_the_same_rows(
     args = ["run", EVAL_CELL, *ONE_EPOCH, "--results-dir", str(folder)]
 
     # Killed while scoring its third masking condition, holding the evaluation's lock.
-    kill = "benchmark.train.evaluate:score_predictions:3"
+    kill = "benchmark.train.model_evaluation:score_test_predictions:3"
     killed = run_benchmark(args, workdir, shared_cache, FAULT_KILL_ON_CALL=kill)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     ev = folder / reference_eval["hash"]
     assert not (ev / "result.json").exists()
     assert (ev / ".lock").exists(), "the killed process held the evaluation's lock"
 
-    real = RunLock.try_acquire
+    real = JobLock.try_acquire
 
-    def try_acquire(self: RunLock) -> bool:
+    def try_acquire(self: JobLock) -> bool:
         assert real(self), f"{self.path} of a dead process was not taken over"  # never hang
         return True
 
-    monkeypatch.setattr(RunLock, "try_acquire", try_acquire)
+    monkeypatch.setattr(JobLock, "try_acquire", try_acquire)
     capsys.readouterr()
     assert main(args) == 0
     rerun = only(folder, "eval")

@@ -14,9 +14,9 @@ from faults import EVAL_CELL, ONE_EPOCH, REPO, only, results
 
 from benchmark.cli import main
 from benchmark.errors import RegistryError
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.results import checksum, run_dir, write_result
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.store.results import checksum, job_dir, write_result
 from benchmark.train import checkpoint
 
 
@@ -141,4 +141,4 @@ def test_ids_that_could_leave_the_results_folder_are_rejected(
 )
 def test_run_dir_takes_only_a_bare_hash(tmp_path: Path, spec_hash: str) -> None:
     with pytest.raises(ValueError, match="not a run identity"):
-        run_dir(tmp_path, spec_hash)
+        job_dir(tmp_path, spec_hash)

@@ -57,10 +57,10 @@ def test_two_processes_split_the_batch_and_score_every_test_image_once(tmp_path)
 
 
 def test_a_global_batch_that_does_not_split_is_refused(monkeypatch):
-    from benchmark import distributed
     from benchmark.errors import UserError
-    from benchmark.profiles import resolve_run
-    from benchmark.registry import load_registry
+    from benchmark.experiment.profiles import resolve_run
+    from benchmark.experiment.registry import load_registry
+    from benchmark.train import distributed
     from benchmark.train.loop import per_rank_batch
 
     spec = resolve_run(load_registry(REPO / "experiments"), "voc-resnetcut-plain", "smoke")

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.launch import job as job_module
 from benchmark.launch import lock as lock_module
 from benchmark.launch import torchrun
 from benchmark.launch.job import Job, execute
 from benchmark.launch.jobfile import write_job
 from benchmark.launch.lock import LOCK
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.results import RESULT_FILE, run_dir, write_result
-from benchmark.train.context import RunContext
+from benchmark.store.results import RESULT_FILE, job_dir, write_result
+from benchmark.train.job_context import JobContext
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def _finished_result(spec) -> dict:
 
 def _in_torchrun_worker(job: Job, monkeypatch: pytest.MonkeyPatch, calls: list) -> int:
     monkeypatch.setattr(torchrun, "execute_locked", lambda *a: calls.append(a) or "done")
-    path = write_job(job, run_dir(job.ctx.results_dir, job.hash) / "job.json")
+    path = write_job(job, job_dir(job.ctx.results_dir, job.hash) / "job.json")
     return torchrun.worker(path)
 
 
@@ -51,8 +51,8 @@ def test_a_job_that_waited_on_the_lock_keeps_the_result_finished_meanwhile(
     monkeypatch.setattr(lock_module, "POLL_S", 0.01)  # the one loop's poll: both waiters use it
     registry = load_registry(REPO / "experiments")
     spec = resolve_run(registry, "voc-resnetcut-csra", "smoke")
-    job = Job("train", spec, RunContext(results_dir=tmp_path))
-    folder = run_dir(tmp_path, spec.hash)
+    job = Job("train", spec, JobContext(results_dir=tmp_path))
+    folder = job_dir(tmp_path, spec.hash)
     folder.mkdir(parents=True)
     other = subprocess.Popen(["sleep", "60"])  # the process training this run elsewhere
     try:

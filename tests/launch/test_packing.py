@@ -116,11 +116,11 @@ def test_auto_is_one_run_on_a_cpu_and_the_flag_takes_whole_numbers(workdir, caps
 
 def test_workers_sharing_a_terminal_print_epoch_lines_not_progress_bars(workdir, monkeypatch):
     """Two tqdm bars on one terminal garble each other: packed workers run without them."""
+    from benchmark.experiment.plan import PlanOptions
+    from benchmark.experiment.profiles import resolve_run
+    from benchmark.experiment.registry import load_registry
     from benchmark.launch.job import Job
-    from benchmark.plan import PlanOptions
-    from benchmark.profiles import resolve_run
-    from benchmark.registry import load_registry
-    from benchmark.train.context import RunContext
+    from benchmark.train.job_context import JobContext
 
     seen = []
 
@@ -138,7 +138,7 @@ def test_workers_sharing_a_terminal_print_epoch_lines_not_progress_bars(workdir,
     monkeypatch.setattr(packing, "execute", lambda job, _: "failed")  # nothing ran: no result
     registry = load_registry(REPO / "experiments")
     spec = resolve_run(registry, "voc-resnetcut-plain", PlanOptions("smoke").profile)
-    job = Job("train", spec, RunContext(workdir / "r", cache_dir=workdir / "c", device="cpu"))
+    job = Job("train", spec, JobContext(workdir / "r", cache_dir=workdir / "c", device="cpu"))
     packing.run_packed([job], 2, workdir / "pack")
     assert len(seen) == 2 and all(d["ctx"]["progress"] is False for s in seen for d in s)
     assert job.ctx.progress is True  # the caller's job is left as it was

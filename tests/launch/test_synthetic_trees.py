@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.registry import load_registry
 from benchmark.launch.runner import execute_plan
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.registry import load_registry
-from benchmark.train.context import RunContext
+from benchmark.train.job_context import JobContext
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_each_tree_exists_before_the_executor_runs_and_is_written_once(tmp_path)
     registry = load_registry(REPO / "experiments")
     cells = registry.select("t6.*")  # VOC and COCO, trainings then evaluations
     plan = build_plan(registry, cells, PlanOptions("smoke"))
-    ctx = RunContext(tmp_path / "results", cache_dir=tmp_path / "cache")
+    ctx = JobContext(tmp_path / "results", cache_dir=tmp_path / "cache")
     executor = _Recorder(tmp_path / "cache")
     execute_plan(plan, ctx, executor)
     trees = executor.seen[0]

@@ -65,16 +65,16 @@ def test_committed_weights_load_strictly_and_score_as_recorded():
 
 def test_a_mini_training_records_the_sha256_of_the_file_it_starts_from(tmp_path):
     """The identity names only the catalogue key; the result keeps the file's bytes' digest."""
-    from benchmark.profiles import resolve_run
-    from benchmark.registry import load_registry
-    from benchmark.train.context import RunContext
+    from benchmark.experiment.profiles import resolve_run
+    from benchmark.experiment.registry import load_registry
+    from benchmark.train.job_context import JobContext
     from benchmark.train.loop import initial_weights
 
     registry = load_registry(FOLDER.parents[1] / "experiments")
     files = {e["file"]: e["sha256"] for e in _record()["backbones"]}
     for run in ("voc-resnetcut-csra", "wider-vitb-plain", "coco-vitl-csra"):
         spec = resolve_run(registry, run, "mini")
-        recorded = initial_weights(spec, RunContext(tmp_path, weights_root=FOLDER))
+        recorded = initial_weights(spec, JobContext(tmp_path, weights_root=FOLDER))
         assert recorded["key"] == spec.weights and files[recorded["file"]] == recorded["sha256"]
     smoke = resolve_run(registry, "voc-resnetcut-csra", "smoke")
-    assert initial_weights(smoke, RunContext(tmp_path, weights_root=FOLDER)) is None
+    assert initial_weights(smoke, JobContext(tmp_path, weights_root=FOLDER)) is None

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.registry import load_registry
 from benchmark.perf.gpucheck import _projection, markdown, released_file
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.models.macs import forward_gmacs
 from benchmark.perf.projection import Throughput, project
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
 from benchmark.spec import EvalSpec
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"

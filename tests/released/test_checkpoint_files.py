@@ -16,6 +16,8 @@ import torch
 import torchvision
 from publisher_files import REGISTRY, manifest_state, save_bare
 
+from benchmark.experiment.registry import load_registry
+from benchmark.experiment.releases import known_layouts, load_releases, target_run
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import (
     CheckpointMismatch,
@@ -24,9 +26,7 @@ from benchmark.models.checkpoint_files import (
     publisher_layout,
     suite_key,
 )
-from benchmark.models.heads import CSRA_TEMPERATURES
-from benchmark.registry import load_registry
-from benchmark.released import known_layouts, load_releases, target_run
+from benchmark.spec import CSRA_TEMPERATURES
 
 COCO = "resnet101_csra_h6_lam0.4_c80"  # MSL-C COCO: 6 heads, one of them T = ∞
 

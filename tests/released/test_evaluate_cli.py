@@ -22,14 +22,13 @@ from publisher_files import REGISTRY
 
 from benchmark.cli import main
 from benchmark.data import build_dataset
+from benchmark.experiment.registry import load_registry
+from benchmark.experiment.releases import load_releases, target_run
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import publisher_layout
-from benchmark.models.heads import CSRA_TEMPERATURES
-from benchmark.predictions import load_predictions
-from benchmark.registry import load_registry
-from benchmark.released import load_releases, target_run
-from benchmark.spec import BUCKETS
-from benchmark.train.evaluate import prediction_ids
+from benchmark.spec import BUCKETS, CSRA_TEMPERATURES
+from benchmark.store.predictions import load_predictions
+from benchmark.train.inference import prediction_ids
 
 PRESENT = ("msl-c-voc", "csra-voc-resnetcut")  # Table 6's two VOC models
 

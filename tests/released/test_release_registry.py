@@ -8,10 +8,10 @@ import torch
 from publisher_files import REGISTRY
 
 from benchmark.errors import RegistryError
+from benchmark.experiment.registry import load_registry
+from benchmark.experiment.releases import load_releases, target_run
 from benchmark.models import build_model
 from benchmark.models.checkpoint_files import publisher_key
-from benchmark.registry import load_registry
-from benchmark.released import load_releases, target_run
 
 
 @pytest.fixture(scope="module")

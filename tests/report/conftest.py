@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from report_fixtures import EXPERIMENTS, STAMP, fake_load_pool, write_scenario
 
-from benchmark.plan import PlanOptions
-from benchmark.registry import load_registry
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.registry import load_registry
 
 
 @pytest.fixture(scope="session")

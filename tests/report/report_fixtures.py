@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from benchmark.data.classes import CLASSES
-from benchmark.metrics import METRIC_NAMES
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.results import write_result
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.scoring.metrics import METRIC_NAMES
+from benchmark.store.results import write_result
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 STAMP = {

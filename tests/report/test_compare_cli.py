@@ -11,9 +11,9 @@ import pytest
 from report_fixtures import EXPERIMENTS, eval_result, train_result
 
 from benchmark.cli import main
-from benchmark.plan import PlanOptions, build_plan
-from benchmark.registry import load_registry
-from benchmark.results import load_result, write_result
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.registry import load_registry
+from benchmark.store.results import load_result, write_result
 
 COMPUTE = {"cpu_model": "AMD EPYC", "cpu_capability": "AVX512", "threads": 2,
            "torch_build": "9d29e9e1a046", "env": {}}  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from report_fixtures import STAMP, FakePool, write_scenario
 
-from benchmark.plan import PlanOptions
+from benchmark.experiment.plan import PlanOptions
 from benchmark.report import build_report, render
 from benchmark.report.document import Figure
 from benchmark.report.figures import draw
@@ -42,7 +42,7 @@ def test_curves_average_seeds_per_condition():
 
 
 def _models(scenario, dataset="voc2007"):
-    from benchmark.results import iter_result_files, read_result
+    from benchmark.store.results import iter_result_files, read_result
 
     root, _ = scenario
     evals = [read_result(p).data for p in iter_result_files(root / "results")]

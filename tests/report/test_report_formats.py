@@ -61,9 +61,9 @@ def test_html_is_one_file_with_inlined_figures(scenario):
     assert len(images) == sum(f.png is not None for f in report.figures) > 0
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
     assert not re.search(r'src="(?!data:)', page)  # nothing to fetch
-    assert '<th colspan="3">VOC2007</th><th colspan="3">MS-COCO</th>' in page
+    assert "<th>VOC2007 mAP</th>\n<th>VOC2007 CR</th>" in page  # the markdown's columns
     assert "86.7 / 86.7 (+0.0)" in page
-    assert "Synthetic data: numbers are not comparable to the paper&#x27;s." in page
+    assert "<strong>Synthetic data: numbers are not comparable to the paper's.</strong>" in page
 
 
 def test_failed_and_invalid_runs_are_in_the_appendix_with_their_reason(scenario):
@@ -79,10 +79,10 @@ def test_failed_and_invalid_runs_are_in_the_appendix_with_their_reason(scenario)
 
 
 def test_stray_failed_result_outside_the_plan_is_listed(registry, scenario, tmp_path):
-    from benchmark.plan import PlanOptions
-    from benchmark.profiles import resolve_run
+    from benchmark.experiment.plan import PlanOptions
+    from benchmark.experiment.profiles import resolve_run
     from benchmark.report import build_report
-    from benchmark.results import write_result
+    from benchmark.store.results import write_result
 
     spec = resolve_run(registry, "voc-sst", "smoke", epochs=7, mask_source="procedural")
     write_result(
@@ -153,24 +153,26 @@ def _with_measured_claims(registry, report):
     """The scenario's report with two measured claims, one voided by a failing baseline."""
     import dataclasses
 
-    from benchmark.claims import ClaimResult, load_claims
-    from benchmark.recipe_rule import BaselineCheck
+    from benchmark.claims.claim_registry import load_claims
+    from benchmark.claims.measurement import ClaimResult
+    from benchmark.claims.recipe_rule import FLAT, BaselineCheck
+    from benchmark.report.regime_section import recipe_regime
 
     claims = {c.id: c for c in load_claims(registry)}
     measured = dict(
         status="measured", seeds=(0, 1, 2), images=500, per_seed=(1.0, 2.0, 3.0), mean=2.0,
-        sd=1.0, low=0.5, high=3.5, verdict="supported", resamples=100,
+        sd=1.0, low=0.5, high=3.5, verdict="supported", interval_verdict="supported", resamples=100,
     )  # fmt: skip
     kept = ClaimResult(claims["t2.vit.voc2007"], consistent=True, **measured)
     voided = ClaimResult(
         claims["t2.resnet-cut.voc2007"], consistent=False, untestable="base moves 2.38", **measured
     )
     failing = BaselineCheck("voc-resnetcut-csra", "voc2007", ("t2.resnet-cut.voc2007",), 21.7,
-                            59.2, 2.38, ("moves 2.38 over its last two epochs",))  # fmt: skip
+                            59.2, 2.38, ("moves 2.38 over its last two epochs",),
+                            (FLAT,))  # fmt: skip
     return dataclasses.replace(
-        report, claims=[kept, voided], recipe_rule="The recipe rule (docs/mini.md).",
-        baselines=[failing],
-    )  # fmt: skip
+        report, claims=[kept, voided], regime=recipe_regime("mini", [failing])
+    )
 
 
 def test_every_format_carries_the_claims_and_the_recipe_rule(registry, scenario, tmp_path):

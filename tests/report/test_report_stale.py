@@ -8,10 +8,10 @@ import copy
 import pytest
 from report_fixtures import STAMP, eval_result, train_result, write_images
 
-from benchmark.fingerprint import NO_FINGERPRINT_NOTE, current_fingerprint
-from benchmark.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
 from benchmark.report import build_report, render
-from benchmark.results import write_result
+from benchmark.store.fingerprint import NO_FINGERPRINT_NOTE, current_fingerprint
+from benchmark.store.results import write_result
 
 TABLE6_VOC = ("t6.csra-resnet-cut.voc2007", "t6.msl.voc2007")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from report_fixtures import STAMP, write_scenario
 
-from benchmark.plan import PlanOptions
+from benchmark.experiment.plan import PlanOptions
 from benchmark.report import build_report, render
 from benchmark.report.wording import fmt, fmt_diff, fmt_mean_std, fmt_signed, round1
 

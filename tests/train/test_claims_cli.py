@@ -3,8 +3,8 @@ end: train, evaluate, pair seeds and images, bootstrap, verdict — and the cont
 
 import json
 
+from benchmark.claims.verdicts import consistent_with, verdict
 from benchmark.cli import main
-from benchmark.stats import consistent_with, verdict
 
 SEEDS = ["--profile", "smoke", "--seeds", "0,1", "--epochs", "1", "--no-progress"]
 READ = ["--profile", "smoke", "--seeds", "0,1", "--epochs", "1"]

@@ -13,10 +13,10 @@ import torch
 
 import benchmark.train.graphs as graphs
 import benchmark.train.inference as inference
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.spec import SynthSpec
-from benchmark.train.context import RunContext
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import fit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def spec():
 
 
 def _fit(spec, folder: Path, mode: str) -> dict:
-    ctx = RunContext(
+    ctx = JobContext(
         results_dir=folder, cache_dir=folder.parent / "cache", progress=False, compile_mode=mode
     )
     return fit(spec, ctx, folder / "run")
@@ -89,4 +89,4 @@ def test_auto_means_cuda_graphs_on_cuda_and_eager_on_cpu():
     assert graphs.resolve_mode("auto", torch.device("cpu")) is None
     assert graphs.resolve_mode("none", torch.device("cuda")) is None
     assert graphs.resolve_mode("max-autotune", torch.device("cpu")) == "max-autotune"
-    assert RunContext(results_dir=Path(".")).compile_mode == "auto"
+    assert JobContext(results_dir=Path(".")).compile_mode == "auto"

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.plan import PlanOptions
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.report.build import build_report
+from benchmark.experiment.plan import PlanOptions
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.report.report_builder import build_report
 from benchmark.train.precision import autocast, configure_precision
 
 CELL = "t4.resnet-cut-csra.voc2007"
@@ -148,3 +148,42 @@ def test_an_unknown_precision_is_refused_before_any_work(workdir, capsys):
     assert exc.value.code == 2
     assert "--precision: invalid choice: 'fp16'" in capsys.readouterr().err
     assert not (workdir / "results").exists()
+
+
+def test_evaluate_model_scores_at_its_precision_which_is_part_of_the_identity(tmp_path):
+    """`benchmark.evaluate_model` (the engine `benchmark evaluate` runs through) computes its
+    prepare step and every prediction at ``precision`` — the paper profile's tf32 by default —
+    records what ran, and a bf16 evaluation is another evaluation."""
+    import benchmark
+    from benchmark.data.synthetic import synthesize
+    from benchmark.errors import UserError
+
+    voc = synthesize("voc2007", tmp_path / "voc2007", train_images=2, test_images=4,
+                     image_size=48, seed=0)  # fmt: skip
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(4, 20),
+    )  # fmt: skip
+    seen: list[torch.dtype] = []
+    model[3].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+
+    def evaluate(**kw):
+        seen.clear()
+        return benchmark.evaluate_model(
+            model, "voc2007", voc, img_size=32, conditions=("clean",), cache_dir=tmp_path / "c",
+            prepare=lambda m, device: {"dtype": str(m(torch.rand(1, 3, 32, 32)).dtype)}, **kw,
+        )  # fmt: skip
+
+    default = evaluate()
+    assert default.spec.precision == "tf32" and default.prepared == {"dtype": "torch.float32"}
+    assert default.body()["precision"]["computed"] == "fp32"  # a CPU has no TF32
+    assert set(seen) == {torch.float32}
+    bf16 = evaluate(precision="bf16")
+    assert bf16.prepared == {"dtype": "torch.bfloat16"} and set(seen) == {torch.bfloat16}
+    assert bf16.body()["precision"] == {"requested": "bf16", "computed": "bf16"}
+    fp32 = evaluate(precision="fp32")
+    assert "precision" not in fp32.spec.identity()  # as RunSpec: omitted at fp32
+    assert len({default.spec.hash, bf16.spec.hash, fp32.spec.hash}) == 3
+    with pytest.raises(UserError, match="precision: unknown 'fp16'"):
+        evaluate(precision="fp16")

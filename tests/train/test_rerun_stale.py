@@ -6,8 +6,8 @@ import json
 from test_run import _status
 
 from benchmark.cli import main
-from benchmark.fingerprint import current_fingerprint
-from benchmark.results import atomic_write_json, checksum
+from benchmark.store.fingerprint import current_fingerprint
+from benchmark.store.results import atomic_write_json, checksum
 
 CELL = "t4.resnet-cut-csra.voc2007"
 RUN = ["run", CELL, "--profile", "smoke", "--no-progress", "--epochs", "1"]

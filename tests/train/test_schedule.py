@@ -17,9 +17,9 @@ from contextlib import contextmanager
 import pytest
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.train.context import RunContext
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import fit
 from benchmark.train.schedule import WarmupStepLR
 
@@ -102,7 +102,7 @@ def test_fit_trains_at_the_authors_rates_and_a_resumed_run_continues_them(tmp_pa
     """The real loop, through a hook on optimizer.step: a run of 2 epochs, then the same run
     resumed from its last.pt to 5 epochs (warm-up 2, step 1: a decay due after epoch 1 inside
     the warm-up, then after every epoch)."""
-    ctx = RunContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
+    ctx = JobContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
     out = tmp_path / "run"
     spec = _smoke_spec(epochs=2, warmup_epochs=2, lr_step=1, lr_gamma=0.5)
     with optimizer_rates() as first:
@@ -119,7 +119,7 @@ def test_fit_trains_at_the_authors_rates_and_a_resumed_run_continues_them(tmp_pa
 
 
 def test_fit_without_warm_up_starts_at_the_base_rate(tmp_path):
-    ctx = RunContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
+    ctx = JobContext(results_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
     spec = _smoke_spec(epochs=2, warmup_epochs=0, lr_step=1)
     with optimizer_rates() as seen:
         fit(spec, ctx, tmp_path / "run")

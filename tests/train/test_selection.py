@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.metrics import score
-from benchmark.predictions import load_predictions
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
-from benchmark.train.context import RunContext
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.scoring.metrics import score
+from benchmark.store.predictions import load_predictions
+from benchmark.train.job_context import JobContext
 from benchmark.train.loop import train_one_epoch
 from benchmark.train.schedule import WarmupStepLR
 
@@ -87,7 +87,7 @@ def test_clean_loss_weight_scales_the_supervised_loss():
         model = Model()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
         schedule = WarmupStepLR((0.0,), len(batches), 0, 1, 0.1)
-        ctx = RunContext(results_dir=".", progress=False)
+        ctx = JobContext(results_dir=".", progress=False)
         loss, seen = train_one_epoch(
             model, batches, optimizer, schedule, run_spec, torch.device("cpu"), None,
             None, 0, ctx, set(),

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from benchmark.data.records import InstanceBuilder
-from benchmark.metrics import average_precision, score
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.scoring.metrics import average_precision, score
 from benchmark.train.inference import score_predictions
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from benchmark.profiles import resolve_run
-from benchmark.registry import load_registry
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import load_registry
 from benchmark.train import loop
-from benchmark.train.context import RunContext
+from benchmark.train.job_context import JobContext
 
 MOMENTUM, WEIGHT_DECAY, HEAD_MULT = 0.9, 1e-4, 10.0
 
@@ -126,7 +126,7 @@ def trained(tmp_path_factory):
     registry = load_registry()
     spec = resolve_run(registry, "voc-resnetcut-csra-msl-high", "smoke", mask_source="procedural")
     spec = dataclasses.replace(spec, epochs=4, warmup_epochs=2, lr_step=2)
-    ctx = RunContext(results_dir=folder, cache_dir=folder / "cache", progress=False)
+    ctx = JobContext(results_dir=folder, cache_dir=folder / "cache", progress=False)
     recorder = Recorder()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(loop, "build_model", recorder.build(loop.build_model))

@@ -2,9 +2,10 @@
 
 Planning reads each file's keys and shapes (memory-mapped, no values), decides which
 architecture it is, and checks it fits before any work starts; the evaluation itself is the
-suite's one evaluation job (`benchmark.train.evaluate.run_evaluation`), stored like any other:
+suite's one evaluation job (`benchmark.train.evaluate.evaluate_checkpoint`), stored like any other:
 its identity is the file's sha256 plus the evaluation config, so a second call finds it done
-and launches nothing.
+and launches nothing. The conditions are the protocol's (`protocol_conditions`), the same list
+`benchmark.evaluate_model` scores by default.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import UserError
+from benchmark.experiment.plan import Plan, PlanOptions
+from benchmark.experiment.profiles import resolve_run
+from benchmark.experiment.registry import Registry
+from benchmark.experiment.releases import Release, Releases, Target, known_layouts, target_run
 from benchmark.launch.local import LocalExecutor
 from benchmark.launch.preflight import check_writable, preflight
 from benchmark.launch.runner import jobs_for
@@ -27,15 +32,10 @@ from benchmark.models.checkpoint_files import (
     mismatch,
     sha256_file,
 )
-from benchmark.plan import Plan, PlanOptions
-from benchmark.profiles import resolve_run
-from benchmark.registry import Registry
-from benchmark.released import Release, Releases, Target, known_layouts, target_run
-from benchmark.results import is_done
-from benchmark.spec import BUCKETS, FILE_CHECKPOINT, SEED_SUFFIX, EvalSpec, RunSpec
-from benchmark.train.context import RunContext
-
-TABLE6_CONDITION = "high"  # the paper's Table 6: one high-pool mask per test image
+from benchmark.spec import FILE_CHECKPOINT, EvalSpec, RunSpec
+from benchmark.store.results import is_done
+from benchmark.train.job_context import JobContext
+from benchmark.train.model_evaluation import protocol_conditions
 
 
 @dataclass
@@ -44,13 +44,6 @@ class ReleasePlan:
     architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
-
-
-def evaluation_conditions(mask_seeds: tuple[int, ...]) -> tuple[str, ...]:
-    """Clean, Table 6's setting and every hole-ratio bucket with the first mask seed; Table 6's
-    setting again with each further seed (cheap: one pass each), for its spread."""
-    extra = tuple(f"{TABLE6_CONDITION}{SEED_SUFFIX}{s}" for s in mask_seeds[1:])
-    return ("clean", TABLE6_CONDITION, *BUCKETS, *extra)
 
 
 def release_file(release: Release, weights_root: Path | None) -> Path | None:
@@ -145,7 +138,7 @@ def _evaluation(
     return EvalSpec(
         name=spec.name,
         run=spec,
-        conditions=evaluation_conditions(mask_seeds),
+        conditions=protocol_conditions(mask_seeds),
         mask_seed=mask_seeds[0],
         mask_source=options.mask_source,
         checkpoint=FILE_CHECKPOINT + sha256_file(path),
@@ -153,7 +146,9 @@ def _evaluation(
     )
 
 
-def run_evaluations(plan: ReleasePlan, ctx: RunContext, options: PlanOptions, force: bool = False):
+def evaluate_releases(
+    plan: ReleasePlan, ctx: JobContext, options: PlanOptions, force: bool = False
+):
     """Run the planned evaluations in this process (the runner's checks first); the statuses."""
     _, jobs = jobs_for(Plan(options, evals={ev.hash: ev for ev in plan.evals}), ctx, force)
     todo = [job for job in jobs if not is_done(ctx.results_dir, job.hash)]

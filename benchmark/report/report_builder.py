@@ -11,22 +11,31 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmark.plan import PlanOptions, build_plan, cell_status
-from benchmark.profiles import get_profile
-from benchmark.recipe_rule import check_baselines
-from benchmark.registry import Registry
-from benchmark.released import RELEASES_FILE, load_releases
-from benchmark.report.claims import recipe_rule_caption, report_claims, rule_text
+from benchmark.claims.recipe_rule import check_baselines
+from benchmark.experiment.file_evaluations import FileEvaluation, file_evaluations
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.registry import Cell, Registry
+from benchmark.experiment.releases import RELEASES_FILE, load_releases
+from benchmark.report import own_checkpoints_section as own
+from benchmark.report.claims_section import report_claims, rule_text
 from benchmark.report.collect import ResultIndex, failures, header_fields, subsets, throughput
 from benchmark.report.document import DATASET_NAMES, Figure, Header, Report, TableData
 from benchmark.report.figures import build_figures, draw
 from benchmark.report.forest import forest_figure
 from benchmark.report.honesty import schedule_note, table_honesty
-from benchmark.report.released import ReleasedSection, attach_cell_lines, build_released
+from benchmark.report.published_section import ReleasedSection, attach_cell_lines, build_released
+from benchmark.report.regime_section import recipe_regime, select
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 
-STATUS_ORDER = ("done", "stale", "pending", "failed", "cited")  # the report reads result files only
+STATUS_ORDER = (
+    "done",
+    "stale",
+    "damaged",
+    "pending",
+    "failed",
+    "cited",
+)  # the report reads result files only
 
 
 def build_report(
@@ -39,7 +48,8 @@ def build_report(
     figures: bool = True,
     cache_dir: Path | None = None,
 ) -> Report:
-    """Tables 1–6 beside the paper's values, with figures and appendices.
+    """Tables 1–6 (or the ``selector``'s cells) beside the paper's values, with figures and
+    appendices. A report on a subset shows only what concerns its cells.
 
     ``stamp`` overrides header fields (``generated``, ``commit``, ``device``, ``created``,
     ``results``) so a report can be reproduced byte for byte; ``cache_dir`` is where mask pools
@@ -47,14 +57,23 @@ def build_report(
     """
     results_dir = Path(results_dir)
     cells = registry.select(selector)
+    subset = None if selector == "all" else {c.id for c in cells}  # None: everything
     plan = build_plan(registry, cells, options)
-    statuses = {c.id: cell_status(registry, c, plan, results_dir) for c in cells}
+    # the trainings and evaluations it reads
+    runs = {spec.name for spec in [*plan.runs.values(), *plan.evals.values()]}
+    statuses = {c.id: cell_status(registry, c, plan, results_dir, thorough=True) for c in cells}
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
-    released = _released(registry, results_dir, options, figures)
+    # the files evaluated at the report's precision: a bf16 score never stands in for a tf32 one
+    evaluations = file_evaluations(results_dir, options.profile, options.precision)
+    released = _released(registry, evaluations, options.profile, figures, subset)
     if released is not None:
         attach_cell_lines(tables, released)
+    yours = own.own_evaluations(evaluations, None if subset is None else runs)
+    regime = recipe_regime(options.profile, check_baselines(registry, results_dir, options))
+    if regime is not None and subset is not None:
+        regime = select(regime, subset | runs | {c.dataset for c in cells})
     counts = Counter(s["status"] for s in statuses.values())
     header = Header(
         profile=options.profile,
@@ -62,6 +81,8 @@ def build_report(
         results=str(results_dir),
         cells=", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
         + f" (of {len(cells)})",
+        scope=scope(registry, selector, cells),
+        own=f"{len(yours)} file(s) evaluated (section {own.SECTION})" if yours else "",
         **header_fields(index),
     )
     if stamp:
@@ -73,18 +94,39 @@ def build_report(
         header=header,
         tables=tables,
         figures=drawn,
-        failures=failures(index),
+        # a subset's report leaves out the results of the registry's other runs
+        failures=failures(index, set() if subset is None else _others(registry, runs)),
         throughput=throughput(index),
         subsets=subsets(index),
         released=released,
         claims=claims,
         claims_rule=rule_text(claims),
-        recipe_rule=recipe_rule_caption(options.profile),
-        baselines=check_baselines(registry, results_dir, options),
+        regime=regime,
         # drawn once some claim is measured; until then the pending line says why not
         forest=_forest(claims) if figures and any(c.status == "measured" for c in claims) else None,
         selection_note=_schedule(registry),
+        own_checkpoints=own.rows(registry, yours),
     )
+
+
+def scope(registry: Registry, selector: str, cells: list[Cell]) -> str:
+    """What a report covers, for its title: "Tables 1–6", "Table 6", or a selection."""
+    if selector == "all":
+        return "Tables 1–6"
+    numbers = sorted({c.table for c in cells})
+    names = [str(n) for n in numbers]
+    tables = (
+        f"Table {names[0]}"
+        if len(names) == 1
+        else f"Tables {', '.join(names[:-1])} and {names[-1]}"
+    )
+    whole = {c.id for c in registry.cells if c.table in numbers} == {c.id for c in cells}
+    return tables if whole else f"{tables}, the cells {selector}"
+
+
+def _others(registry: Registry, runs: set[str]) -> set[str]:
+    """The registry's trainings and evaluations that a report on ``runs`` does not read."""
+    return (set(registry.runs) | set(registry.evaluations)) - runs
 
 
 def _forest(claims) -> Figure:
@@ -93,7 +135,8 @@ def _forest(claims) -> Figure:
         "Claims",
         "The paper's claims: our 95 % intervals",
         "One row per measured claim: our 95 % interval of a − b (line; green supported, red "
-        "contradicted, grey inconclusive, pale dashed not testable under the recipe rule), the "
+        "contradicted, grey inconclusive, orange one seed (image noise only), pale dashed not "
+        "testable under the recipe rule), the "
         "mean over seeds (dot) and the paper's claimed difference (x).",
     )
     return draw(figure, lambda: forest_figure(claims))
@@ -146,12 +189,16 @@ def _with_remarks(table: TableData, cells, plan, index: ResultIndex) -> TableDat
 
 
 def _released(
-    registry: Registry, results_dir: Path, options: PlanOptions, figures: bool
+    registry: Registry,
+    evaluations: list[FileEvaluation],
+    profile: str,
+    figures: bool,
+    cells: set[str] | None,
 ) -> ReleasedSection | None:
-    """The published checkpoints' section, when the registry lists releases: the files
-    evaluated at the report's precision (a bf16 evaluation never stands in for a tf32 one)."""
+    """The published checkpoints' section, when the registry lists releases (and, for a
+    subset, one of them speaks to its cells)."""
     if not (Path(registry.root) / RELEASES_FILE).is_file():
         return None
-    precision = options.precision or get_profile(options.profile).precision
     releases = load_releases(registry)
-    return build_released(registry, releases, results_dir, options.profile, figures, precision)
+    section = build_released(registry, releases, evaluations, profile, figures, cells)
+    return section if not section.summary.empty else None

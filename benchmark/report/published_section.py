@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.profiles import get_profile
-from benchmark.registry import Registry
-from benchmark.released import Release, Releases, Target, target_run
+from benchmark.experiment.file_evaluations import (
+    FileEvaluation,
+    condition_values,
+    mean_std,
+)
+from benchmark.experiment.registry import Registry
+from benchmark.experiment.releases import Release, Releases, Target, target_run
 from benchmark.report.document import DATASET_NAMES, Figure
 from benchmark.report.plots import Curve, robustness_figure
 from benchmark.report.wording import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
-from benchmark.results import iter_result_files, read_result
-from benchmark.spec import FILE_CHECKPOINT, split_condition
+from benchmark.spec import split_condition
 
 SECTION = "Published checkpoints"
 SUMMARY_COLUMNS = (
@@ -67,42 +69,17 @@ class ReleasedSection:
         return bool(self.summary["status"].isin(("measured", "failed")).any())
 
 
-def release_results(
-    releases: Releases, results_dir: Path, profile: str, precision: str
-) -> dict[str, dict]:
-    """The newest result of each release in the folder (a finished one over a failed one),
-    among the evaluations of the profile at ``precision``."""
-    chosen: dict[str, dict] = {}
-    for path in iter_result_files(results_dir):
-        loaded = read_result(path, path.parent.name)
-        data = loaded.data
-        if loaded.problem is not None or data["kind"] != "eval":
+def release_results(releases: Releases, evaluations: list[FileEvaluation]) -> dict[str, dict]:
+    """The newest result of each release among the folder's file evaluations (a finished one
+    over a failed one)."""
+    chosen: dict[str, FileEvaluation] = {}
+    for found in evaluations:
+        if found.name not in releases.releases:
             continue
-        checkpoint = str((data.get("spec") or {}).get("checkpoint", ""))
-        if not checkpoint.startswith(FILE_CHECKPOINT) or data.get("profile") != profile:
-            continue
-        if data["spec"]["run"].get("precision", "fp32") != precision:
-            continue
-        if data.get("name") not in releases.releases:
-            continue
-        rank = (loaded.done, (data.get("provenance") or {}).get("created", ""))
-        current = chosen.get(data["name"])
-        if current is None or rank > current["_rank"]:
-            chosen[data["name"]] = {**data, "_rank": rank, "_done": loaded.done}
-    return chosen
-
-
-def condition_values(result: dict) -> dict[str, dict[str, list[float]]]:
-    """Base condition → metric → values over mask seeds (``high``, ``high_seed1``, …)."""
-    values: dict[str, dict[str, list[float]]] = {}
-    for row in result.get("rows", ()):
-        base, _ = split_condition(row["condition"])
-        values.setdefault(base, {}).setdefault(row["metric"], []).append(float(row["value"]))
-    return values
-
-
-def mean_std(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+        current = chosen.get(found.name)
+        if current is None or (found.done, found.created) > (current.done, current.created):
+            chosen[found.name] = found
+    return {name: {**found.data, "_done": found.done} for name, found in chosen.items()}
 
 
 def _target(registry: Registry, release: Release, result: dict, profile: str) -> Target:
@@ -118,17 +95,18 @@ def _target(registry: Registry, release: Release, result: dict, profile: str) ->
 def build_released(
     registry: Registry,
     releases: Releases,
-    results_dir: Path,
+    evaluations: list[FileEvaluation],
     profile: str,
     figures: bool = True,
-    precision: str | None = None,
+    cells: set[str] | None = None,
 ) -> ReleasedSection:
-    """The published files' section from the profile's evaluations at ``precision`` (None:
-    the profile's)."""
-    precision = precision or get_profile(profile).precision
-    results = release_results(releases, Path(results_dir), profile, precision)
+    """The section from the folder's file evaluations (experiment.file_evaluations); with
+    ``cells``, only the releases that speak to one of them (a report on a subset)."""
+    results = release_results(releases, evaluations)
     summary, cell_lines = [], {}
     for release in releases.releases.values():
+        if cells is not None and not cells & {c for t in release.targets for c in t.cells}:
+            continue
         result = results.get(release.id)
         target = _target(registry, release, result, profile) if result else None
         candidates = " or ".join(t.manifest for t in release.targets)
@@ -173,7 +151,7 @@ def build_released(
                 label = f"{CELL_MARK} {release.file}" + (", stand-in" if release.stand_in else "")
                 cell_lines.setdefault(cell_id, []).append((label, metrics))
         summary.append(row)
-    table6, curves = _table6(registry, releases, results)
+    table6, curves = _table6(registry, releases, results, cells)
     notes = tuple(dict.fromkeys(r.stand_in for r in releases.releases.values() if r.stand_in))
     return ReleasedSection(
         summary=pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)),
@@ -184,10 +162,14 @@ def build_released(
     )
 
 
-def _table6(registry: Registry, releases: Releases, results: dict[str, dict]):
+def _table6(
+    registry: Registry, releases: Releases, results: dict[str, dict], cells: set[str] | None
+):
     """Table 6's rows measured on published files, and their robustness curves per dataset."""
     rows, curves = [], {}
     for cell in registry.select("table6"):
+        if cells is not None and cell.id not in cells:
+            continue
         for release, _ in releases.speaking_to(cell.id):
             result = results.get(release.id)
             done = result is not None and result["_done"]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import RegistryError
-from benchmark.metrics import METRIC_NAMES
-from benchmark.profiles import get_profile, profile_backbone, resolve_run
-from benchmark.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
+from benchmark.experiment.profiles import get_profile, profile_backbone, resolve_run
+from benchmark.experiment.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
+from benchmark.scoring.metrics import METRIC_NAMES
 from benchmark.spec import DATASET_CLASSES, RunSpec
 
 RELEASES_FILE = "released.yaml"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmark.metrics import IGNORE_AP, average_precision
+from benchmark.scoring.metrics import IGNORE_AP, average_precision
 
 if TYPE_CHECKING:  # the loaders' table, passed in: this module reads it and imports no data code
     from benchmark.data.records import InstanceTable
@@ -83,7 +83,7 @@ def breakdown(
 ) -> dict[str, float | int | None]:
     """``{"mAP_small", "mAP_occluded", "positives_small", "positives_occluded"}`` (mAP None when
     the subset has no positive). ``indices``: the dataset rows scored (when some were skipped);
-    ``targets`` are then those rows' targets. ``tie_order``: as in ``benchmark.metrics``."""
+    ``targets`` are then those rows' targets. ``tie_order``: as in ``benchmark.scoring.metrics``."""
     targets = np.asarray(targets)
     n = len(instances)
     rows = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)

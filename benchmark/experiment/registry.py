@@ -16,11 +16,12 @@ from typing import Any
 import yaml
 
 from benchmark.errors import RegistryError
-from benchmark.metrics import METRIC_NAMES
+from benchmark.scoring.metrics import METRIC_NAMES
 from benchmark.spec import (
     ARCHS,
     AUGMENTS,
     BN_REESTIMATES,
+    CSRA_TEMPERATURES,
     DATASET_CLASSES,
     METHODS,
     NORMALIZATIONS,
@@ -144,7 +145,7 @@ def default_root() -> Path:
         return Path(env)
     for candidate in (
         Path.cwd() / "experiments",
-        Path(__file__).resolve().parent.parent / "experiments",
+        Path(__file__).resolve().parents[2] / "experiments",
     ):
         if (candidate / RUNS_FILE).is_file():
             return candidate
@@ -216,11 +217,10 @@ def _type_name(expected: Any) -> str:
     return expected.__name__
 
 
-def _choice(path: Path, where: str, key: str, value: Any, options: tuple[str, ...]) -> None:
+def _choice(path: Path, where: str, key: str, value: Any, options: tuple) -> None:
     if value not in options:
-        raise RegistryError(
-            f"{path}: {where}: field {key!r}: {value!r} is not one of {', '.join(options)}"
-        )
+        allowed = ", ".join(str(option) for option in options)
+        raise RegistryError(f"{path}: {where}: field {key!r}: {value!r} is not one of {allowed}")
 
 
 def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -275,7 +275,7 @@ def _load_runs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[st
         if merged["arch"] == "csra" and ("num_heads" not in run or "lam" not in run):
             raise RegistryError(f"{path}: {where}: field 'num_heads'/'lam': csra needs both")
         if merged["arch"] == "csra":
-            _choice(path, where, "num_heads", merged["num_heads"], (1, 2, 4, 6, 8))
+            _choice(path, where, "num_heads", merged["num_heads"], tuple(CSRA_TEMPERATURES))
         for key in ("img_size", "epochs", "batch_size", "lr_step"):
             if merged[key] <= 0:
                 raise RegistryError(f"{path}: {where}: field {key!r}: must be positive")

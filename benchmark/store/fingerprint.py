@@ -22,20 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # benchmark/
 FILE_HASH_DIGITS = 16  # per-file hashes name the changed files; the total uses full hashes
 
 # Every module whose code can change a number in a result, relative to the package.
 SCIENCE_SOURCES: tuple[str, ...] = (
     # what a number means, and how a registry run becomes a resolved spec
-    "metrics.py",
-    "breakdown.py",
+    "scoring/metrics.py",
+    "scoring/breakdown.py",
+    "scoring/floors.py",
     "spec.py",
-    "profiles.py",
-    "released.py",
+    "experiment/profiles.py",
+    "experiment/releases.py",
     # data: loaders, label codes, crops, transforms, masks, synthetic trees
     "data/__init__.py",
-    "data/build.py",
+    "data/dataset_factory.py",
     "data/cache.py",
     "data/classes.py",
     "data/coco.py",
@@ -54,7 +55,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     # models
     "models/__init__.py",
     "models/backbones.py",
-    "models/build.py",
+    "models/model_factory.py",
     "models/checkpoint_files.py",
     "models/classifier.py",
     "models/heads.py",
@@ -66,17 +67,18 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     # training and evaluation
     "train/__init__.py",
     "train/checkpoint.py",
-    "train/context.py",
+    "train/job_context.py",
     "train/evaluate.py",
     "train/graphs.py",
     "train/inference.py",
     "train/loop.py",
+    "train/model_evaluation.py",
     "train/objectives.py",
     "train/precision.py",
     "train/schedule.py",
     "train/seeding.py",
     # data-parallel sharding and gathering of predictions
-    "distributed.py",
+    "train/distributed.py",
 )
 
 # Modules of the science packages that cannot change a number, and why (a test checks that

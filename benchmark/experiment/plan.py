@@ -5,22 +5,25 @@ evaluations come after the trainings they read. Status and the report read resul
 same plan, so they always look up the hashes the runner writes.
 
 Everything here is a pure function of the registry and the result files: whether a run is
-running now (a held lock, a Slurm job) is `benchmark.status`'s business, passed in as a probe.
+running now (a held lock, a Slurm job) is `benchmark.launch.liveness`'s business, passed in
+as a probe.
 """
 
 from __future__ import annotations
 
+import numbers
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.fingerprint import CodeCheck, check_code
-from benchmark.profiles import get_profile, resolve_eval, resolve_run
-from benchmark.registry import Cell, Registry
-from benchmark.results import load_result
+from benchmark.experiment.profiles import get_profile, resolve_eval, resolve_run
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.spec import EvalSpec, RunSpec
+from benchmark.store.fingerprint import CodeCheck, check_code
+from benchmark.store.predictions import Damage, listed_damage
+from benchmark.store.results import load_result
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class PlanOptions:
     # fp32 | tf32 | bf16 (RunSpec.precision); None = the profile's (paper: tf32)
     precision: str | None = None
 
+    def __post_init__(self) -> None:
+        check_seeds(self.seeds)
+
     @property
     def mask_source(self) -> str:
         # Synthetic profiles (smoke, mini) never need files, so their results stay valid and
@@ -43,6 +49,19 @@ class PlanOptions:
         if get_profile(self.profile).synthetic is None and self.masks_root is not None:
             return "nvidia"
         return "procedural"
+
+
+def check_seeds(seeds: tuple[int, ...]) -> None:
+    """Seeds are whole numbers ≥ 0, each once: a repeated seed would count one training as
+    two (a verdict "on 3 seeds" from one run), a negative one is no seed the suite draws."""
+    if not seeds:
+        raise ValueError("give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seeds are whole numbers ≥ 0, got {seed!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seed {', '.join(map(str, repeated))} given more than once")
 
 
 @dataclass
@@ -111,13 +130,16 @@ def cell_status(
     plan: Plan,
     results_dir: Path,
     probe: LiveProbe | None = None,
+    thorough: bool = False,
 ) -> dict[str, Any]:
     """`{id, status, metrics, last, std, seeds, reason, hashes, code}` for one cell.
 
-    From the result files alone, a run is done, stale, failed or pending; a `probe` (see
-    `benchmark.status`) can tell that one is running now. A done result made by other code
-    than this checkout's (its fingerprint differs) is stale: its numbers are kept and `code`
-    names the changed files."""
+    From the result files alone, a run is done, stale, damaged, failed or pending; a `probe`
+    (see `benchmark.launch.liveness`) can tell that one is running now. A done result made by
+    other code than this checkout's (its fingerprint differs) is stale: its numbers are kept
+    and `code` names the changed files. A done result whose listed predictions files are
+    missing or changed (benchmark.store.predictions.listed_damage; ``thorough``: by sha256) is
+    damaged: its numbers are kept, `reason` names the files and the command that redoes them."""
     entry: dict[str, Any] = {
         "id": cell.id,
         "table": cell.table,
@@ -140,11 +162,18 @@ def cell_status(
     if not cell.runnable:
         return entry
     states, best, last, reasons, notes = [], [], [], [], []
-    for spec_hash in entry["hashes"]:
+    for seed, spec_hash in zip(plan.options.seeds, entry["hashes"], strict=True):
         loaded = load_result(results_dir, spec_hash)
         if loaded.done:
             code = code_check(plan, spec_hash, loaded.data, results_dir)
-            states.append("stale" if code.state == "stale" else "done")
+            damage = listed_damage(loaded.path.parent, loaded.data, thorough)
+            if damage:
+                states.append("damaged")
+                opts = plan.options
+                command = run_command(cell.id, (seed,), opts.profile, opts.epochs, results_dir)
+                reasons.append(damage_text(spec_hash, damage, command))
+            else:
+                states.append("stale" if code.state == "stale" else "done")
             if code.note is not None:
                 notes.append(code.note)
             best.append(cell_metrics(cell, loaded.data, "best"))
@@ -168,7 +197,7 @@ def cell_status(
             states.append(live[0] if live is not None else "pending")
     if not states and entry["hashes"]:
         states.append("pending")  # held seeds, and none of them run yet
-    for state in ("failed", "running", "pending", "stale"):
+    for state in ("failed", "running", "pending", "damaged", "stale"):
         if state in states:
             entry["status"] = state
             break
@@ -178,7 +207,7 @@ def cell_status(
         entry["reason"] = "; ".join(reasons)
     entry["code"] = "; ".join(dict.fromkeys(notes)) or None
     entry["seeds"] = len(best)
-    if best and entry["status"] in ("done", "stale"):
+    if best and entry["status"] in ("done", "stale", "damaged"):
         entry["metrics"] = _mean(best)
         entry["last"] = _mean(last) if last else None
         if len(best) > 1:
@@ -187,7 +216,7 @@ def cell_status(
 
 
 def code_check(plan: Plan, spec_hash: str, result: dict[str, Any], results_dir: Path) -> CodeCheck:
-    """A done result against the current code (benchmark.fingerprint); an evaluation is also
+    """A done result against the current code (benchmark.store.fingerprint); an evaluation is also
     stale when the training whose checkpoint it read is."""
     code = check_code(result)
     evaluation = plan.evals.get(spec_hash)
@@ -211,6 +240,37 @@ def stale_results(plan: Plan, results_dir: Path) -> dict[str, CodeCheck]:
             if code.state == "stale":
                 stale[spec_hash] = code
     return stale
+
+
+def damaged_results(plan: Plan, results_dir: Path) -> dict[str, tuple[Damage, ...]]:
+    """The plan's done trainings and evaluations whose predictions files are missing or
+    changed, checked by sha256 (what `benchmark run` redoes)."""
+    damaged = {}
+    for spec_hash in [*plan.runs, *plan.evals]:
+        loaded = load_result(results_dir, spec_hash)
+        if loaded.done:
+            damage = listed_damage(loaded.path.parent, loaded.data, thorough=True)
+            if damage:
+                damaged[spec_hash] = damage
+    return damaged
+
+
+def damage_text(spec_hash: str, damage: tuple[Damage, ...], command: str) -> str:
+    """What is damaged and the command that redoes it, in one line."""
+    files = "; ".join(f"{spec_hash}/{d}" for d in damage)
+    return f"damaged: {files} — repair: `{command}`"
+
+
+def run_command(
+    selector: str, seeds: tuple[int, ...], profile: str, epochs: int | None, results_dir: Path
+) -> str:
+    """The `benchmark run` that (re)makes ``selector`` at ``seeds`` in ``results_dir``: done
+    work is skipped, so it redoes exactly what is missing or damaged."""
+    command = (
+        f"benchmark run {selector} --profile {profile} "
+        f"--seeds {','.join(map(str, seeds))} --results-dir {results_dir}"
+    )
+    return command + (f" --epochs {epochs}" if epochs is not None else "")
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

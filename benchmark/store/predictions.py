@@ -1,18 +1,21 @@
 """Per-image predictions: what a model scored on each test image, kept beside its result.
 
-The paired statistics of the claims (benchmark.stats) need more than a result's summary
+The paired statistics of the claims (benchmark.scoring.bootstrap) need more than a result's summary
 metrics: they recompute a metric on resampled test images, for two models on the same images.
 One ``.npz`` file per evaluated model state holds
 
 - ``probs``: N×C probabilities, stored as float16 (loaded back as float32: float16 is exact in
   float32, so the loaded scores always rank the same way),
 - ``image_ids``: N strings naming each test image (its file, relative to the dataset),
-- ``targets``: N×C int8 score codes 1 / 0 / -1 / -2 (benchmark.metrics),
+- ``targets``: N×C int8 score codes 1 / 0 / -1 / -2 (benchmark.scoring.metrics),
 - ``targets_sha256``: a digest of the targets, so two files can be checked to be on the same
   test set without comparing the matrices.
 
 Files live in ``<result dir>/predictions/<key>.npz`` and are written atomically with fixed zip
-timestamps, so the same predictions always give the same bytes (and the same file digest).
+timestamps, so the same predictions always give the same bytes (and the same file digest),
+which the result records beside each file's name. ``listed_damage`` compares a result's listed
+files with what is on disk: a deleted, truncated, replaced or edited file makes the result
+*damaged* (`benchmark status`, `check`, `claims`, `report` say which file; `run` redoes it).
 Numpy only: reading predictions never imports torch.
 """
 
@@ -28,12 +31,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
-from benchmark.metrics import IGNORE_AP
-from benchmark.results import atomic_write_bytes
+from benchmark.scoring.metrics import IGNORE_AP
+from benchmark.store.results import atomic_write_bytes
 
 PREDICTIONS_DIR = "predictions"
 FIELDS = ("probs", "image_ids", "targets", "targets_sha256")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Per-epoch predictions are kept only where cheap and are not committed (.gitignore): a result
+# whose epoch_* files are absent is whole; one present but changed is still damage.
+_PER_EPOCH = re.compile(r"^epoch_\d+$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so identical predictions give identical bytes
 
 
@@ -177,3 +183,53 @@ def load_predictions(path: Path, expected_sha256: str | None = None) -> Predicti
     if problem is not None:
         raise DataError(f"{path}: {problem}")
     return preds
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A predictions file a done result lists that is not what the result recorded."""
+
+    file: str  # as the result lists it: relative to the result's folder
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+def listed_damage(result_dir: Path, result: dict, thorough: bool = True) -> tuple[Damage, ...]:
+    """The predictions files a result lists that are missing or changed.
+
+    ``thorough``: each file's sha256 against the one the result recorded (finds any edit;
+    reads every byte). Otherwise only that each file is there and is a zip archive holding the
+    four arrays — one small read of its directory, which finds a deleted, truncated or replaced
+    file but not an edit inside it (`benchmark status`; `check` and `run` are thorough)."""
+    damage = []
+    for key, listed in (result.get("predictions") or {}).items():
+        problem = file_problem(Path(result_dir) / listed["file"], listed["sha256"], thorough)
+        if problem == "missing" and _PER_EPOCH.fullmatch(key):
+            continue
+        if problem is not None:
+            damage.append(Damage(listed["file"], problem))
+    return tuple(damage)
+
+
+def file_problem(path: Path, sha256: str, thorough: bool = True) -> str | None:
+    """Why one listed predictions file is not what its result recorded, or None."""
+    if not path.is_file():
+        return "missing"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+        if thorough:
+            with open(path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except zipfile.BadZipFile:
+        return "truncated or replaced: not a zip archive"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    missing = [f for f in FIELDS if f"{f}.npy" not in names]
+    if missing:
+        return f"not a predictions file (no {', '.join(missing)})"
+    if thorough and digest != sha256:
+        return "changed: its sha256 is not the one its result recorded"
+    return None

@@ -7,6 +7,7 @@ run's identity.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ DATASET_FOLDERS = {"voc2007": "voc2007", "coco2014": "coco2014", "wider": "wider
 
 
 @dataclass(frozen=True)
-class RunContext:
+class JobContext:
     results_dir: Path
     data_root: Path | None = None  # holds voc2007/, coco2014/, wider/ (or the official trees)
     weights_root: Path | None = None
@@ -62,7 +63,7 @@ class RunContext:
             candidate = Path(self.data_root) / DATASET_FOLDERS[spec.dataset]
             return candidate if candidate.exists() else Path(self.data_root)
         if self.cache_dir is None:
-            raise ValueError("a synthetic dataset needs a cache folder (RunContext.cache_dir)")
+            raise ValueError("a synthetic dataset needs a cache folder (JobContext.cache_dir)")
         return synthetic_tree(spec, self.cache_dir)
 
 
@@ -96,3 +97,10 @@ def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def device_name(device: torch.device) -> str:
+    """What a result records as its device: the GPU's name, or the CPU's and its threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -7,11 +7,11 @@ from pathlib import Path
 from benchmark.errors import UserError
 from benchmark.models.backbones import build_backbone
 from benchmark.models.classifier import FeatureMapClassifier
-from benchmark.models.heads import CSRA_TEMPERATURES, CSRAHead, PlainHead
+from benchmark.models.heads import CSRAHead, PlainHead
 from benchmark.models.mcar import MCAR
 from benchmark.models.protocol import MultiLabelModel
 from benchmark.models.sst import SST
-from benchmark.spec import RunSpec
+from benchmark.spec import CSRA_TEMPERATURES, RunSpec
 
 
 def build_model(spec: RunSpec, weights_root: Path | None = None) -> MultiLabelModel:

@@ -1,5 +1,5 @@
 """Liveness: is a run being trained right now? Probes that `benchmark status` and `run` add to
-the plan's picture from result files: the run's lock held by a live process, or its Slurm job
+the plan's picture from result files: the job's lock held by a live process, or its Slurm job
 (squeue, then sacct). Planning and the report never call these, so their output depends only on
 the registry and the results.
 """
@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from benchmark.experiment.plan import Plan, cell_status
+from benchmark.experiment.registry import Cell, Registry
 from benchmark.launch.lock import is_locked
-from benchmark.plan import Plan, cell_status
-from benchmark.registry import Cell, Registry
-from benchmark.results import SLURM_FILE, run_dir
+from benchmark.store.results import SLURM_FILE, job_dir
 
 SLURM_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING")
 
@@ -23,9 +23,9 @@ SLURM_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING")
 def live_state(
     results_dir: Path, spec_hash: str, missing: bool
 ) -> tuple[str, dict[str, Any] | None] | None:
-    """("running", …) while a live process holds the run's lock; for a run without a result
+    """("running", …) while a live process holds the job's lock; for a run without a result
     that was submitted to Slurm, "running" or "pending" by its job's state."""
-    folder = run_dir(results_dir, spec_hash)
+    folder = job_dir(results_dir, spec_hash)
     if is_locked(folder):
         return "running", None
     path = folder / SLURM_FILE

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import UserError
-from benchmark.registry import Registry
+from benchmark.experiment.registry import Registry
 from benchmark.spec import PRECISIONS, EvalSpec, RunSpec, SynthSpec
 
 
@@ -29,7 +29,7 @@ from benchmark.spec import PRECISIONS, EvalSpec, RunSpec, SynthSpec
 class RecipeRule:
     """The test a profile's supervised baselines must pass for its claims to be testable,
     written down before any result of the profile was seen (docs/mini.md;
-    benchmark.recipe_rule applies it)."""
+    benchmark.claims.recipe_rule applies it)."""
 
     margin: float  # mAP points above the context-only floor at the last epoch, at least
     flat: float  # |mAP change| over the last two epochs, at most
@@ -56,8 +56,9 @@ class Profile:
     # (used when neither --weights-root nor $BENCHMARK_WEIGHTS is given)
     weights: Mapping[str, str] = field(default_factory=dict)
     weights_root: str | None = None
-    # How AP ranks tied scores (benchmark.metrics.TIE_ORDERS): the paper profile ranks them as
-    # the authors' code does; the synthetic profiles keep input order (deterministic anywhere).
+    # How AP ranks tied scores (benchmark.scoring.metrics.TIE_ORDERS): the paper profile ranks
+    # them as the authors' code does; the synthetic profiles keep input order (deterministic
+    # anywhere).
     tie_order: str = "stable"
     # Held-out validation share of the training set (RunSpec.val_fraction); None = the run's.
     val_fraction: float | None = None

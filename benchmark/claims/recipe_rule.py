@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.profiles import get_profile, resolve_run
-from benchmark.registry import Registry
-from benchmark.results import load_result
+from benchmark.experiment.profiles import get_profile, resolve_run
+from benchmark.experiment.registry import Registry
+from benchmark.store.results import load_result
 
 RULE_SEED = 0  # the rule reads the seed-0 baselines, as written
+FLOOR, FLAT = "floor", "flat"  # the rule's two parts, as BaselineCheck.failed names them
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class BaselineCheck:
     last: float | None = None  # mAP at the last epoch
     change: float | None = None  # |last − the epoch before|
     failures: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()  # the parts (FLOOR, FLAT) the failures belong to
 
     @property
     def status(self) -> str:
@@ -76,23 +78,30 @@ def check_baselines(registry: Registry, results_dir: Path, options) -> list[Base
             continue
         floor = (data.get("floors") or {}).get("context_mAP")
         last, before = history[-1]["mAP"], history[-2]["mAP"]
-        failures = []
+        failures = {}  # part → why it fails
         if floor is None:
-            failures.append("no context-only floor recorded (real data?)")
+            failures[FLOOR] = "no context-only floor recorded (real data?)"
         elif last - floor < rule.margin:
-            failures.append(
+            failures[FLOOR] = (
                 f"ends {last - floor:.1f} above its context-only floor {floor:.1f} "
                 f"(needs {rule.margin:.0f})"
             )
         if abs(last - before) > rule.flat:
-            failures.append(
+            failures[FLAT] = (
                 f"moves {abs(last - before):.2f} over its last two epochs "
                 f"({before:.1f} → {last:.1f}; at most {rule.flat:.1f})"
             )
         checks.append(
             BaselineCheck(
-                run, spec.dataset, tuple(cells), floor, last, abs(last - before), tuple(failures)
-            )
+                run,
+                spec.dataset,
+                tuple(cells),
+                floor,
+                last,
+                abs(last - before),
+                tuple(failures.values()),
+                tuple(failures),
+            )  # fmt: skip
         )
     return checks
 

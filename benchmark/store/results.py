@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from benchmark.fingerprint import current_fingerprint
-from benchmark.machine import compute_environment
 from benchmark.spec import spec_from_dict
+from benchmark.store.fingerprint import current_fingerprint
+from benchmark.store.machine import compute_environment
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
@@ -62,7 +62,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
 
 
-def run_dir(results_dir: Path, spec_hash: str) -> Path:
+def job_dir(results_dir: Path, spec_hash: str) -> Path:
     """The folder of one run; refuses anything that is not a bare identity hash."""
     if not HASH_PATTERN.fullmatch(spec_hash):  # match() would let a trailing newline through
         raise ValueError(f"not a run identity: {spec_hash!r}")
@@ -75,10 +75,36 @@ def checksum(result: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def result_record(
+    spec,
+    name: str,
+    profile: str | None,
+    status: str,
+    error: str | None,
+    body: dict[str, Any],
+    provenance: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    """A result file's content: what ran (the spec, its kind and hash), how it ended, the body
+    the job returned, where and with what it ran, and its wall time since ``started``."""
+    return {
+        "kind": spec.kind,
+        "hash": spec.hash,
+        "name": name,
+        "profile": profile,
+        "status": status,
+        "error": error,
+        "spec": spec.to_dict(),
+        **body,
+        "provenance": provenance,
+        "timings": {**body.get("timings", {}), "wall_s": time.time() - started},
+    }
+
+
 def write_result(results_dir: Path, result: dict[str, Any]) -> Path:
     result = {"schema_version": SCHEMA_VERSION, **result}
     result["checksum"] = checksum(result)
-    path = run_dir(results_dir, result["hash"]) / RESULT_FILE
+    path = job_dir(results_dir, result["hash"]) / RESULT_FILE
     atomic_write_json(path, result)
     return path
 
@@ -131,7 +157,7 @@ def read_result(path: Path, expected_hash: str | None = None) -> LoadedResult:
 
 
 def load_result(results_dir: Path, spec_hash: str) -> LoadedResult:
-    return read_result(run_dir(results_dir, spec_hash) / RESULT_FILE, spec_hash)
+    return read_result(job_dir(results_dir, spec_hash) / RESULT_FILE, spec_hash)
 
 
 def is_done(results_dir: Path, spec_hash: str) -> bool:
@@ -191,7 +217,7 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": dirty,
         # the science sources' fingerprint: status and the report flag a result made by
-        # other code as stale (benchmark.fingerprint); not part of the run's identity
+        # other code as stale (benchmark.store.fingerprint); not part of the run's identity
         "code": current_fingerprint(),
         "versions": versions,
         "device": device,
@@ -203,7 +229,7 @@ def provenance(seed: int, device: str) -> dict[str, Any]:
 
 
 def git_state() -> tuple[str | None, bool | None]:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
