@@ -27,6 +27,16 @@ NORMALIZATIONS = ("unit", "half")  # [0,1] inputs; mean 0.5 / std 0.5 → [-1,1]
 BUCKETS = tuple(f"bucket:{k}" for k in range(6))
 CURVE_CONDITIONS = ("clean", *BUCKETS)
 BN_REESTIMATES = ("clean", "mixed")
+# The arithmetic a run trains and evaluates in (benchmark.train.precision, docs/fidelity.md):
+# strict fp32; fp32 with TF32 allowed for CUDA matmuls and cuDNN convolutions (the authors'
+# torch 1.8 default, the paper profiles'); bf16 autocast (a speed choice, opt-in).
+PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISION_MEANING = {  # as status and the report state it
+    "fp32": "strict fp32 (TF32 off)",
+    "tf32": "fp32 tensors, TF32 allowed for CUDA matmuls and cuDNN convolutions: the paper "
+    "protocol's, as the authors' torch 1.8",
+    "bf16": "bf16 autocast: a speed choice, not the paper protocol's",
+}
 # CSRA's head count H → the softmax temperatures of its H heads, as in CSRA's code (which
 # writes ∞ as 99): the head counts a run may ask for and what the model builds for each.
 CSRA_TEMPERATURES: dict[int, tuple[float, ...]] = {
@@ -84,6 +94,8 @@ class RunSpec:
     # Weight of the clean BCE in a supervised run: the loss-scale control (docs/claims.md)
     # trains a baseline at 0.5, MSL's total gradient scale at initialisation.
     clean_loss_weight: float = 1.0
+    # fp32 | tf32 | bf16 (PRECISIONS): evaluations of the run's checkpoints use it too
+    precision: str = "fp32"
     synth: SynthSpec | None = None  # None = the real dataset
     profile: str = "paper"
     notes: tuple[str, ...] = field(default=())
@@ -91,7 +103,7 @@ class RunSpec:
     LABEL_FIELDS = ("name", "notes")
     # Fields added after results were recorded: left out of the identity at their default, so
     # the runs that do not use them keep their hashes (and their committed results).
-    OMITTED_AT_DEFAULT = {"val_fraction": 0.0, "clean_loss_weight": 1.0}
+    OMITTED_AT_DEFAULT = {"val_fraction": 0.0, "clean_loss_weight": 1.0, "precision": "fp32"}
 
     @property
     def num_classes(self) -> int:
@@ -203,13 +215,20 @@ class ModelEvalSpec:
     mask_seed: int = 0
     mask_source: str = "nvidia"
     tie_order: str = "authors"
+    precision: str = "fp32"  # PRECISIONS: the arithmetic the model was scored in
 
     kind: ClassVar[str] = "model_eval"
+    # as RunSpec's: left out of the identity at its default, so evaluations saved before it
+    # was recorded keep their hashes
+    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {"precision": "fp32"}
 
     def identity(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data.pop("name")
         data["conditions"] = list(self.conditions)
+        for key, default in self.OMITTED_AT_DEFAULT.items():
+            if data[key] == default:
+                data.pop(key)
         return data
 
     @property

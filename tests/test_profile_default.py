@@ -11,20 +11,23 @@ from benchmark.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = REPO / "results" / "mini"
+# Found, not pending: done, or stale while the committed results await their rerun by newer
+# code (docs/fingerprint.md)
+STORED = ({"done"}, {"stale"}, {"done", "stale"})
 
 
 def test_fresh_clone_list_all_shows_the_committed_mini_results(monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     assert main(["list", "all", "--json"]) == 0
     cells = json.loads(capsys.readouterr().out)
-    assert {c["status"] for c in cells if c["runnable"]} == {"done"}
+    assert {c["status"] for c in cells if c["runnable"]} in STORED
 
 
 def test_status_infers_the_profile_of_the_results_folder_and_says_so(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)  # no results/ here: only --results-dir can tell
     assert main(["status", "table6", "--results-dir", str(MINI), "--json"]) == 0
     captured = capsys.readouterr()
-    assert {e["status"] for e in json.loads(captured.out)} == {"done"}
+    assert {e["status"] for e in json.loads(captured.out)} in STORED
     assert captured.err == (
         f"profile mini: inferred from the results in {MINI} (choose another with --profile)\n"
     )

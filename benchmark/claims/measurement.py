@@ -133,6 +133,7 @@ class MeasureOptions:
     checkpoint: str = "best"  # which training checkpoint a cell side reads: best | last | val_best
     resamples: int = DEFAULT_RESAMPLES
     bootstrap_seed: int = 0
+    precision: str | None = None  # RunSpec.precision; None = the profile's
     # seeds read from the results (no --seeds): a claim should have as many as the most of
     # its group, not every seed the folder holds (mini runs Tables 1–3 at seed 0 only)
     held_seeds: bool = False
@@ -156,7 +157,7 @@ def side_spec(
     registry: Registry, side: Side, seed: int, options: MeasureOptions | PlanOptions
 ) -> RunSpec | EvalSpec:
     """The training run or the evaluation whose result holds a side's predictions."""
-    kw = {"seed": seed, "epochs": options.epochs}
+    kw = {"seed": seed, "epochs": options.epochs, "precision": options.precision}
     run, evaluation = side_target(registry, side)
     if run is not None:
         return resolve_run(registry, run, options.profile, mask_source=options.mask_source, **kw)

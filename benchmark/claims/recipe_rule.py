@@ -68,7 +68,7 @@ def check_baselines(registry: Registry, results_dir: Path, options) -> list[Base
     for run, cells in baseline_runs(registry).items():
         spec = resolve_run(
             registry, run, options.profile, seed=RULE_SEED, epochs=options.epochs,
-            mask_source=options.mask_source,
+            mask_source=options.mask_source, precision=options.precision,
         )  # fmt: skip
         loaded = load_result(results_dir, spec.hash)
         data = loaded.data if loaded.problem is None else None

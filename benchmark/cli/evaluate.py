@@ -86,7 +86,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _options(args: argparse.Namespace) -> PlanOptions:
-    return PlanOptions(args.profile, (0,), None, masks_root(args))
+    return PlanOptions(args.profile, (0,), None, masks_root(args), precision=args.precision)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

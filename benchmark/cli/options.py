@@ -10,6 +10,7 @@ from pathlib import Path
 from benchmark.errors import UserError
 from benchmark.experiment.plan import PlanOptions, check_seeds
 from benchmark.experiment.profiles import get_profile
+from benchmark.spec import PRECISIONS
 from benchmark.store.results import profiles_in, seeds_in
 
 # auto: CUDA graphs (reduce-overhead) on CUDA, eager elsewhere; none: eager; then torch.compile's
@@ -42,8 +43,8 @@ def add_common(
 
 
 def add_profile_options(parser: argparse.ArgumentParser, results: bool = True) -> None:
-    """--experiments, --profile, --results-dir, --masks-root: what every verb that reads or
-    writes results takes (`evaluate` takes no seeds or epochs)."""
+    """--experiments, --profile, --precision, --results-dir, --masks-root: what every verb that
+    reads or writes results takes (`evaluate` takes no seeds or epochs)."""
     parser.add_argument(
         "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
     )
@@ -52,6 +53,15 @@ def add_profile_options(parser: argparse.ArgumentParser, results: bool = True) -
         default=None,
         help="paper | paper-synth | mini | smoke (default: the profile of the results in "
         f"--results-dir when they are all of one, else {DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="arithmetic of training and evaluation, part of a result's identity: fp32 (strict), "
+        "tf32 (fp32 tensors, TF32 allowed for CUDA matmuls and cuDNN convolutions, as the "
+        "authors' torch), bf16 (autocast, a speed choice). Default: the profile's (paper, "
+        "paper-synth: tf32; smoke, mini: fp32); docs/fidelity.md",
     )
     if results:
         parser.add_argument(
@@ -142,7 +152,14 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
         seeds = seeds_in(results_dir(args), args.profile) or (0,)
     else:
         seeds = parse_seeds(args.seeds)
-    return PlanOptions(args.profile, seeds, args.epochs, masks_root(args), held_seeds=held)
+    return PlanOptions(
+        args.profile,
+        seeds,
+        args.epochs,
+        masks_root(args),
+        held_seeds=held,
+        precision=args.precision,
+    )
 
 
 def masks_root(args: argparse.Namespace) -> Path | None:

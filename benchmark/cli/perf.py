@@ -10,6 +10,7 @@ from tabulate import tabulate
 
 from benchmark.cli.options import add_cache_option, add_compile_option, cache_dir
 from benchmark.errors import UserError
+from benchmark.spec import PRECISIONS
 
 ROWS = (  # (key, label, format)
     ("supervised_step_s", "supervised step", "{:.3f} s"),
@@ -50,10 +51,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     add_compile_option(p)
     p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="tf32",
+        help="arithmetic of the steps and evaluation (default: tf32, the paper profiles'; "
+        "on a CPU tf32 computes in fp32; docs/fidelity.md)",
+    )
+    p.add_argument(
         "--peak-tflops",
         type=float,
         default=None,
-        help="bf16 dense peak for MFU (default: from the GPU's name)",
+        help="dense peak for MFU (default: from the GPU's name, for the arithmetic that ran)",
     )
     p.add_argument(
         "--data-images",
@@ -102,6 +110,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         warmup=args.warmup,
         compile=args.compile,
+        precision=args.precision,
         peak_tflops=args.peak_tflops,
         data_images=args.data_images,
         cache_dir=cache_dir(args),
@@ -128,7 +137,15 @@ def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
         rows.append([label, fmt.format(result[key]), target])
     head = (
         f"{result['model']} + CSRA, {result['img_size']} px, batch {result['batch']}, "
-        f"{result['device_name']} ({result['device']}), torch {result['torch']}, "
+        f"{result['device_name']} ({result['device']}), "
+        f"precision {_precision_text(result['precision'])}, torch {result['torch']}, "
         f"{result['threads']} threads, median of {result['repeats']}"
     )
     return head + "\n" + tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
+
+
+def _precision_text(record: dict[str, str]) -> str:
+    """``tf32``, or ``tf32 (computed as fp32)`` where the device has no TF32."""
+    if record["computed"] == record["requested"]:
+        return record["requested"]
+    return f"{record['requested']} (computed as {record['computed']})"

@@ -143,7 +143,9 @@ def print_estimate(plan, results: Path) -> None:
     rates = Rates()
     gpu = rates.gpu_name or "GPU"
     rows, total = [], {"tmacs": 0.0, "cpu": 0.0, "gpu": 0.0, "cpu_unknown": 0}
+    assumed = {}  # a run's precision → the precision of the GPU figures that timed it
     for spec_hash, spec in plan.runs.items():
+        assumed[spec.precision] = rates.gpu_assumes(spec)
         tmacs, cpu, gpu_s = train_tmacs(spec), rates.cpu_seconds(spec), rates.gpu_seconds(spec)
         total["tmacs"] += tmacs
         if cpu is None:
@@ -164,9 +166,26 @@ def print_estimate(plan, results: Path) -> None:
         cpu_total += f" ({total['cpu_unknown']} run(s) without a measured CPU rate)"
     print(
         f"total training: {total['tmacs']:,.1f} TMACs; about {cpu_total} on the "
-        f"2-core CPU VM, {fmt_seconds(total['gpu'])} on one {gpu} (batch 6, eager), evaluations "
-        "not included (docs/performance.md; benchmark/perf/estimate.py says how)"
+        f"2-core CPU VM, {fmt_seconds(total['gpu'])} on one {gpu} (batch 6, eager"
+        f"{_gpu_assumption(assumed)}), evaluations not included (docs/performance.md; "
+        "benchmark/perf/estimate.py says how)"
     )
+
+
+def _gpu_assumption(assumed: dict[str, str | None]) -> str:
+    """What the GPU column assumes about precision, said where it is not the runs' own."""
+    parts = []
+    for runs_at, measured_at in assumed.items():
+        if measured_at is None:
+            continue
+        if measured_at == runs_at:
+            parts.append(f"{runs_at} as measured")
+        else:
+            parts.append(
+                f"{measured_at} figures for runs at {runs_at}: {runs_at} is not measured on a "
+                f"GPU yet{', expect longer' if measured_at == 'bf16' else ''}"
+            )
+    return "; " + "; ".join(parts) if parts else ""
 
 
 CLAIMS_PREFIX = "claims:"
@@ -195,11 +214,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = job_context(args, options)
     print(
         f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
-        f"evaluation(s); profile {options.profile}; results in {ctx.results_dir}"
+        f"evaluation(s); profile {options.profile}; precision {', '.join(plan.precisions())}; "
+        f"results in {ctx.results_dir}"
     )
     if args.dry_run:
         print_estimate(plan, ctx.results_dir)
         return 0
+    if "tf32" in plan.precisions() and ctx.torch_device().type == "cpu" and args.nproc == 1:
+        print(
+            "note: precision tf32 allows TF32 on NVIDIA Ampere and later GPUs; on this CPU it "
+            "computes in strict fp32 (each result records computed: fp32)"
+        )
     synthetic = get_profile(options.profile).synthetic is not None
     if synthetic and options.masks_root is not None:
         print(

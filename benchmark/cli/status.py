@@ -12,6 +12,7 @@ from benchmark.experiment.file_evaluations import file_evaluations
 from benchmark.experiment.plan import build_plan
 from benchmark.experiment.registry import load_registry
 from benchmark.launch.liveness import live_cell_status
+from benchmark.spec import PRECISION_MEANING
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2))
         return 0
     _print_table(cells, entries)
-    _print_files(file_evaluations(folder, args.profile))
+    _print_files(file_evaluations(folder, args.profile, plan.options.precision))
     return 0
 
 
@@ -59,6 +60,8 @@ def _print_table(cells, entries) -> None:
             ]
         )
     print(tabulate(rows, headers=["cell", "row", "status", "ours", "paper", "note"]))
+    for precision in dict.fromkeys(e["precision"] for e in entries if e["precision"]):
+        print(f"precision {precision}: {PRECISION_MEANING[precision]}")
     if any(row[2] == "stale" for row in rows):
         print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
     for cell, entry in zip(cells, entries, strict=True):  # in full: the files and the repair

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.experiment.profiles import get_profile
 from benchmark.spec import FILE_CHECKPOINT, split_condition
 from benchmark.store.results import iter_result_files, read_result
 
@@ -49,6 +50,11 @@ class FileEvaluation:
         return str(self.data["spec"]["run"]["dataset"])
 
     @property
+    def precision(self) -> str:
+        """The arithmetic it computed at (RunSpec.precision; a spec omits it at fp32)."""
+        return str(self.data["spec"]["run"].get("precision", "fp32"))
+
+    @property
     def created(self) -> str:
         return str((self.data.get("provenance") or {}).get("created", ""))
 
@@ -65,9 +71,14 @@ class FileEvaluation:
         return mean_std(values) if values else None
 
 
-def file_evaluations(results_dir: str | Path, profile: str) -> list[FileEvaluation]:
-    """Every evaluation of a checkpoint file of ``profile`` in the folder, the newest per
-    evaluated name and file content (a finished one over a failed one), in name order."""
+def file_evaluations(
+    results_dir: str | Path, profile: str, precision: str | None = None
+) -> list[FileEvaluation]:
+    """Every evaluation of a checkpoint file of ``profile`` at ``precision`` (None: the
+    profile's) in the folder, the newest per evaluated name and file content (a finished one
+    over a failed one), in name order. Another precision's evaluation never stands in for it:
+    a bf16 score is not a paper-protocol one."""
+    precision = precision or get_profile(profile).precision
     chosen: dict[tuple[str, str], tuple[tuple[bool, str], FileEvaluation]] = {}
     for path in iter_result_files(Path(results_dir)):
         loaded = read_result(path, path.parent.name)
@@ -78,6 +89,8 @@ def file_evaluations(results_dir: str | Path, profile: str) -> list[FileEvaluati
         if not checkpoint.startswith(FILE_CHECKPOINT) or data.get("profile") != profile:
             continue
         found = FileEvaluation(data, loaded.done)
+        if found.precision != precision:
+            continue
         rank = (found.done, found.created)
         key = (found.name, found.sha256)
         if key not in chosen or rank > chosen[key][0]:

@@ -35,6 +35,8 @@ class PlanOptions:
     # Reading verbs without --seeds (claims, report): each cell counts the seeds its results
     # hold, so a cell trained at seed 0 only is done with n = 1 beside three-seed cells.
     held_seeds: bool = False
+    # fp32 | tf32 | bf16 (RunSpec.precision); None = the profile's (paper: tf32)
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
@@ -69,10 +71,23 @@ class Plan:
     evals: dict[str, EvalSpec] = field(default_factory=dict)
     cell_hashes: dict[str, list[str]] = field(default_factory=dict)  # cell id → one per seed
 
+    def spec(self, spec_hash: str) -> RunSpec | EvalSpec:
+        """The training or evaluation a hash of this plan names."""
+        return self.runs[spec_hash] if spec_hash in self.runs else self.evals[spec_hash]
+
+    def precisions(self) -> list[str]:
+        """The precisions the plan's trainings and evaluations compute at, in first-use order."""
+        found = [spec.trained_run.precision for spec in [*self.runs.values(), *self.evals.values()]]
+        return list(dict.fromkeys(found))
+
 
 def build_plan(registry: Registry, cells: list[Cell], options: PlanOptions) -> Plan:
     plan = Plan(options)
-    kw = {"epochs": options.epochs, "mask_source": options.mask_source}
+    kw = {
+        "epochs": options.epochs,
+        "mask_source": options.mask_source,
+        "precision": options.precision,
+    }
     for cell in cells:
         if not cell.runnable:
             plan.cell_hashes[cell.id] = []
@@ -139,6 +154,10 @@ def cell_status(
         "hashes": plan.cell_hashes.get(cell.id, []),
         "slurm": None,
         "code": None,  # why the numbers may not be this code's: stale, or no fingerprint
+        # the arithmetic the cell's results are identified by (RunSpec.precision)
+        "precision": next(
+            (plan.spec(h).trained_run.precision for h in plan.cell_hashes.get(cell.id, [])), None
+        ),
     }
     if not cell.runnable:
         return entry

@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmark.errors import UserError
 from benchmark.experiment.registry import Registry
-from benchmark.spec import EvalSpec, RunSpec, SynthSpec
+from benchmark.spec import PRECISIONS, EvalSpec, RunSpec, SynthSpec
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ class Profile:
     # Held-out validation share of the training set (RunSpec.val_fraction); None = the run's.
     val_fraction: float | None = None
     recipe_rule: RecipeRule | None = None
+    # The arithmetic of its runs unless --precision says otherwise (RunSpec.precision): the
+    # paper profiles compute as the authors' torch did on Ampere and later GPUs (TF32 allowed);
+    # the CPU profiles in fp32.
+    precision: str = "fp32"
 
     def synth_for(self, dataset: str) -> SynthSpec | None:
         """The synthetic tree a run on ``dataset`` reads, or None for the real dataset."""
@@ -99,7 +103,10 @@ MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 800, 500, 0.2
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
-        "paper", "SPEC's recipe on the real datasets (GPU, tens of GPU-hours)", tie_order="authors"
+        "paper",
+        "SPEC's recipe on the real datasets (GPU, tens of GPU-hours)",
+        tie_order="authors",
+        precision="tf32",
     ),
     "smoke": Profile(
         "smoke",
@@ -156,8 +163,15 @@ PROFILES: dict[str, Profile] = {
         },
         pretrained=False,
         tie_order="authors",  # the paper's metrics, as the paper profile computes them
+        precision="tf32",  # the paper's arithmetic, as the paper profile computes it
     ),
 }
+
+
+def check_precision(precision: str | None) -> None:
+    """--precision, refused in one line when it names no precision."""
+    if precision is not None and precision not in PRECISIONS:
+        raise UserError(f"--precision {precision}: choose from {', '.join(PRECISIONS)}")
 
 
 def get_profile(name: str) -> Profile:
@@ -186,8 +200,11 @@ def resolve_run(
     seed: int | None = None,
     epochs: int | None = None,
     mask_source: str | None = "nvidia",
+    precision: str | None = None,
 ) -> RunSpec:
+    """A registry run at a profile's scale; ``precision`` None = the profile's."""
     prof = get_profile(profile)
+    check_precision(precision)
     raw: dict[str, Any] = dict(registry.runs[run_name])
     raw.pop("notes", None)
     if prof.backbones is not None:
@@ -204,6 +221,7 @@ def resolve_run(
         raw["epochs"] = epochs
     if seed is not None:
         raw["seed"] = seed
+    raw["precision"] = precision or prof.precision
     if raw["method"] == "supervised":
         mask_source = None  # no training masks: the identity must not depend on them
     notes = tuple(registry.runs[run_name].get("notes", ()))
@@ -227,10 +245,18 @@ def resolve_eval(
     seed: int | None = None,
     epochs: int | None = None,
     mask_source: str = "nvidia",
+    precision: str | None = None,
 ) -> EvalSpec:
+    """A registry evaluation; it computes at its training run's precision."""
     ev = registry.evaluations[eval_name]
     run = resolve_run(
-        registry, ev["run"], profile, seed=seed, epochs=epochs, mask_source=mask_source
+        registry,
+        ev["run"],
+        profile,
+        seed=seed,
+        epochs=epochs,
+        mask_source=mask_source,
+        precision=precision,
     )
     return EvalSpec(
         name=eval_name,

@@ -293,10 +293,17 @@ def load_all_manifests(root: Path) -> dict[str, Manifest]:
     return {p.stem: load_manifest(p) for p in sorted(folder.glob("*.json"))}
 
 
-def target_run(registry: Registry, release_id: str, target: Target, profile: str) -> RunSpec:
+def target_run(
+    registry: Registry,
+    release_id: str,
+    target: Target,
+    profile: str,
+    precision: str | None = None,
+) -> RunSpec:
     """The RunSpec a release's file loads into, for a profile: its `like` run with the target's
-    overrides, named after the release. No pretrained weights: the file carries every weight."""
-    spec = resolve_run(registry, target.like, profile)
+    overrides, named after the release. No pretrained weights: the file carries every weight.
+    It computes at ``precision`` (None: the profile's, tf32 for the paper profile)."""
+    spec = resolve_run(registry, target.like, profile, precision=precision)
     prof = get_profile(profile)
     backbone = spec.backbone
     if target.backbone is not None:

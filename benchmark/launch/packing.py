@@ -9,7 +9,8 @@ What a worker could not finish (it died) is run afterwards by the parent, as a p
 `benchmark run` would.
 
 K is sized from memory: the device's free memory and a measured per-run footprint — one eager
-training step of the costliest pending model (forward FLOPs × batch) in a fresh process, its
+training step of the costliest pending model (forward FLOPs × batch), at its run's precision
+(fp32 activations take twice bf16's), in a fresh process, its
 peak memory (CUDA: reserved by PyTorch, plus the CUDA context; CPU: resident set size) plus a
 margin for CUDA-graph pools and loader buffers. `auto` takes as many as fit (at most
 ``AUTO_MAX``, one on a CPU, where a single run already uses every core); an explicit K that
@@ -40,6 +41,7 @@ from benchmark.models import build_model
 from benchmark.models.macs import forward_gmacs
 from benchmark.store.results import atomic_write_json, is_done, job_dir, load_result
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
+from benchmark.train.precision import autocast, configure_precision
 
 AUTO = "auto"
 AUTO_MAX = 8
@@ -92,7 +94,8 @@ def _probe(job_dict: dict, device_name: str) -> int:
     if spec.method == "msl":  # the mask pool lives on the device for the whole run
         pool = torch.ones(PROCEDURAL_COUNTS["high"], 1, size, size, dtype=torch.bool, device=device)
     model.train()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+    configure_precision(spec.precision, device)
+    with autocast(spec.precision, device):  # the run's: fp32 activations take twice bf16's
         if pool is None:
             loss, _ = supervised_step_loss(model, x, y)
         else:

@@ -70,7 +70,7 @@ def plan_releases(
         if path is None or not path.is_file():
             plan.absent.append((release, path or Path(release.file)))
             continue
-        target, spec = fit_target(registry, release, path, options.profile, known)
+        target, spec = fit_target(registry, release, path, options, known)
         ev = _evaluation(spec, path, options, mask_seeds)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
@@ -78,13 +78,15 @@ def plan_releases(
 
 
 def fit_target(
-    registry: Registry, release: Release, path: Path, profile: str, known
+    registry: Registry, release: Release, path: Path, options: PlanOptions, known
 ) -> tuple[Target, RunSpec]:
-    """The architecture (of the release's candidates) whose layout the file has exactly."""
+    """The architecture (of the release's candidates) whose layout the file has exactly, at
+    the options' precision."""
+    profile = options.profile
     found, layout = file_shapes(path)
     problems = []
     for target in release.targets:
-        spec = target_run(registry, release.id, target, profile)
+        spec = target_run(registry, release.id, target, profile, options.precision)
         problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")
         if problem is None:
             return target, spec
@@ -111,7 +113,9 @@ def plan_checkpoint(
     if not path.is_file():
         raise UserError(f"--checkpoint: {path} is not a file")
     spec = dataclasses.replace(
-        resolve_run(registry, like, options.profile), name=f"{like}@{path.name}", weights=None
+        resolve_run(registry, like, options.profile, precision=options.precision),
+        name=f"{like}@{path.name}",
+        weights=None,
     )
     found, layout = file_shapes(path)
     problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")

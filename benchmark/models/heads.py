@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from benchmark.spec import CSRA_TEMPERATURES
@@ -26,15 +25,20 @@ class PlainHead(nn.Module):
 
 
 class CSRAHead(nn.Module):
-    """Class-specific residual attention, H heads with summed logits.
+    """Class-specific residual attention, H heads with summed logits (SPEC §1.3).
 
-    Per head and class i, a 1×1 conv without bias gives scores ``s_k = x_k·m_i/‖m_i‖`` (the class
-    vector is L2-normalised, the features are not — as in CSRA's code, which divides the scores by
-    the weight norm; normalising the weight first is the same function). Then
-    ``logit_i = mean_k s_k + λ·att_i`` with ``att_i = Σ_k softmax(T·s)_k s_k`` (max for T = ∞).
+    Per head and class i, a 1×1 conv without bias gives scores ``s_k = x_k·m_i/‖m_i‖`` (the
+    class vector is L2-normalised, the features are not). Then ``logit_i = mean_k s_k + λ·att_i``
+    with ``att_i = Σ_k softmax(T·s)_k s_k`` (max for T = ∞).
+
+    Computed in the authors' operation order (SPEC §1.8), which fixes the fp32 rounding: one conv
+    per head, the scores divided by the weight's norm after the conv, ``base + λ·att`` per head,
+    and the heads' logits added one after the other to 0. (Normalising the weights first, or one
+    conv over all heads, is the same function with other rounding: training drifts from the
+    authors' from the first step.)
 
     The per-head class weights, each (C, D, 1, 1) in temperature order, are the head's only
-    parameters; callers rely on that order.
+    parameters (``heads.{i}.weight``); callers and published checkpoints rely on that.
     """
 
     def __init__(self, in_dim: int, num_classes: int, num_heads: int, lam: float) -> None:
@@ -49,17 +53,18 @@ class CSRAHead(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        # One conv for all heads: stack the per-class-normalised weights (H·C, D, 1, 1).
-        weight = torch.cat([head.weight for head in self.heads])
-        weight = weight / weight.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-        scores = F.conv2d(features, weight.to(features.dtype)).flatten(2).float()  # B×HC×N
-        scores = scores.view(scores.shape[0], len(self.heads), self.num_classes, -1)
-        logits = scores.new_zeros(scores.shape[0], self.num_classes)
-        for h, temperature in enumerate(self.temperatures):
-            s = scores[:, h]
-            if math.isinf(temperature):
-                att = s.amax(dim=-1)
-            else:
-                att = (torch.softmax(temperature * s, dim=-1) * s).sum(dim=-1)
-            logits = logits + s.mean(dim=-1) + self.lam * att
+        logits = 0.0
+        for head, temperature in zip(self.heads, self.temperatures, strict=True):
+            logits = logits + self._head_logits(head, temperature, features)
         return logits
+
+    def _head_logits(self, head: nn.Conv2d, temperature: float, features: torch.Tensor):
+        # fp32 scores under bf16 autocast (a no-op in fp32): the logits never see bf16 rounding
+        norm = torch.linalg.vector_norm(head.weight, dim=1, keepdim=True).transpose(0, 1)
+        scores = (head(features).float() / norm).flatten(2)  # B×C×N
+        base = scores.mean(dim=2)
+        if math.isinf(temperature):
+            att = scores.max(dim=2).values
+        else:
+            att = (scores * torch.softmax(scores * temperature, dim=2)).sum(dim=2)
+        return base + self.lam * att

@@ -10,7 +10,9 @@ forward MACs; MSL runs two forward passes per image). Time, two ways:
 - **GPU**: the `benchmark perf` figures recorded in docs/measurements (H100, batch 6, the
   paper's, eager), through the suite's one GPU-time model, `benchmark.perf.projection` (the
   one `scripts/gpu-check` projects the whole suite with): a measured model uses its rate, any
-  other the rate of its backbone family's measured model scaled by counted MACs.
+  other the rate of its backbone family's measured model scaled by counted MACs. Figures are
+  kept per precision; a run uses those of its own precision where there are some, else the
+  others' — and the estimate says which it assumed (``gpu_assumes``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from benchmark.store.results import iter_result_files, read_result
 REPO = Path(__file__).resolve().parents[2]
 CPU_RESULTS = REPO / "results" / "mini"  # made on the 2-core development VM
 GPU_MEASUREMENTS = REPO / "docs" / "measurements"
+# Before precision was recorded (issue 23), every CUDA measurement ran under bf16 autocast.
+UNRECORDED_GPU_PRECISION = "bf16"
 PAPER_TRAIN_IMAGES = {name: counts[0] for name, counts in PAPER_COUNTS.items()}
 STEP_PER_FORWARD = 3  # forward + backward ≈ 3 forwards
 
@@ -62,7 +66,8 @@ class Rates:
             self.cpu_by_name[spec.name] = per_s
             cpu_rates.append(per_s * step_gmacs(spec))  # GMAC/s
         self.cpu_gmacs_per_s = statistics.median(cpu_rates) if cpu_rates else None
-        self.gpu_measured: list[Throughput] = []  # one run alone, batch 6, eager
+        # precision → one run alone, batch 6, eager
+        self.gpu_measured: dict[str, list[Throughput]] = {}
         self.gpu_name = None
         for path in sorted(Path(gpu).glob("*.json")):
             data = json.loads(path.read_text())
@@ -70,12 +75,14 @@ class Rates:
                 continue
             self.gpu_name = data.get("device_name")
             key = (data["model"], "csra", data["img_size"])  # perf times ResNet/ViT + CSRA
-            self.gpu_measured.append(
+            precision = (data.get("precision") or {}).get("computed", UNRECORDED_GPU_PRECISION)
+            self.gpu_measured.setdefault(precision, []).append(
                 Throughput(
                     key,
                     msl=data["msl_images_per_s"],
                     supervised=data["supervised_images_per_s"],
                     eval=data["eval_images_per_s"],
+                    precision=precision,
                 )
             )
 
@@ -86,13 +93,21 @@ class Rates:
             return None
         return train_tmacs(spec) * 1000 / self.cpu_gmacs_per_s
 
+    def gpu_assumes(self, spec: RunSpec) -> str | None:
+        """The precision whose GPU figures time ``spec``: its own when measured, else the
+        first measured (an assumption the estimate states), None without figures."""
+        if spec.precision in self.gpu_measured:
+            return spec.precision
+        return next(iter(sorted(self.gpu_measured)), None)
+
     def gpu_seconds(self, spec: RunSpec) -> float | None:
         """Training time on the measured GPU (evaluations not included), or None."""
-        if not self.gpu_measured:
+        precision = self.gpu_assumes(spec)
+        if precision is None:
             return None
         counts = {spec.dataset: (train_images(spec), 0)}
         try:
-            row = project([spec], [], self.gpu_measured, counts=counts)["runs"][0]
+            row = project([spec], [], self.gpu_measured[precision], counts=counts)["runs"][0]
         except ValueError:  # no measured model of its backbone family
             return None
         return row["train_hours"] * 3600

@@ -1,4 +1,5 @@
-"""Model FLOPs of one training step, and MFU against the accelerator's bf16 dense peak.
+"""Model FLOPs of one training step, and MFU against the accelerator's dense peak for the
+arithmetic that ran (bf16, TF32 or fp32).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-add,
 matrix products and convolutions only) on a copy of the model on the meta device: shapes only,
@@ -18,21 +19,23 @@ from benchmark.models import build_model
 from benchmark.spec import RunSpec
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
 
-# bf16 dense tensor-core peaks (TFLOP/s, no sparsity), matched in order against the device name.
-PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
-    ("H100 PCIe", 756.0),
-    ("H100 NVL", 835.0),
-    ("H100", 989.0),  # SXM
-    ("H200", 989.0),
-    ("A100", 312.0),
+# Dense peaks (TFLOP/s, no sparsity) from NVIDIA's data sheets, matched in order against the
+# device name: bf16 and TF32 on the tensor cores (TF32 at half bf16's rate), fp32 without them.
+PEAK_TFLOPS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("H100 PCIe", {"bf16": 756.0, "tf32": 378.0, "fp32": 51.0}),
+    ("H100 NVL", {"bf16": 835.0, "tf32": 417.5, "fp32": 60.0}),
+    ("H100", {"bf16": 989.0, "tf32": 494.5, "fp32": 67.0}),  # SXM
+    ("H200", {"bf16": 989.0, "tf32": 494.5, "fp32": 67.0}),
+    ("A100", {"bf16": 312.0, "tf32": 156.0, "fp32": 19.5}),
 )
 
 
-def peak_tflops(device_name: str) -> float | None:
-    """The bf16 dense peak of a device by name, or None when the table does not know it."""
-    for key, peak in PEAK_BF16_TFLOPS:
+def peak_tflops(device_name: str, arithmetic: str = "bf16") -> float | None:
+    """The dense peak of a device by name for ``arithmetic`` (bf16 | tf32 | fp32: what was
+    computed, benchmark.train.precision.computed_as), or None when the table does not know it."""
+    for key, peaks in PEAK_TFLOPS:
         if key.lower() in device_name.lower():
-            return peak
+            return peaks[arithmetic]
     return None
 
 

@@ -27,6 +27,7 @@ class PackOptions:
     batch: int = 6
     device: str = "cuda"
     compile: str | None = None  # torch.compile mode; None = eager
+    precision: str = "tf32"  # benchmark.train.precision; the paper profiles'
     seconds: float = 10.0  # timed window per process
     warmup: int = 5  # steps before the barrier (compilation, graph capture, autotuning)
     cache_dir: Path | None = None
@@ -50,12 +51,14 @@ def _worker(index: int, options: PackOptions, barrier, results) -> None:
         from benchmark.perf.steps import build_trainer, perf_spec, random_batch
         from benchmark.perf.timing import synchronize
         from benchmark.train.loop import configure_determinism
+        from benchmark.train.precision import configure_precision
 
         if options.threads:
             torch.set_num_threads(options.threads)
         device = torch.device(options.device)
         configure_determinism(device)
-        spec = perf_spec(options.model, options.img_size, options.batch)
+        configure_precision(options.precision, device)
+        spec = perf_spec(options.model, options.img_size, options.batch, options.precision)
         pool = load_pool("high", spec.img_size, "procedural", cache_dir=options.cache_dir)
         trainer = build_trainer(spec, device, options.compile)
         step = trainer.step_fn("msl", random_batch(spec, device), pool.to(device), seed=index)
@@ -117,6 +120,7 @@ def packed_throughput(options: PackOptions, k: int) -> dict[str, Any]:
     rates = [options.batch * r["steps"] / r["elapsed_s"] for r in sorted(reports, key=_index)]
     return {
         "k": k,
+        "precision": options.precision,
         "aggregate_images_per_s": sum(rates),
         "per_run_images_per_s": rates,
         "peak_memory_bytes": max(r["memory"] for r in reports),

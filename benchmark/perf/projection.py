@@ -4,7 +4,8 @@ The method, step by step (docs/cluster.md repeats it for readers):
 
 1. **Measured** for a few models (key: backbone, head, input size), one run alone on the GPU
    in the mode runs use: MSL and supervised training images/s (clean images per second at the
-   paper's batch of 6) and evaluation images/s.
+   paper's batch of 6) and evaluation images/s, all at one precision (tf32, the paper
+   protocol's, or bf16): the projection says which it assumes, and which the runs compute at.
 2. **Scaled**: every other model takes the figures of the measured model of its backbone
    family, divided by the ratio of forward MACs (counted: ``benchmark.models.macs``). At batch
    6 a GPU step is partly bound by kernel launches, so a costlier model runs at a higher
@@ -51,6 +52,7 @@ class Throughput:
     msl: float
     supervised: float
     eval: float
+    precision: str  # the arithmetic it was measured at (benchmark.train.precision)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def project(
     """Hours of every training run and evaluation, and of the suite, from measured rates."""
     if packing_gain <= 0:
         raise ValueError(f"packing_gain must be positive, got {packing_gain}")
+    measured_at = sorted({m.precision for m in measured})
+    if len(measured_at) > 1:
+        raise ValueError(f"measured rates of several precisions ({', '.join(measured_at)})")
     rows, images, by_dataset = [], 0, {}
     for spec in runs:
         rates = _rates(spec, measured)
@@ -138,6 +143,9 @@ def project(
     data_hours = images / data_images_per_s / 3600 if data_images_per_s else None
     bound = "data" if data_hours is not None and data_hours > gpu_hours else "gpu"
     return {
+        "precision": measured_at[0] if measured_at else None,  # what the rates assume
+        # what the projected runs compute at: when it differs, the figure is an assumption
+        "runs_compute_at": sorted({s.precision for s in runs} | {e.run.precision for e in evals}),
         "runs": rows,
         "evaluations": eval_rows,
         "hours_one_at_a_time": alone,

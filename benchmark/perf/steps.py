@@ -2,7 +2,8 @@
 
 A step is one call of ``train_one_epoch`` on a one-batch loader, so what is timed is exactly
 what a run executes per iteration: host-to-device copy, mask draw and multiply, forward(s),
-loss, backward, SGD with the suite's param groups, scheduler, and the loss read-back.
+loss, backward, SGD with the suite's param groups, the learning-rate schedule, and the loss
+read-back, at the spec's precision (benchmark.train.precision).
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from benchmark.train.graphs import Graphs
 from benchmark.train.inference import predict, prepare_model
 from benchmark.train.job_context import JobContext
 from benchmark.train.loop import train_one_epoch
+from benchmark.train.schedule import WarmupStepLR
 from benchmark.train.seeding import generator
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]
 STEP_VARIANTS = ("supervised", "msl", "fused_msl")
 
 
-def perf_spec(backbone: str, img_size: int, batch: int) -> RunSpec:
-    """The default row's recipe (VOC, CSRA H=1 λ=0.1, MSL high pool), random init."""
+def perf_spec(backbone: str, img_size: int, batch: int, precision: str = "tf32") -> RunSpec:
+    """The default row's recipe (VOC, CSRA H=1 λ=0.1, MSL high pool), random init, at
+    ``precision`` (default: the paper profiles')."""
     return RunSpec(
         name=f"perf-{backbone}",
         dataset="voc2007",
@@ -47,6 +50,7 @@ def perf_spec(backbone: str, img_size: int, batch: int) -> RunSpec:
         normalize="unit",
         batch_size=batch,
         mask_source="procedural",
+        precision=precision,
     )
 
 
@@ -74,7 +78,7 @@ class Trainer:
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    schedule: WarmupStepLR
     spec: RunSpec
     device: torch.device
     ctx: JobContext
@@ -86,7 +90,7 @@ class Trainer:
             self.model,
             [batch],
             self.optimizer,
-            self.scheduler,
+            self.schedule,
             variant_spec(self.spec, variant),
             self.device,
             None if variant == "supervised" else pool,
@@ -104,10 +108,11 @@ class Trainer:
 
 
 def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None = None) -> Trainer:
-    """Model, SGD over the suite's param groups, and a scheduler, set up as ``fit`` does.
+    """Model, SGD over the suite's param groups, and a schedule, set up as ``fit`` does.
 
-    The scheduler holds the learning rate at 0: every timed step then sees the same weights (no
-    drift, no divergence on random labels) while SGD still runs its full update arithmetic.
+    The schedule holds the learning rate at 0 (every base rate 0): every timed step then sees
+    the same weights (no drift, no divergence on random labels) while SGD still runs its full
+    update arithmetic.
     """
     ctx = JobContext(
         results_dir=Path(tempfile.gettempdir()),
@@ -122,11 +127,15 @@ def build_trainer(spec: RunSpec, device: torch.device, compile_mode: str | None 
         momentum=spec.momentum,
         weight_decay=spec.weight_decay,
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 0.0)
-    return Trainer(model, optimizer, scheduler, spec, device, ctx, graphs)
+    zero = dataclasses.replace(
+        WarmupStepLR.for_run(spec, optimizer, 1), bases=(0.0,) * len(optimizer.param_groups)
+    )
+    return Trainer(model, optimizer, zero, spec, device, ctx, graphs)
 
 
 def eval_fn(trainer: Trainer, batch: Batch, batches: int) -> Callable[[], object]:
     """``predict`` over ``batches`` copies of the batch: the model's inference cost alone."""
     loader = [batch] * batches
-    return lambda: predict(trainer.model, loader, trainer.device, graphs=trainer.graphs)
+    return lambda: predict(
+        trainer.model, loader, trainer.device, trainer.spec.precision, graphs=trainer.graphs
+    )

@@ -27,6 +27,8 @@ from benchmark.perf.steps import STEP_VARIANTS, build_trainer, eval_fn, perf_spe
 from benchmark.perf.timing import Samples, interleaved, paired_ratio
 from benchmark.train.job_context import JobContext
 from benchmark.train.loop import configure_determinism
+from benchmark.train.precision import configure_precision
+from benchmark.train.precision import record as precision_record
 
 # Targets set for the CPU defaults (ResNet-101 + CSRA, 224 px, batch 6, 2 cores): the authors'
 # code measured 2.20×, 1.54× and 2.2 s; MSL's physical floor is 2.0× (two passes).
@@ -47,6 +49,7 @@ class PerfOptions:
     repeats: int | None = None  # default: 5 on CPU, 20 on CUDA
     warmup: int | None = None  # default: 1 on CPU, 3 on CUDA (compilation, cudnn autotuning)
     compile: str | None = "auto"  # benchmark.train.graphs: auto | none (= None) | a mode
+    precision: str = "tf32"  # fp32 | tf32 | bf16 (benchmark.train.precision); the paper's
     peak_tflops: float | None = None
     data_images: int = 192
     cache_dir: Path | None = None
@@ -93,7 +96,7 @@ def measure_performance(options: PerfOptions, log: Log = _stderr) -> dict[str, A
         )
     log(
         f"perf: {options.model} + CSRA, {options.img_size} px, batch {options.batch} on "
-        f"{device}; {warmup} warm-up + {repeats} timed rounds"
+        f"{device}, precision {options.precision}; {warmup} warm-up + {repeats} timed rounds"
     )
     measured = _measure(options, device, repeats, warmup, log)
     result: dict[str, Any] = {
@@ -108,6 +111,7 @@ def measure_performance(options: PerfOptions, log: Log = _stderr) -> dict[str, A
         "batch": options.batch,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "precision": precision_record(options.precision, device),
         "compile": (measured.compile or {}).get("compile"),
         "compile_fallback": (measured.compile or {}).get("compile_fallback"),
         "repeats": repeats,
@@ -117,7 +121,8 @@ def measure_performance(options: PerfOptions, log: Log = _stderr) -> dict[str, A
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "data_workers": WORKERS,
     }
-    peak = options.peak_tflops or (peak_tflops(result["device_name"]) if cuda else None)
+    arithmetic = result["precision"]["computed"]
+    peak = options.peak_tflops or (peak_tflops(result["device_name"], arithmetic) if cuda else None)
     result.update(_figures(measured, options.batch, peak, cuda))
     noisy = {k: v for k, v in result["spread"].items() if v > NOISY_SPREAD and k != "data_mask"}
     if noisy:  # the mask part of a pass lasts milliseconds: its spread says nothing
@@ -135,10 +140,10 @@ def _measure(
     options: PerfOptions, device: torch.device, repeats: int, warmup: int, log: Log
 ) -> Measured:
     cuda = device.type == "cuda"
-    spec = perf_spec(options.model, options.img_size, options.batch)
+    spec = perf_spec(options.model, options.img_size, options.batch, options.precision)
     steps, evals, eval_batches, flops, compiled = {}, None, 20 if cuda else 2, {}, None
     samples, data, metrics = 0, None, None
-    with _training_flags(device):
+    with _training_flags(device, options.precision):
         log("perf: mask pool (generated once, then read from the cache)")
         pool = load_pool("high", spec.img_size, "procedural", cache_dir=options.cache_dir)
         pool = pool.to(device)
@@ -237,8 +242,9 @@ def _figures(m: Measured, batch: int, peak: float | None, cuda: bool) -> dict[st
 
 
 @contextmanager
-def _training_flags(device: torch.device) -> Iterator[None]:
-    """The loop's determinism / autotuning settings while measuring, restored afterwards."""
+def _training_flags(device: torch.device, precision: str) -> Iterator[None]:
+    """The loop's determinism / autotuning / precision settings while measuring, restored
+    afterwards."""
     saved = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -247,6 +253,7 @@ def _training_flags(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.allow_tf32,
     )
     configure_determinism(device)
+    configure_precision(precision, device)
     try:
         yield
     finally:

@@ -34,6 +34,7 @@ def measure_options(options: PlanOptions, **kw) -> MeasureOptions:
         epochs=options.epochs,
         mask_source=options.mask_source,
         held_seeds=options.held_seeds,
+        precision=options.precision,
         **kw,
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.experiment.plan import Plan, run_command
-from benchmark.spec import EvalSpec, RunSpec
+from benchmark.spec import PRECISION_MEANING, EvalSpec, RunSpec
 from benchmark.store.fingerprint import NO_FINGERPRINT_NOTE, check_code
 from benchmark.store.predictions import listed_damage
 from benchmark.store.results import (
@@ -99,12 +99,39 @@ def header_fields(index: ResultIndex) -> dict[str, str]:
     commit, dirty = git_state()
     return {
         "code": code_summary(index),
+        "precision": precision_summary(index),
         "commit": _distinct(commits),
         "report_commit": (commit[:12] + (" (dirty)" if dirty else "")) if commit else "unknown",
         "device": _distinct(devices),
         "created": span,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def precision_summary(index: ResultIndex) -> str:
+    """The precision the plan's results are identified by, what it means, and how the finished
+    results computed it (a tf32 run on a CPU or a pre-Ampere GPU computes in fp32)."""
+    parts = [f"{p} — {PRECISION_MEANING[p]}" for p in index.plan.precisions()]
+    computed = Counter(
+        computed_precision(data)
+        for data in (index.done(h) for h, _ in index.specs())
+        if data is not None
+    )
+    if computed:
+        counts = [f"{name} in {n} result{'s' if n != 1 else ''}" for name, n in computed.items()]
+        parts.append("computed as " + ", ".join(counts))
+    return "; ".join(parts) or "—"
+
+
+def computed_precision(result: dict[str, Any]) -> str:
+    """The arithmetic a result was computed in: as it records it, or, for a result made before
+    precision was recorded, what that code did (fp32 on a CPU, bf16 autocast on CUDA)."""
+    recorded = result.get("precision")
+    if recorded:
+        return recorded["computed"]
+    device = str((result.get("provenance") or {}).get("device") or "")
+    made = "fp32" if device.startswith("cpu") else "bf16"
+    return f"{made} (inferred: made before precision was recorded)"
 
 
 def code_summary(index: ResultIndex) -> str:

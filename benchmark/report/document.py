@@ -32,6 +32,7 @@ class Header:
     cells: str
     report_commit: str = "—"  # the checkout that rendered the report
     code: str = "—"  # how the results' code fingerprints compare with this checkout's
+    precision: str = "—"  # what the results are identified by, and how they computed
     scope: str = "Tables 1–6"  # what the report covers: all tables, one, or a selection
     own: str = ""  # the user's own checkpoint files evaluated into the folder, when any
 
@@ -52,6 +53,7 @@ class Header:
         """(label, value) pairs in display order, shared by every renderer."""
         return (
             ("Profile", self.profile),
+            ("Precision", self.precision),
             ("Seeds", self.seeds),
             ("Commit", self.commit_text),
             ("Device", self.device),

@@ -16,8 +16,9 @@ LR_FLOOR = 1e-6  # below this a step moves weights by ~nothing: only BatchNorm d
 
 
 def lr_at(epoch: int, lr: float, gamma: float, step: int) -> float:
-    """The learning rate during 1-based ``epoch`` after warm-up (benchmark.train.loop's
-    StepLR: ×γ every ``step`` epochs, counted from the first epoch)."""
+    """The learning rate during 1-based ``epoch`` after warm-up, to the precision a 1e-6 floor
+    needs (benchmark.train.schedule has the exact rate: ×γ every ``step`` epochs, counted from
+    the first epoch, from base·T/(T + 1e-8))."""
     return lr * gamma ** ((epoch - 1) // step)
 
 

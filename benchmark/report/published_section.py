@@ -45,7 +45,8 @@ TABLE6_NOTE = (
     "(trained at batch 6) is not published; CSRA's files, trained at batch 64, stand in for it."
 )
 NONE_EVALUATED = (
-    "No published checkpoint has been evaluated into this results folder: "
+    "No published checkpoint has been evaluated into this results folder at the report's "
+    "precision (header): "
     "`benchmark evaluate released --weights-root DIR` scores the files present in DIR "
     "(README: Check the paper from the published weights)."
 )

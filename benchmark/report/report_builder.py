@@ -65,7 +65,8 @@ def build_report(
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)
-    evaluations = file_evaluations(results_dir, options.profile)
+    # the files evaluated at the report's precision: a bf16 score never stands in for a tf32 one
+    evaluations = file_evaluations(results_dir, options.profile, options.precision)
     released = _released(registry, evaluations, options.profile, figures, subset)
     if released is not None:
         attach_cell_lines(tables, released)

@@ -74,6 +74,8 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "train/loop.py",
     "train/model_evaluation.py",
     "train/objectives.py",
+    "train/precision.py",
+    "train/schedule.py",
     "train/seeding.py",
     # data-parallel sharding and gathering of predictions
     "train/distributed.py",

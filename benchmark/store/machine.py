@@ -60,6 +60,7 @@ def compute_environment() -> dict[str, Any]:
         info["cudnn"] = torch.backends.cudnn.version()
         info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
         info["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        info["tf32_cudnn"] = torch.backends.cudnn.allow_tf32
     return info
 
 

@@ -1,8 +1,9 @@
 """Checkpoints written atomically and read back with weights_only=True.
 
-`last.pt` holds everything a resume needs (model, optimizer, scheduler, epoch, history, best
-so far, RNG state); `best.pt` holds the best-on-test weights. A file cut short by a kill is
-never seen under its final name, because it is renamed into place only once complete.
+`last.pt` holds everything a resume needs (model, optimizer, epoch, history, best so far, RNG
+state; the learning rate follows from the epoch: benchmark.train.schedule); `best.pt` holds
+the best-on-test weights. A file cut short by a kill is never seen under its final name,
+because it is renamed into place only once complete.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ model is built and loaded here and scored by the one engine, `benchmark.evaluate
 test image masked as the EvalSpec's seeds say, so the baseline and MSL models are tested on
 exactly the same partial inputs. Rows are stored unaggregated, one per condition and metric.
 
-The BatchNorm control (EvalSpec.bn_reestimate) is the engine's prepare step.
+The BatchNorm control (EvalSpec.bn_reestimate) is the engine's prepare step. Everything runs
+at the trained run's precision (RunSpec.precision), as it trained.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def evaluate_checkpoint(ev: EvalSpec, ctx: JobContext, out_dir: Path) -> dict[st
         num_workers=ctx.num_workers,
         cache_dir=ctx.cache_dir,
         tie_order=get_profile(spec.profile).tie_order,
+        precision=spec.precision,  # the run's: an evaluation computes as it trained
         compile_mode=ctx.compile_mode,
         skip_bad=ctx.skip_bad,
         prepare=batchnorm_step(ev, ctx),

@@ -28,6 +28,7 @@ from benchmark.store.predictions import Predictions, predictions_path, save_pred
 from benchmark.train import distributed as ddp
 from benchmark.train.graphs import Graphs
 from benchmark.train.job_context import JobContext
+from benchmark.train.precision import autocast
 from benchmark.train.seeding import generator, seed_worker
 
 KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps B×1×S×S
@@ -152,10 +153,12 @@ def predict(
     model: torch.nn.Module,
     loader: DataLoader,
     device: torch.device,
+    precision: str,
     keep_fn: KeepFn | None = None,
     graphs: Graphs | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Probabilities, target codes, dataset indices (and skipped files) over a loader."""
+    """Probabilities, target codes, dataset indices (and skipped files) over a loader, computed
+    at ``precision`` (the run's: benchmark.train.precision)."""
     model.eval()
     cuda = device.type == "cuda"
     probs, targets, indices, bad_files = [], [], [], []
@@ -168,7 +171,7 @@ def predict(
             images = images.contiguous(memory_format=torch.channels_last)
         if keep_fn is not None:
             images = images * keep_fn(index).to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        with autocast(precision, device):
             if graphs is None:
                 out = model(images)
             else:
@@ -219,19 +222,29 @@ def check_logits(model: torch.nn.Module, test_set: MultiLabelDataset, device) ->
 def evaluate_test_set(
     model, test_set, spec: RunSpec, ctx: JobContext, device, keep_fn=None, graphs=None
 ):
-    """`predict_test_set` at the run's batch size."""
-    return predict_test_set(model, test_set, spec.batch_size, ctx, device, keep_fn, graphs)
+    """`predict_test_set` at the run's batch size and precision."""
+    return predict_test_set(
+        model, test_set, spec.batch_size, ctx, device, spec.precision, keep_fn, graphs
+    )
 
 
 def predict_test_set(
-    model, test_set, batch_size: int, ctx: JobContext, device, keep_fn=None, graphs=None
+    model,
+    test_set,
+    batch_size: int,
+    ctx: JobContext,
+    device,
+    precision: str,
+    keep_fn=None,
+    graphs=None,
 ):
-    """Every test image scored once across ranks, gathered in index order on every rank."""
+    """Every test image scored once across ranks, gathered in index order on every rank, at
+    ``precision`` (benchmark.train.precision)."""
     subset = test_set
     if ddp.world_size() > 1:
         subset = torch.utils.data.Subset(test_set, ddp.shard(len(test_set)))
     loader = make_loader(subset, batch_size, ctx, False, 0, collate=test_set.collate)
-    probs, targets, indices, bad = predict(model, loader, device, keep_fn, graphs)
+    probs, targets, indices, bad = predict(model, loader, device, precision, keep_fn, graphs)
     probs, targets, indices = ddp.gather_predictions(probs, targets, indices)
     return probs, targets, indices, bad
 

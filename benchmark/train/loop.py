@@ -42,6 +42,9 @@ from benchmark.train.inference import (
 )
 from benchmark.train.job_context import JobContext
 from benchmark.train.objectives import msl_step_loss, supervised_step_loss
+from benchmark.train.precision import autocast, configure_precision
+from benchmark.train.precision import record as precision_record
+from benchmark.train.schedule import WarmupStepLR
 from benchmark.train.seeding import (
     derive_seed,
     generator,
@@ -61,25 +64,13 @@ class NonFiniteLoss(RuntimeError):
         super().__init__(f"non-finite loss at epoch {epoch}, iteration {iteration}")
 
 
-def lr_factor(iteration: int, iters_per_epoch: int, spec: RunSpec) -> float:
-    """Linear warm-up from 0 over the first epochs, stepped per iteration, then StepLR.
-
-    As in the CSRA/MSL code, the StepLR epoch counter starts at the first epoch (warm-up
-    epochs included): with step 4, the rate drops ×γ after epochs 4, 8, …
-    """
-    warm_iters = spec.warmup_epochs * iters_per_epoch
-    warm = min(1.0, (iteration + 1) / warm_iters) if warm_iters > 0 else 1.0
-    epoch = iteration // iters_per_epoch
-    return warm * spec.lr_gamma ** (epoch // spec.lr_step)
-
-
 def configure_determinism(device: torch.device) -> None:
+    """Deterministic kernels on a CPU; cuDNN autotuning on a GPU. The arithmetic (TF32 or
+    not) is the run's precision's: benchmark.train.precision."""
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
 
 
 def train_sampler(dataset, spec: RunSpec, epoch: int):
@@ -168,6 +159,7 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
     device = ddp.local_device(ctx.torch_device())
     configure_determinism(device)
+    configure_precision(spec.precision, device)
     seed_everything(spec.seed)
     batch = per_rank_batch(spec)
     main = ddp.is_main()
@@ -200,9 +192,8 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         weight_decay=spec.weight_decay,
     )
     iters_per_epoch = math.ceil(math.ceil(len(train_set) / ddp.world_size()) / batch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda it: lr_factor(it, iters_per_epoch, spec)
-    )
+    # Read from the fresh groups, before a resumed optimizer state brings its last rates.
+    schedule = WarmupStepLR.for_run(spec, optimizer, iters_per_epoch)
     pool = None
     if spec.method == "msl":
         pool = load_pool(
@@ -222,7 +213,6 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         saved = checkpoint.load(last_path)
         ddp.unwrap(model).load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"])
         state = {k: saved.get(k, state[k]) for k in state}
         log.info("resuming %s from epoch %d/%d", spec.name, state["epoch"], spec.epochs)
@@ -247,7 +237,7 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
             model,
             loader,
             optimizer,
-            scheduler,
+            schedule,
             spec,
             device,
             pool,
@@ -334,7 +324,6 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
                 "rng": rng_state(),
                 **state,
             },
@@ -361,6 +350,7 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         "per_rank_batch": batch,
         "world_size": ddp.world_size(),
         "sync_bn": ctx.sync_bn and ddp.world_size() > 1,
+        "precision": precision_record(spec.precision, device),
         **graphs.record(),
     }
 
@@ -374,7 +364,7 @@ def train_one_epoch(
     model,
     loader,
     optimizer,
-    scheduler,
+    schedule: WarmupStepLR,
     spec: RunSpec,
     device: torch.device,
     pool,
@@ -405,14 +395,14 @@ def train_one_epoch(
         keep = None if pool is None else pool.sample(len(images), mask_gen).to(device)
         step = partial(
             _forward_backward, model, optimizer, images, keep, labels, spec.fused,
-            spec.clean_loss_weight,
+            spec.clean_loss_weight, spec.precision,
         )  # fmt: skip
         if graphs is None:
             loss = step()
         else:
             loss = graphs.run("train", len(images), step, ddp.unwrap(model))
+        schedule.apply(optimizer, epoch, iteration)
         optimizer.step()
-        scheduler.step()
         value = loss.item()
         if not math.isfinite(value):
             raise NonFiniteLoss(epoch + 1, iteration + 1)
@@ -423,10 +413,10 @@ def train_one_epoch(
 
 
 def _forward_backward(
-    model, optimizer, images, keep, labels, fused: bool, clean_loss_weight: float
+    model, optimizer, images, keep, labels, fused: bool, clean_loss_weight: float, precision: str
 ) -> torch.Tensor:
     """The part of a step that touches the model (what CUDA graphs capture); the loss."""
-    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=images.is_cuda):
+    with autocast(precision, images.device):
         if keep is None:
             loss, _ = supervised_step_loss(model, images, labels)
             loss = loss * clean_loss_weight  # 1 except in the loss-scale control

@@ -33,6 +33,7 @@ from benchmark.spec import (
     BUCKETS,
     DATASET_CLASSES,
     NORMALIZATIONS,
+    PRECISIONS,
     SEED_SUFFIX,
     ModelEvalSpec,
     split_condition,
@@ -51,6 +52,8 @@ from benchmark.train.inference import (
     write_predictions,
 )
 from benchmark.train.job_context import JobContext, device_name
+from benchmark.train.precision import autocast, configure_precision
+from benchmark.train.precision import record as precision_record
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,6 +114,7 @@ class ModelEvaluation:
     compile: dict[str, str | None]
     prepared: dict[str, Any] | None  # what the prepare step returned
     device: str
+    precision: dict[str, Any]  # asked and computed (benchmark.train.precision.record)
 
     def value(self, condition: str, metric: str = "mAP") -> float:
         """One number, e.g. ``value("high", "mAP")``: Table 6's setting with the first seed."""
@@ -191,6 +195,7 @@ class ModelEvaluation:
             "examples": self.examples,
             "eval_samples_per_s": samples * len(self.seconds) / total if total else 0.0,
             "timings": {"per_condition_s": self.seconds},
+            "precision": self.precision,
             **self.compile,
         }
 
@@ -245,6 +250,7 @@ def evaluate_model(
     num_workers: int = 0,
     cache_dir: str | Path | None = None,
     tie_order: str | None = None,
+    precision: str | None = None,
     compile_mode: str | None = "none",
     skip_bad: bool = False,
     prepare: Prepare | None = None,
@@ -266,9 +272,12 @@ def evaluate_model(
     ``masks``: the NVIDIA irregular-mask test folder the paper used; None or ``"procedural"``
     draws the suite's procedural stand-in (SPEC §1.2). ``cache_dir`` keeps the mask pools and
     annotation parses between calls. ``tie_order``: how AP ranks tied scores (default: the
-    paper profile's). ``compile_mode``: ``none`` (eager), ``auto`` (CUDA graphs on CUDA) or a
-    torch.compile mode; speed only. ``prepare(model, device)`` runs once on the device before
-    anything is scored (BatchNorm re-estimation, say); what it returns is recorded.
+    paper profile's). ``precision``: the arithmetic, ``fp32``, ``tf32`` (TF32 allowed for CUDA
+    matmuls and cuDNN convolutions; fp32 elsewhere) or ``bf16`` autocast (default: the paper
+    profile's, tf32; benchmark.train.precision); part of the result's identity.
+    ``compile_mode``: ``none`` (eager), ``auto`` (CUDA graphs on CUDA) or a torch.compile mode;
+    speed only. ``prepare(model, device)`` runs once on the device before anything is scored
+    (BatchNorm re-estimation, say), at ``precision``; what it returns is recorded.
     ``model_id`` names the weights in the result (default: a digest of the state dict).
     """
     if not isinstance(model, torch.nn.Module):
@@ -283,6 +292,9 @@ def evaluate_model(
     tie_order = get_profile("paper").tie_order if tie_order is None else tie_order
     if tie_order not in TIE_ORDERS:
         raise UserError(f"tie_order: unknown {tie_order!r} (choose from {', '.join(TIE_ORDERS)})")
+    precision = get_profile("paper").precision if precision is None else precision
+    if precision not in PRECISIONS:
+        raise UserError(f"precision: unknown {precision!r} (choose from {', '.join(PRECISIONS)})")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size: must be a positive integer, got {batch_size!r}")
     seeds = _mask_seeds(mask_seeds)
@@ -303,11 +315,16 @@ def evaluate_model(
     )
     test_set = load_split(dataset, data_root, img_size, normalize, ctx)
     run_on = ddp.local_device(ctx.torch_device())
-    check_logits(model.to(run_on), test_set, run_on)
+    configure_precision(precision, run_on)
+    with autocast(precision, run_on):  # every pass at the evaluation's precision
+        check_logits(model.to(run_on), test_set, run_on)
     model, graphs = prepare_model(
         model, ctx, run_on, max(1, batch_size // ddp.world_size()), ddp.world_size()
     )
-    prepared = prepare(model, run_on) if prepare is not None else None
+    prepared = None
+    if prepare is not None:
+        with autocast(precision, run_on):  # train-mode passes, as the run trained
+            prepared = prepare(model, run_on)
     spec = ModelEvalSpec(
         name=name or type(model).__name__,
         model=model_id or state_digest(model),
@@ -319,6 +336,7 @@ def evaluate_model(
         mask_seed=seeds[0],
         mask_source=source,
         tie_order=tie_order,
+        precision=precision,
     )
     ids = prediction_ids(test_set)
     rows, predictions, per_class, seconds = [], {}, {}, {}
@@ -340,7 +358,7 @@ def evaluate_model(
 
         start = time.perf_counter()
         probs, targets, indices, _ = predict_test_set(
-            model, test_set, batch_size, ctx, run_on, keep_fn, graphs
+            model, test_set, batch_size, ctx, run_on, precision, keep_fn, graphs
         )
         seconds[condition] = time.perf_counter() - start
         predictions[condition] = named_predictions(probs, targets, indices, ids)
@@ -371,6 +389,7 @@ def evaluate_model(
         compile=graphs.record(),
         prepared=prepared,
         device=device_name(run_on),
+        precision=precision_record(precision, run_on),
     )
 
 

@@ -40,6 +40,47 @@ def test_csra_matches_the_formula_for_every_head_count(num_heads):
     torch.testing.assert_close(head(x).double(), expected, rtol=1e-5, atol=1e-5)
 
 
+def authors_order(x, class_weights, temperatures, lam):
+    """SPEC §1.8's operation order in fp32, as the authors' code computes it: per head a 1×1
+    conv, the scores divided by the class weights' norm, ``base + λ·att``; the heads' logits
+    added to 0 one after the other."""
+    logit = 0.0
+    for weight, t in zip(class_weights, temperatures, strict=True):
+        norm = torch.norm(weight, dim=1, keepdim=True).transpose(0, 1)  # 1×C×1×1
+        score = (torch.nn.functional.conv2d(x, weight) / norm).flatten(2)
+        base = torch.mean(score, dim=2)
+        if math.isinf(t):
+            att = torch.max(score, dim=2)[0]
+        else:
+            att = torch.sum(score * torch.softmax(score * t, dim=2), dim=2)
+        logit = logit + (base + lam * att)
+    return logit
+
+
+@pytest.mark.parametrize("num_heads", [1, 2, 4, 6, 8])
+def test_csra_is_bit_equal_to_the_authors_operation_order(num_heads):
+    """Same function is not enough: other orders round differently in fp32, and training drifts
+    from the authors' from the first step. Logits and the gradients of every head weight and of
+    the features must be equal bit for bit."""
+    torch.manual_seed(num_heads)
+    head = CSRAHead(in_dim=64, num_classes=20, num_heads=num_heads, lam=0.4)
+    weights = [head.heads[i].weight for i in range(num_heads)]
+    x = torch.randn(4, 64, 7, 9, requires_grad=True)
+    ours = head(x)
+    theirs = authors_order(x, weights, TEMPERATURES[num_heads], 0.4)
+    assert ours.dtype == torch.float32 and torch.equal(ours, theirs)
+    up = torch.randn_like(ours)
+    grads_ours = torch.autograd.grad(ours, [x, *weights], up)
+    grads_theirs = torch.autograd.grad(theirs, [x, *weights], up)
+    for a, b in zip(grads_ours, grads_theirs, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_csra_keeps_the_published_parameter_names():
+    head = CSRAHead(in_dim=8, num_classes=3, num_heads=6, lam=0.4)
+    assert [name for name, _ in head.named_parameters()] == [f"heads.{i}.weight" for i in range(6)]
+
+
 def test_csra_weight_order_follows_temperatures():
     # Give each head's class vectors a different direction: only the infinite-temperature head
     # (the last one) must produce the max-pooled attention term.

@@ -80,6 +80,9 @@ def test_json_has_every_figure_positive_and_finite(tiny_result):
     assert tiny_result["torch"] == torch.__version__
     assert all(len(v) == 2 for v in tiny_result["timings_s"].values())
     assert "mfu_msl" not in tiny_result  # no peak on a CPU unless --peak-tflops names one
+    # the default is the paper profiles' tf32, which a CPU computes in strict fp32 (and says so)
+    assert tiny_result["precision"]["requested"] == "tf32"
+    assert tiny_result["precision"]["computed"] == "fp32"
 
 
 def test_ratios_are_computed_from_the_reported_timings(tiny_result):
@@ -100,6 +103,7 @@ def test_ratios_are_computed_from_the_reported_timings(tiny_result):
 def test_text_output_names_each_figure_and_its_target(tiny_result):
     text = _table(tiny_result, TARGETS)
     assert "MSL / supervised" in text and "COCO val scale" in text
+    assert "precision tf32 (computed as fp32)" in text
     assert text.count("≤ ") == len(TARGETS)
 
 
@@ -121,6 +125,9 @@ def test_peak_table_and_mfu():
     assert peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert peak_tflops("NVIDIA H100 PCIe") == 756.0
     assert peak_tflops("NVIDIA H200") == 989.0
+    # MFU is read against the peak of the arithmetic that ran: TF32 at half bf16's rate
+    assert peak_tflops("NVIDIA H100 80GB HBM3", "tf32") == 494.5
+    assert peak_tflops("NVIDIA A100-SXM4-80GB", "fp32") == 19.5
     assert peak_tflops("Some Future GPU") is None
     assert mfu(494.5e12, 1.0, 989.0) == pytest.approx(0.5)
 

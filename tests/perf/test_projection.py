@@ -3,6 +3,7 @@ arithmetic (hand-computed here), and the paper plan projects without gaps."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,13 @@ from benchmark.perf.projection import Throughput, project
 from benchmark.spec import EvalSpec
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-RESNET = Throughput(("resnet101", "csra", 448), msl=200.0, supervised=400.0, eval=1000.0)
-VIT_L = Throughput(("vit_large_patch16_224", "csra", 224), msl=150.0, supervised=300.0, eval=800.0)
+RESNET = Throughput(
+    ("resnet101", "csra", 448), msl=200.0, supervised=400.0, eval=1000.0, precision="tf32"
+)
+VIT_L = Throughput(
+    ("vit_large_patch16_224", "csra", 224), msl=150.0, supervised=300.0, eval=800.0,
+    precision="tf32",
+)  # fmt: skip
 COUNTS = {"voc2007": (6000, 3000), "coco2014": (60000, 30000), "wider": (1, 1)}
 
 
@@ -69,3 +75,14 @@ def test_the_paper_plan_projects_every_run_and_names_a_missing_family(registry):
         project(list(plan.runs.values()), [], [RESNET])
     with pytest.raises(ValueError, match="packing_gain"):
         project([], [], [RESNET], packing_gain=0)
+
+
+def test_the_projection_says_which_precision_its_rates_assume(registry):
+    paper = build_plan(registry, registry.select("all"), PlanOptions(profile="paper"))
+    out = project(list(paper.runs.values()), list(paper.evals.values()), [RESNET, VIT_L])
+    assert out["precision"] == "tf32" and out["runs_compute_at"] == ["tf32"]
+    bf16 = [dataclasses.replace(m, precision="bf16") for m in (RESNET, VIT_L)]
+    assumed = project(list(paper.runs.values()), [], bf16)
+    assert assumed["precision"] == "bf16" and assumed["runs_compute_at"] == ["tf32"]
+    with pytest.raises(ValueError, match="several precisions"):
+        project(list(paper.runs.values()), [], [RESNET, bf16[1]])

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import math
+import re
 import socket
 import time
 from pathlib import Path
@@ -206,6 +207,28 @@ def test_report_shows_published_checkpoints(evaluated):
     assert "↳ published csra_voc07_resnetcut_h1_95.2.pth, stand-in" in table6
     html = (out / "report.html").read_text()
     assert "Table 6 rebuilt from published files" in html and "↳ published msl_c_voc.pth" in html
+
+
+def test_a_published_file_is_evaluated_and_reported_at_a_stated_precision(evaluated):
+    """An evaluation is identified by its precision (the profile's, or --precision): a bf16
+    evaluation of the same file is another evaluation, and a report at one precision never
+    shows the other's numbers."""
+    folder = evaluated["folder"]
+    done = {p.parent.name for p in (folder / "results" / "smoke").glob("*/result.json")}
+    result = _results(folder)["msl-c-voc"][1]
+    assert result["spec"]["run"]["precision"] == "fp32"  # smoke's
+    assert result["precision"] == {"requested": "fp32", "computed": "fp32"}
+    code, out, err = _run(*evaluated["args"], "--precision", "bf16", "--dry-run")
+    assert code == 0, err
+    planned = set(re.findall(r"\[([0-9a-f]{12})\]", out))
+    assert len(planned) == 2 and not planned & done
+    report = folder / "report-bf16"
+    args = ["report", "--profile", "smoke", "--precision", "bf16", "--out", str(report)]
+    assert main([*args, "--no-figures", "--format", "md"]) == 0
+    text = (report / "report.md").read_text()
+    assert "- **Precision:** bf16 — bf16 autocast: a speed choice, not the paper protocol's" in text
+    section = text.split("## Published checkpoints", 1)[1].split("\n## ", 1)[0]
+    assert "No published checkpoint has been evaluated" in section and "| measured " not in section
 
 
 @pytest.fixture

@@ -116,6 +116,18 @@ def test_dry_run_prints_the_plan_without_running(workdir, capsys):
     assert re.search(r"total training: [\d.,]+ TMACs; about \d+ (s|min|h) on the 2-core", out)
 
 
+def test_dry_run_says_which_precision_the_gpu_estimate_assumes(workdir, capsys):
+    """The committed H100 figures were measured at bf16; the paper profile trains at tf32."""
+    assert main(["run", "t4.*.voc2007", "--profile", "paper", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "; precision tf32; " in out
+    assert "bf16 figures for runs at tf32: tf32 is not measured on a GPU yet, expect longer" in out
+    assert (
+        main(["run", "t4.*.voc2007", "--profile", "paper", "--precision", "bf16", "--dry-run"]) == 0
+    )
+    assert "(batch 6, eager; bf16 as measured)" in capsys.readouterr().out
+
+
 def _metrics(results_dir: Path) -> dict:
     (path,) = results_dir.glob("*/result.json")
     data = json.loads(path.read_text())
