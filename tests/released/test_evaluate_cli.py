@@ -261,12 +261,13 @@ def test_a_users_checkpoint_of_a_registered_run(workdir):
         ([], "give a release selector"),
         (["released", "--checkpoint", "x.pth"], "give either a release selector or --checkpoint"),
         (["--checkpoint", "x.pth"], "--checkpoint needs --like"),
-        (["released", "--mask-seeds", "0,0"], "--mask-seeds: seeds must be distinct"),
+        (["released", "--mask-seeds", "0,0"], "--mask-seeds 0,0: seed 0 given more than once"),
         (["nope-*"], "matches no release"),
-        (["--checkpoint", "x.pth", "--like", "voc-nope"], "--like: no run named 'voc-nope'"),
+        (["--checkpoint", "x.pth", "--like", "voc-nope"], "--like voc-nope: no run, evaluation"),
     ],
 )
 def test_bad_flags_fail_before_any_work(workdir, args, message):
+    (workdir / "x.pth").write_bytes(b"")  # a file, so that the flags after it are read
     code, _, err = _run(*args)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (workdir / "results").exists()
@@ -275,6 +276,8 @@ def test_bad_flags_fail_before_any_work(workdir, args, message):
 def test_the_profile_is_inferred_from_the_results_folder_as_in_every_verb(evaluated, capsys):
     """No --profile: `evaluate` reads the profile off the results folder, as run/status do."""
     results = evaluated["folder"] / "results" / "smoke"
-    code = main(["evaluate", "released", "--dry-run", "--results-dir", str(results)])
+    weights = evaluated["folder"] / "weights"
+    code = main(["evaluate", "released", "--dry-run", "--results-dir", str(results),
+                 "--weights-root", str(weights)])  # fmt: skip
     assert code == 0
     assert "profile smoke: inferred from the results in" in capsys.readouterr().err
