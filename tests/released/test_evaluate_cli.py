@@ -126,6 +126,11 @@ def test_evaluate_released_scores_present_files_and_names_absent_ones(evaluated)
     print(f"evaluate released (2 files, smoke data, 9 conditions): {evaluated['seconds']:.1f} s")
     assert "msl-c-coco: absent" in out and "msl_c_coco.pth" in out
     assert "csra-coco-vitl16-448-86.5: unmapped" in out
+    # the closing hint is the command to type, naming the folder the results are in
+    assert out.rstrip().splitlines()[-1] == (
+        "results in results/smoke; `benchmark report --profile smoke --results-dir "
+        "results/smoke` shows them"
+    )
     results = _results(folder)
     assert set(results) == set(PRESENT)
 
@@ -253,6 +258,61 @@ def test_a_users_checkpoint_of_a_registered_run(workdir):
     code, _, err = _run(*mine, "coco-resnetcut-csra", "--dry-run")
     assert code == 2 and "unexpected key(s)" not in err and "shape(s) differ" in err
     assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "like", ["voc-resnetcut-csra", "voc-resnetcut-csra-masked", "t6.csra-resnet-cut.voc2007"]
+)
+def test_like_takes_the_names_list_shows(workdir, like, capsys):
+    """`benchmark list table6` shows evaluation names in its run column: each of them, a run
+    name and a cell id, reads as the run whose model the file is (the same evaluation)."""
+    write_published(workdir / "weights")
+    mine = ["--checkpoint", str(workdir / "weights" / "msl_c_voc.pth"), "--dry-run"]
+    code, out, err = _run(*mine, "--like", like)
+    assert code == 0, err
+    assert "voc-resnetcut-csra@msl_c_voc.pth [" in out
+    assert main(["list", "table6", "--profile", "smoke"]) == 0
+    assert "voc-resnetcut-csra-masked" in capsys.readouterr().out
+
+
+def test_like_with_a_typo_lists_the_close_names(workdir):
+    (workdir / "x.pth").write_bytes(b"")
+    code, _, err = _run("--checkpoint", "x.pth", "--like", "voc-resnetcut-csra-maskd")
+    assert code == 2 and err.count("\n") == 1
+    assert "--like voc-resnetcut-csra-maskd: no run, evaluation or cell of that name" in err
+    assert "close: voc-resnetcut-csra-masked" in err
+
+
+@pytest.mark.parametrize("weights", [None, "empty"])
+def test_released_with_no_file_present_fails_saying_where_it_looked(workdir, weights):
+    folder = workdir / "weights"
+    folder.mkdir()
+    args = ["released"] + (["--weights-root", str(folder)] if weights else [])
+    code, out, err = _run(*args)
+    assert code == 2 and err.count("\n") == 1
+    where = f"under --weights-root {folder}" if weights else "(no --weights-root given"
+    assert err.startswith(f"benchmark: error: no published file of 'released' found {where}")
+    assert "msl-c-voc: absent" in out and not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "content,says",
+    [
+        (
+            b"epoch 3, mAP 91.2\n",
+            "not a PyTorch checkpoint: a text file (it starts with 'epoch 3, mAP')",
+        ),
+        (b"", "not a PyTorch checkpoint: an empty file"),
+    ],
+)
+def test_a_file_that_is_no_checkpoint_says_what_it_is(workdir, content, says):
+    path = workdir / "notes.pth"
+    path.write_bytes(content)
+    code, _, err = _run("--checkpoint", str(path), "--like", "voc-resnetcut-csra", "--dry-run")
+    assert (
+        code == 2
+        and err == f"benchmark: error: {path}: {says}, where torch.save writes a zip archive\n"
+    )
 
 
 @pytest.mark.parametrize(
