@@ -1,4 +1,5 @@
-"""Classification heads on a B×D×h×w feature map: the plain linear head and CSRA (SPEC §1.3, §1.5).
+"""Classification heads on a B×D×h×w feature map: the plain linear head and CSRA
+(docs/spec.md §1.3, §1.5).
 
 Both return logits in fp32 so that the losses downstream never see bf16 rounding.
 """

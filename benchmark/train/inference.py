@@ -256,8 +256,8 @@ def score_predictions(
     indices: np.ndarray,
     spec: RunSpec,
 ) -> dict:
-    """SPEC §3's metrics and the small/occluded breakdown of one set of test predictions, with
-    tied scores ranked as the run's profile says (paper: the authors' order;
+    """docs/spec.md §3's metrics and the small/occluded breakdown of one set of test predictions,
+    with tied scores ranked as the run's profile says (paper: the authors' order;
     benchmark.scoring.metrics)."""
     return score_test_predictions(
         probs, targets, instances, indices, get_profile(spec.profile).tie_order

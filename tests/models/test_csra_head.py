@@ -15,7 +15,7 @@ TEMPERATURES = {
 
 
 def csra_formula(x, class_weights, temperatures, lam):
-    """SPEC §1.3 written out in float64: s_k = x_k·m/‖m‖, logit = mean + λ·att, heads summed."""
+    """docs/spec.md §1.3 in float64: s_k = x_k·m/‖m‖, logit = mean + λ·att, heads summed."""
     feats = x.double().flatten(2)  # B×D×N
     total = 0.0
     for weight, t in zip(class_weights, temperatures, strict=True):

@@ -107,7 +107,7 @@ def evaluated(tmp_path_factory):
 
 
 def independent_probs(state, images, num_heads=1, lam=0.1):
-    """timm's test_resnet layer4 filled from the file, then SPEC §1.3's CSRA, in float64."""
+    """timm's test_resnet layer4 filled from the file, then docs/spec.md §1.3's CSRA, in float64."""
     net = timm.create_model("test_resnet", num_classes=0).eval()
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("classifier.")})
     with torch.no_grad():
