@@ -114,9 +114,7 @@ def results_from(args: argparse.Namespace) -> Results:
     if experiments is not None:
         existing_folder(experiments, "--experiments")
     given = args.results_dir
-    if given is not None:
-        existing_folder(given, "--results-dir", must_exist=False)
-    profile = _profile(args.profile, given)
+    profile = _profile(args.profile, given)  # a file reads as holding no results
     folder = given if given is not None else Path("results") / profile
     existing_folder(folder, "--results-dir", must_exist=False)
     if args.epochs is not None and args.epochs < 1:
