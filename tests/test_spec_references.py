@@ -1,6 +1,6 @@
 """Every reference to the specification points to a document in the repository (issue 24,
-item 10): `docs/spec.md §N.N`, whose section exists, never a bare "SPEC §1.8" that no reader
-of the repository can open."""
+item 10): `docs/spec.md §N.N`, whose section exists, never the bare name of a file that no
+reader of the repository can open."""
 
 from __future__ import annotations
 

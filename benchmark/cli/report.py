@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.cli.hints import note_other_profiles
+from benchmark.cli.hints import command, note_other_profiles
 from benchmark.cli.settings import (
     Results,
     add_cache_flag,
@@ -61,8 +61,9 @@ class ReportSettings:
         results = results_from(args)
         if not iter_result_files(results.folder):
             raise UserError(
-                f"no results in {results.folder}: nothing to report (run `benchmark run` "
-                "first, or point --results-dir at a folder of results)"
+                f"no results in {results.folder}: nothing to report "
+                f"({command('run', results, args.selector)} writes them there, or point "
+                "--results-dir at a folder of results)"
             )
         out = args.out if args.out is not None else Path("reports") / results.profile
         writable_folder(out, "--out")

@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ from benchmark.errors import UserError
 from benchmark.experiment.plan import PlanOptions, check_seeds
 from benchmark.experiment.profiles import PROFILES, get_profile
 from benchmark.spec import PRECISIONS
-from benchmark.store.results import profiles_in, seeds_in
+from benchmark.store.results import probe_write, profiles_in, seeds_in
 
 if TYPE_CHECKING:
     from benchmark.train.job_context import JobContext
@@ -310,9 +309,7 @@ def writable_folder(folder: Path, flag: str) -> Path:
         where = "is a file" if existing == folder else f"{existing} is a file"
         raise UserError(f"{flag} {folder}: {where}, not a folder")
     try:
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".benchmark-probe.")
-        os.close(fd)
-        os.unlink(probe)
+        probe_write(existing)
     except OSError as exc:
         raise UserError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None
     return folder
