@@ -107,3 +107,26 @@ def test_negative_workers_are_refused(verb, tmp_path, capsys):
                  "--results-dir", str(tmp_path / "r")])  # fmt: skip
     assert code == 2
     assert _error(capsys) == "benchmark: error: --workers: must be 0 or more, got -1"
+
+
+def test_claims_checks_the_recipe_rules_baselines_once(tmp_path, monkeypatch, capsys):
+    """`benchmark claims` on mini prints the recipe rule's baseline checks that measuring the
+    claims already made: one pass over the baselines' results, not two."""
+    import benchmark.claims.measurement as measurement
+    import benchmark.claims.recipe_rule as recipe_rule
+
+    calls = []
+    real = recipe_rule.check_baselines
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipe_rule, "check_baselines", counted)
+    monkeypatch.setattr(measurement, "check_baselines", counted)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    assert main(["claims", "t6.*", "--profile", "mini", "--results-dir", str(folder),
+                 "--resamples", "10"]) == 0  # fmt: skip
+    assert "recipe rule" in capsys.readouterr().out
+    assert len(calls) == 1
