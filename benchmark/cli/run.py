@@ -143,9 +143,9 @@ class ExecutorSettings:
         )  # fmt: skip
 
     def build(self, results_dir: Path):
-        """The executor (they import torch: only when running)."""
+        """The executor; each imports torch, so they are imported here, when running."""
         if self.kind == "slurm":
-            from benchmark.launch.slurm import SlurmExecutor  # torch, as above
+            from benchmark.launch.slurm import SlurmExecutor
 
             return SlurmExecutor(
                 folder=results_dir / ".slurm",
@@ -158,10 +158,10 @@ class ExecutorSettings:
                 runs_per_job=self.runs_per_gpu,
             )
         if self.nproc > 1:
-            from benchmark.launch.torchrun import TorchrunExecutor  # torch, as above
+            from benchmark.launch.torchrun import TorchrunExecutor
 
             return TorchrunExecutor(self.nproc)
-        from benchmark.launch.local import LocalExecutor  # torch, as above
+        from benchmark.launch.local import LocalExecutor
 
         return LocalExecutor(self.runs_per_gpu, results_dir / ".pack")
 
