@@ -271,7 +271,7 @@ def score_test_predictions(
     indices: np.ndarray,
     tie_order: str,
 ) -> dict:
-    """SPEC §3's metrics and the small/occluded breakdown, AP ranking tied scores in
+    """docs/spec.md §3's metrics and the small/occluded breakdown, AP ranking tied scores in
     ``tie_order``."""
     scores = score(probs, targets, tie_order).to_dict()
     scores.update(breakdown(probs, targets, instances, indices, tie_order))

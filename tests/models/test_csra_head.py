@@ -41,7 +41,7 @@ def test_csra_matches_the_formula_for_every_head_count(num_heads):
 
 
 def authors_order(x, class_weights, temperatures, lam):
-    """SPEC §1.8's operation order in fp32, as the authors' code computes it: per head a 1×1
+    """docs/spec.md §1.8's operation order in fp32, as the authors' code computes it: per head a 1×1
     conv, the scores divided by the class weights' norm, ``base + λ·att``; the heads' logits
     added to 0 one after the other."""
     logit = 0.0
