@@ -88,7 +88,7 @@ def test_the_inferred_profile_is_not_written_back_into_the_arguments(tmp_path, c
     [
         ("0,0,0", "--seeds 0,0,0: seed 0 given more than once"),
         ("0,1,1", "--seeds 0,1,1: seed 1 given more than once"),
-        ("-1", "--seeds -1: seeds are 0 or more"),
+        ("-1", "--seeds -1: seeds are whole numbers ≥ 0, got -1"),
         ("0,x", "--seeds: expected comma-separated integers, got '0,x'"),
     ],
 )
