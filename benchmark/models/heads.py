@@ -34,9 +34,9 @@ class CSRAHead(nn.Module):
 
     Computed in the authors' operation order (docs/spec.md §1.8), which fixes the fp32 rounding:
     one conv per head, the scores divided by the weight's norm after the conv, ``base + λ·att``
-    per head, and the heads' logits added one after the other to 0. (Normalising the weights first, or one
-    conv over all heads, is the same function with other rounding: training drifts from the
-    authors' from the first step.)
+    per head, and the heads' logits added one after the other to 0. (Normalising the weights
+    first, or one conv over all heads, is the same function with other rounding: training drifts
+    from the authors' from the first step.)
 
     The per-head class weights, each (C, D, 1, 1) in temperature order, are the head's only
     parameters (``heads.{i}.weight``); callers and published checkpoints rely on that.
