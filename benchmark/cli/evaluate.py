@@ -191,4 +191,4 @@ def _print_summary(plan, releases, results: Results) -> None:
         rows.append([ev.name, fmt(reported), fmt(clean[0]) if clean else "—", high_text, "done"])
     headers = ["evaluation", "reported mAP", "clean mAP", "Table 6 setting mAP", "status"]
     print(tabulate(rows, headers=headers, disable_numparse=True))
-    print(f"results in {results.folder}; {command('report', results)} shows them")
+    print(f"results in {results.folder}; {command('report', results, all_seeds=True)} shows them")

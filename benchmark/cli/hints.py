@@ -3,28 +3,21 @@ and profile it needs, and notes when a selection reads as all pending for a like
 
 from __future__ import annotations
 
-import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmark.cli.settings import Results
+from benchmark.experiment.plan import command_line
 from benchmark.store.results import profiles_in
 
 
-def command(verb: str, results: Results, *extra: str) -> str:
-    """``benchmark VERB … --profile P --results-dir D`` in backticks: the command as typed,
-    naming the folder, profile, seeds, epochs and masks it must read (a bare `benchmark
-    status` would read results/<default profile> of wherever it is typed, at other hashes)."""
-    plan = results.plan
-    words = ["benchmark", verb, *extra, "--profile", plan.profile]
-    words += ["--results-dir", str(results.folder)]
-    if not plan.held_seeds and plan.seeds != (0,):
-        words += ["--seeds", ",".join(map(str, plan.seeds))]
-    if plan.epochs is not None:
-        words += ["--epochs", str(plan.epochs)]
-    if plan.masks_root is not None:
-        words += ["--masks-root", str(plan.masks_root)]
-    return f"`{shlex.join(words)}`"
+def command(verb: str, results: Results, *words: str, all_seeds: bool = False) -> str:
+    """The command to type next, in backticks, naming the folder, profile, seeds, epochs,
+    precision and masks it needs (benchmark.experiment.plan.command_line); ``all_seeds``: a
+    reading verb's default of every seed the folder holds."""
+    options = replace(results.plan, held_seeds=True) if all_seeds else results.plan
+    return f"`{command_line(verb, words, options, results.folder)}`"
 
 
 def note_other_profiles(results: Results, statuses: list[str]) -> None:

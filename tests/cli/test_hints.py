@@ -18,11 +18,16 @@ def test_a_hint_is_the_command_to_type_with_its_folder(tmp_path):
 
     folder = tmp_path / "my results"
     plain = Results(None, folder, PlanOptions("mini"))
-    assert command("status", plain) == f"`benchmark status --profile mini --results-dir '{folder}'`"
-    shaped = Results(None, folder, PlanOptions("smoke", seeds=(0, 1), epochs=3))
+    assert command("status", plain) == (
+        f"`benchmark status --profile mini --seeds 0 --results-dir '{folder}'`"
+    )
+    assert command("report", plain, all_seeds=True) == (
+        f"`benchmark report --profile mini --results-dir '{folder}'`"
+    )
+    shaped = Results(None, folder, PlanOptions("smoke", (0, 1), 3, precision="bf16"))
     assert command("run", shaped, "t4.*", "--rerun-stale") == (
-        f"`benchmark run 't4.*' --rerun-stale --profile smoke --results-dir '{folder}' "
-        "--seeds 0,1 --epochs 3`"
+        f"`benchmark run 't4.*' --rerun-stale --profile smoke --seeds 0,1 --results-dir "
+        f"'{folder}' --epochs 3 --precision bf16`"
     )
 
 
@@ -50,6 +55,7 @@ def test_status_of_an_existing_folder_adds_no_note(tmp_path, capsys):
 @pytest.mark.parametrize("threads,says", [(1, "1 thread,"), (2, "2 threads,")])
 def test_perf_counts_threads_in_english(threads, says):
     result = {"model": "resnet101", "img_size": 224, "batch": 6, "device_name": "cpu",
-              "device": "cpu", "torch": "2.x", "threads": threads, "repeats": 5}  # fmt: skip
+              "device": "cpu", "torch": "2.x", "threads": threads, "repeats": 5,
+              "precision": {"requested": "fp32", "computed": "fp32"}}  # fmt: skip
     head = _table(result, TARGETS).splitlines()[0]
     assert says in head and f"{threads} threads," not in head.replace(says, "")
