@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import build_parser, main
-from benchmark.cli.options import add_cache_option, cache_dir
+from benchmark.cli.settings import add_cache_flag, cache_from
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HELP = "$BENCHMARK_CACHE or .cache/benchmark"
@@ -28,13 +28,15 @@ def test_every_verb_states_the_same_cache_default(verb: list[str], capsys) -> No
 
 def test_the_cache_folder_is_resolved_once(tmp_path: Path, monkeypatch) -> None:
     parser = argparse.ArgumentParser()
-    add_cache_option(parser)
+    add_cache_flag(parser)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BENCHMARK_CACHE", raising=False)
-    assert cache_dir(parser.parse_args([])) == Path(".cache/benchmark")
+    assert cache_from(parser.parse_args([])) == Path(".cache/benchmark")
     monkeypatch.setenv("BENCHMARK_CACHE", str(tmp_path / "env"))
-    assert cache_dir(parser.parse_args([])) == tmp_path / "env"
+    assert cache_from(parser.parse_args([])) == tmp_path / "env"
     flag = ["--cache-dir", str(tmp_path / "flag")]
-    assert cache_dir(parser.parse_args(flag)) == tmp_path / "flag"
+    assert cache_from(parser.parse_args(flag)) == tmp_path / "flag"
+    assert not list(tmp_path.iterdir()), "resolving the cache folder wrote something"
 
 
 @pytest.fixture

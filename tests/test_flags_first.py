@@ -78,8 +78,9 @@ def test_report_on_a_missing_or_empty_folder_says_it_found_no_results(make, tmp_
                  "--no-figures", "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 2
     assert _error(capsys) == (
-        f"benchmark: error: no results in {folder}: nothing to report (run `benchmark run` "
-        "first, or point --results-dir at a folder of results)"
+        f"benchmark: error: no results in {folder}: nothing to report (`benchmark run all "
+        f"--profile smoke --results-dir {folder}` writes them there, or point --results-dir at a "
+        "folder of results)"
     )
     assert not (tmp_path / "out").exists()
 

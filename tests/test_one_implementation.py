@@ -40,14 +40,13 @@ def _code_lines(text: str) -> list[tuple[int, str]]:
 CONCERNS = {
     "the cache folder's setting and default (resolved once at the command line)": (
         r"BENCHMARK_CACHE|\.cache/benchmark|\.cache\"|Path\.home\(\)",
-        {"benchmark/cli/options.py"},
+        {"benchmark/cli/settings.py"},
     ),
     "atomic file writes (temp file, fsync, rename)": (
         r"\bos\.replace\(|mkstemp\(|NamedTemporaryFile\(|\bfsync\(",
         {
             "benchmark/store/results.py",  # the one writer
             "benchmark/launch/lock.py",  # a lock take-over renames a lock file, not data
-            "benchmark/launch/preflight.py",  # a probe file that is never renamed
             "benchmark/train/job_context.py",  # a whole synthetic tree renamed into place
             "benchmark/train/checkpoint.py",  # an unreadable checkpoint set aside
         },

@@ -125,7 +125,7 @@ def test_paper_synth_trains_a_paper_sized_model_for_one_tiny_epoch(registry, tmp
 
 def test_mini_finds_its_committed_weights_without_a_weights_flag(monkeypatch, tmp_path):
     from benchmark.cli import build_parser
-    from benchmark.cli.options import job_context, plan_options
+    from benchmark.cli.run import RunSettings
 
     monkeypatch.delenv("BENCHMARK_WEIGHTS", raising=False)
     monkeypatch.chdir(tmp_path)  # found from the package, not from the working folder
@@ -133,4 +133,4 @@ def test_mini_finds_its_committed_weights_without_a_weights_flag(monkeypatch, tm
         args = build_parser().parse_args(
             ["run", "all", "--profile", profile, "--results-dir", str(tmp_path / "r")]
         )
-        assert job_context(args, plan_options(args)).weights_root == expected
+        assert RunSettings.from_args(args).job.weights_root == expected

@@ -31,7 +31,7 @@ def test_forty_cells_with_paper_values(registry):
 
 def test_shared_run_has_one_identity(registry):
     plan = build_plan(registry, registry.cells, PlanOptions("paper"))
-    assert len(plan.runs) == 28  # SPEC §5: 14 VOC, 10 COCO, 4 WIDER
+    assert len(plan.runs) == 28  # docs/spec.md §5: 14 VOC, 10 COCO, 4 WIDER
     same = {plan.cell_hashes[c][0] for c in ("t2.resnet-cut-msl.voc2007", "t5.msl-c-high.voc2007")}
     assert len(same) == 1
     t6 = plan.evals[plan.cell_hashes["t6.msl.voc2007"][0]]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.claims.claim_registry import Claim, Side, side_run, side_target
-from benchmark.claims.recipe_rule import check_baselines, untestable_reasons
+from benchmark.claims.recipe_rule import BaselineCheck, check_baselines, untestable_reasons
 from benchmark.claims.verdicts import MIN_SEEDS, consistent_with, seeded_verdict, verdict
 from benchmark.errors import DataError
 from benchmark.experiment.plan import Plan, PlanOptions, check_seeds, run_command
@@ -220,10 +220,15 @@ def find_predictions(results_dir: Path, spec_hash: str, key: str) -> Found:
 
 
 def measure_claims(
-    registry: Registry, claims: list[Claim], results_dir: str | Path, options: MeasureOptions
+    registry: Registry,
+    claims: list[Claim],
+    results_dir: str | Path,
+    options: MeasureOptions,
+    checks: list[BaselineCheck] | None = None,
 ) -> list[ClaimResult]:
     """Every claim, measured where both sides have per-image predictions for some seed. A claim
-    a damaged predictions file touches is *damaged* (the others are measured as usual)."""
+    a damaged predictions file touches is *damaged* (the others are measured as usual).
+    ``checks``: the recipe rule's baseline checks when the caller has them (else made here)."""
     results_dir = Path(results_dir)
     cache: dict[tuple[str, str], Found] = {}
 
@@ -240,7 +245,8 @@ def measure_claims(
     replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
     results = [_measure(claim, options, fetch, replicates, repair) for claim in claims]
     results = _with_expected_seeds(results, options)
-    checks = check_baselines(registry, results_dir, options)
+    if checks is None:
+        checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
     untestable = untestable_reasons(sides, checks)
     return [

@@ -1,8 +1,11 @@
-"""The `benchmark` command: one module per verb (parse, call, print); shared flags in `options`.
+"""The `benchmark` command: one module per verb (parse, resolve, call, print); the flags
+several verbs share, and the frozen settings they resolve to, in `settings`.
 
-A UserError (bad file, field or flag) becomes one line on stderr and exit status 2.
-Verb modules import only argparse-level code at the top, so `benchmark list` and
-`benchmark report` stay light; each handler imports what its verb needs.
+A UserError (bad file, field or flag) becomes one line on stderr and exit status 2; so does an
+operating-system error on a named path that slipped past the checks at the edge (a folder that
+turned read-only mid-way), never a traceback. Verb modules import only argparse-level code at
+the top, so `benchmark list` and `benchmark report` stay light; each handler imports what its
+verb needs.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import os
 import sys
 
+from benchmark import __version__
 from benchmark.cli import (
     check,
     claims,
@@ -48,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchmark", description="Reproduce the MSL paper's Tables 1-6 (WACV 2024)."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for module in VERBS:
         module.register(verbs)
@@ -61,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as exc:
         print(f"benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user named: a bug, shown in full
+            raise
+        print(f"benchmark: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("benchmark: interrupted", file=sys.stderr)

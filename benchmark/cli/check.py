@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from benchmark.cli.options import add_common, results_dir
+from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.experiment.profiles import PROFILES
 from benchmark.experiment.registry import Registry, load_registry
 from benchmark.store.predictions import listed_damage
@@ -13,13 +14,23 @@ from benchmark.store.results import iter_result_files, read_result
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("check", help="validate the registry and every result file")
-    add_common(p)
+    add_results_flags(p)
     p.set_defaults(func=cmd_check)
 
 
+@dataclass(frozen=True)
+class CheckSettings:
+    results: Results
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CheckSettings:
+        return cls(results_from(args))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    folder = results_dir(args)
-    registry = load_registry(args.experiments)
+    s = CheckSettings.from_args(args)
+    folder = s.results.folder
+    registry = load_registry(s.results.experiments)
     unknown = unknown_backbones(registry)
     for line in unknown:
         print(f"BAD {line}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, plan_options, results_dir
+from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.errors import UserError
 
 CHECKPOINTS = ("best", "last", "val_best")
@@ -16,7 +17,7 @@ CHECKPOINTS = ("best", "last", "val_best")
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
-        "claims", help="the paper's claims: paired differences, 95 % intervals and verdicts"
+        "claims", help="the paper's claims: paired differences, 95 %% intervals and verdicts"
     )
     p.add_argument(
         "selector",
@@ -24,7 +25,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="all",
         help="all | table4 | a glob over claim ids (t4.*, control.*) (default: all)",
     )
-    add_common(p, seeds_from_results=True)
+    add_results_flags(p, seeds="held")
     p.add_argument("--json", action="store_true", help="one JSON object per claim")
     p.add_argument(
         "--resamples",
@@ -42,7 +43,26 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_claims)
 
 
+@dataclass(frozen=True)
+class ClaimsSettings:
+    selector: str
+    results: Results
+    json: bool
+    resamples: int  # bootstrap replicates
+    checkpoint: str  # the epoch a training side is read at
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ClaimsSettings:
+        from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES  # numpy and scipy: this verb
+
+        resamples = DEFAULT_RESAMPLES if args.resamples is None else args.resamples
+        if resamples < 1:
+            raise UserError(f"--resamples: must be at least 1, got {resamples}")
+        return cls(args.selector, results_from(args), args.json, resamples, args.checkpoint)
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
+    s = ClaimsSettings.from_args(args)
     from benchmark.claims.claim_registry import load_claims, select_claims
     from benchmark.claims.measurement import measure_claims
     from benchmark.claims.recipe_rule import check_baselines
@@ -50,24 +70,19 @@ def cmd_claims(args: argparse.Namespace) -> int:
     from benchmark.report.claims_section import HEADERS, row, rule_text, untestable_text
     from benchmark.report.claims_section import measure_options as to_measure_options
     from benchmark.report.regime_section import grid, recipe_regime
-    from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
 
-    resamples = DEFAULT_RESAMPLES if args.resamples is None else args.resamples
-    if resamples < 1:
-        raise UserError(f"--resamples: must be at least 1, got {resamples}")
-    registry = load_registry(args.experiments)
-    claims = select_claims(load_claims(registry), args.selector)
-    options = to_measure_options(
-        plan_options(args), checkpoint=args.checkpoint, resamples=resamples
-    )
-    results = measure_claims(registry, claims, results_dir(args), options)
-    if args.json:
+    registry = load_registry(s.results.experiments)
+    claims = select_claims(load_claims(registry), s.selector)
+    options = to_measure_options(s.results.plan, checkpoint=s.checkpoint, resamples=s.resamples)
+    checks = check_baselines(registry, s.results.folder, options)  # once: measuring reads them
+    results = measure_claims(registry, claims, s.results.folder, options, checks)
+    if s.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
     print(tabulate([row(r) for r in results], headers=list(HEADERS), disable_numparse=True))
     print()
     print(rule_text(results).replace("**", ""))
-    regime = recipe_regime(options.profile, check_baselines(registry, results_dir(args), options))
+    regime = recipe_regime(options.profile, checks)
     if regime is not None:  # the profile's recipe rule (mini): which baselines pass it
         print(f"\n{regime.caption}")
         for table in regime.tables:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, existing_folder, plan_options, results_dir
+from benchmark.cli.settings import Results, add_results_flags, existing_folder, results_from
 from benchmark.errors import UserError
 from benchmark.experiment.registry import load_registry
 from benchmark.report.compare import RANKING_TOLERANCE, THRESHOLD_TOLERANCE, compare_results
@@ -20,7 +21,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "compare", help="compare your results with the committed ones, within the tolerance"
     )
     p.add_argument("selector", nargs="?", default="all")
-    add_common(p)
+    add_results_flags(p)
     p.add_argument(
         "--against",
         type=Path,
@@ -31,28 +32,42 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+@dataclass(frozen=True)
+class CompareSettings:
+    selector: str
+    results: Results  # mine
+    against: Path  # the reference: --against, else the committed results/<profile>/
+    json: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CompareSettings:
+        results = results_from(args)
+        against = args.against if args.against is not None else Path("results") / results.profile
+        existing_folder(against, "--against")
+        if results.folder.resolve() == against.resolve():
+            raise UserError(
+                f"--results-dir and --against are both {results.folder}: give the folder of "
+                "your results with --results-dir"
+            )
+        return cls(args.selector, results, against, args.json)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    options = plan_options(args)
-    mine = results_dir(args)
-    reference = args.against if args.against is not None else Path("results") / options.profile
-    existing_folder(reference, "--against")
-    if mine.resolve() == reference.resolve():
-        raise UserError(
-            f"--results-dir and --against are both {mine}: give the folder of your results "
-            "with --results-dir"
-        )
-    registry = load_registry(args.experiments)
-    found = compare_results(registry, args.selector, options, mine, reference)
-    if args.json:
+    s = CompareSettings.from_args(args)
+    mine, reference, options = s.results.folder, s.against, s.results.plan
+    registry = load_registry(s.results.experiments)
+    found = compare_results(registry, s.selector, options, mine, reference)
+    if s.json:
         print(json.dumps(
             {"differences": [{**d.__dict__, "delta": d.delta, "within": d.within}
-                             for d in found.differences], "missing": found.missing},
+                             for d in found.differences],
+             "missing": found.missing, "broken": found.broken},
             indent=2,
         ))  # fmt: skip
-        return 1 if found.outside else 0
-    if not found.differences:
+        return 1 if found.failed else 0
+    if not found.differences and not found.broken:
         raise UserError(
-            f"no cell of {args.selector!r} has a finished result in both {mine} and {reference} "
+            f"no cell of {s.selector!r} has a finished result in both {mine} and {reference} "
             f"(profile {options.profile})"
         )
     rows = [
@@ -62,9 +77,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for d in found.differences
     ]  # fmt: skip
     headers = ["cell", "seed", "metric", "mine", "reference", "diff", "tolerance", ""]
-    print(tabulate(rows, headers=headers, disable_numparse=True))
+    if rows:
+        print(tabulate(rows, headers=headers, disable_numparse=True))
     for cell, why in found.missing.items():
         print(f"not compared: {cell}: {why}")
+    for cell, why in found.broken.items():
+        print(f"BROKEN {cell}: {why}")
     kernels = {d.same_kernels for d in found.differences}
     if None in kernels:
         print(
@@ -72,9 +90,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "existed): the cross-processor tolerance applies to them"
         )
     outside = found.outside
+    broken = (
+        f"; {len(found.broken)} cell(s) with an invalid or failed result (BROKEN above), "
+        "counted as failures"
+        if found.broken
+        else ""
+    )
     print(
         f"{len(found.differences) - len(outside)} of {len(found.differences)} value(s) within "
         f"tolerance (same CPU kernels: identical; otherwise ±{RANKING_TOLERANCE:.1f} mAP, "
-        f"±{THRESHOLD_TOLERANCE:.1f} CP/CR/CF1/OP/OR/OF1; docs/mini.md, Reproducibility)"
+        f"±{THRESHOLD_TOLERANCE:.1f} CP/CR/CF1/OP/OR/OF1; docs/mini.md, Reproducibility)" + broken
     )
-    return 1 if outside else 0
+    return 1 if found.failed else 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from benchmark.cli.options import add_cache_option, cache_dir
+from benchmark.cli.settings import add_cache_flag, cache_from, writable_folder
 from benchmark.data.layout import DATASETS, SPLITS
 from benchmark.errors import UserError
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--root", required=True, type=Path, help="folder holding the dataset")
     stats.add_argument("--split", required=True, choices=SPLITS)
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    add_cache_option(stats)
+    add_cache_flag(stats)
     stats.set_defaults(func=cmd_stats)
 
     verify = verbs.add_parser(
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--size", type=int, default=448, help="mask size in pixels (448)")
     masks.add_argument("--json", action="store_true")
     masks.add_argument("--gallery", type=Path, metavar="OUT.png", help="draw a grid of masks")
-    add_cache_option(masks)
+    add_cache_flag(masks)
     masks.set_defaults(func=cmd_masks)
 
     synth = verbs.add_parser("synth", help="write a synthetic tree in the official layout")
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     from benchmark.data.stats import dataset_stats  # the loaders import torch: this verb only
 
-    stats = dataset_stats(args.dataset, args.root, args.split, cache_dir(args))
+    stats = dataset_stats(args.dataset, args.root, args.split, cache_from(args))
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -95,7 +95,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_masks(args: argparse.Namespace) -> int:
     from benchmark.data.masks import load_pool, pool_stats  # torch: this verb only
 
-    pool = load_pool(args.pool, args.size, args.source, cache_dir=cache_dir(args))
+    if args.gallery is not None:
+        writable_folder(args.gallery.parent, "--gallery")
+    pool = load_pool(args.pool, args.size, args.source, cache_dir=cache_from(args))
     stats = pool_stats(pool)
     if args.gallery is not None:
         draw_gallery(pool.keep.numpy(), pool.ratios.numpy(), args.gallery, title=args.pool)
@@ -110,6 +112,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from benchmark.data.synthetic import read_marker, synthesize  # PIL scene drawing: this verb
 
+    writable_folder(args.out, "--out")
     test_images = args.images if args.test_images is None else args.test_images
     root = synthesize(args.dataset, args.out, args.images, test_images, args.size, args.seed)
     marker = read_marker(root)

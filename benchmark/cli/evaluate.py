@@ -9,23 +9,29 @@ Launching imports torch, so the handler imports `benchmark.launch` when called.
 from __future__ import annotations
 
 import argparse
+import difflib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from benchmark.cli.options import (
-    add_compile_option,
-    add_execution_options,
-    add_profile_options,
-    check_device,
-    job_context,
-    masks_root,
-    profile,
+from benchmark.cli.hints import command
+from benchmark.cli.settings import (
+    Results,
+    add_compile_flag,
+    add_execution_flags,
+    add_results_flags,
+    job_from,
+    parse_seeds,
+    readable_file,
+    results_from,
 )
 from benchmark.errors import UserError
-from benchmark.experiment.plan import PlanOptions
-from benchmark.experiment.profiles import get_profile
-from benchmark.experiment.registry import load_registry
+from benchmark.experiment.registry import Registry, load_registry
+
+if TYPE_CHECKING:
+    from benchmark.train.job_context import JobContext
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -40,57 +46,82 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", type=Path, default=None, help="a checkpoint file of yours")
     p.add_argument(
-        "--like", default=None, help="with --checkpoint: the registry run whose model it fits"
+        "--like",
+        default=None,
+        help="with --checkpoint: the registry run (or evaluation, or cell) whose model it fits, "
+        "as `benchmark list` shows it",
     )
-    add_profile_options(p)
+    add_results_flags(p, seeds="none")
     p.add_argument(
         "--mask-seeds",
         default="0,1,2",
         help="mask seeds: the first draws every masked condition, each further one draws "
         "Table 6's setting again, for its spread (default: 0,1,2)",
     )
-    add_execution_options(p, "folder holding the published files (default: $BENCHMARK_WEIGHTS)")
-    add_compile_option(p, "; speed only, not part of an evaluation's identity")
+    add_execution_flags(p, "folder holding the published files (default: $BENCHMARK_WEIGHTS)")
+    add_compile_flag(p, "; speed only, not part of an evaluation's identity")
     p.add_argument("--force", action="store_true", help="discard existing results and rerun")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
-    p.set_defaults(func=cmd_evaluate, skip_bad=False, sync_bn=False)
+    p.set_defaults(func=cmd_evaluate)
 
 
-def parse_mask_seeds(text: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(s) for s in str(text).split(",") if s.strip() != "")
-    except ValueError:
-        raise UserError(f"--mask-seeds: expected comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UserError("--mask-seeds: give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise UserError(f"--mask-seeds: seeds must be distinct, got {text!r}")
-    return seeds
+@dataclass(frozen=True)
+class EvaluateSettings:
+    selector: str | None  # released, or a glob over release ids
+    checkpoint: Path | None  # a file of the user's (with like)
+    like: str | None
+    results: Results
+    job: JobContext
+    mask_seeds: tuple[int, ...]
+    force: bool
+    dry_run: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EvaluateSettings:
+        if args.selector is None and args.checkpoint is None:
+            raise UserError(
+                "give a release selector (released, or a glob over release ids) or --checkpoint "
+                "FILE --like RUN"
+            )
+        if args.selector is not None and args.checkpoint is not None:
+            raise UserError("give either a release selector or --checkpoint, not both")
+        if args.checkpoint is not None and args.like is None:
+            raise UserError("--checkpoint needs --like RUN: the registry run whose model it fits")
+        if args.like is not None and args.checkpoint is None:
+            raise UserError("--like goes with --checkpoint FILE")
+        checkpoint = args.checkpoint and readable_file(args.checkpoint, "--checkpoint")
+        mask_seeds = parse_seeds(args.mask_seeds, "--mask-seeds")
+        results = results_from(args)
+        job = job_from(args, results)
+        return cls(
+            args.selector, checkpoint, args.like, results, job, mask_seeds, args.force,
+            args.dry_run,
+        )  # fmt: skip
 
 
-def _check_flags(args: argparse.Namespace) -> tuple[int, ...]:
-    if args.selector is None and args.checkpoint is None:
-        raise UserError(
-            "give a release selector (released, or a glob over release ids) or --checkpoint FILE "
-            "--like RUN"
-        )
-    if args.selector is not None and args.checkpoint is not None:
-        raise UserError("give either a release selector or --checkpoint, not both")
-    if args.checkpoint is not None and args.like is None:
-        raise UserError("--checkpoint needs --like RUN: the registry run whose model it fits")
-    if args.like is not None and args.checkpoint is None:
-        raise UserError("--like goes with --checkpoint FILE")
-    get_profile(profile(args))  # --profile, or the one of the results in --results-dir
-    check_device(args.device)
-    return parse_mask_seeds(args.mask_seeds)
-
-
-def _options(args: argparse.Namespace) -> PlanOptions:
-    return PlanOptions(args.profile, (0,), None, masks_root(args), precision=args.precision)
+def like_run(registry: Registry, name: str) -> str:
+    """--like: a run's name, or what `benchmark list` shows for a cell — an evaluation's name
+    (Table 6) or the cell id — read as the run whose model it is; else the close names."""
+    if name in registry.runs:
+        return name
+    if name in registry.evaluations:
+        return registry.evaluations[name]["run"]
+    cell = next((c for c in registry.cells if c.id == name), None)
+    if cell is not None and cell.run is not None:
+        return cell.run
+    if cell is not None and cell.evaluation is not None:
+        return registry.evaluations[cell.evaluation]["run"]
+    known = [*registry.runs, *registry.evaluations]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; close: {', '.join(close)}" if close else ""
+    raise UserError(
+        f"--like {name}: no run, evaluation or cell of that name{hint} (`benchmark list all` "
+        "shows them in its run column)"
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    mask_seeds = _check_flags(args)  # every flag checked before any file is read
+    s = EvaluateSettings.from_args(args)  # every flag checked before any file is read
     from benchmark.experiment.releases import known_layouts, load_releases
     from benchmark.launch.release_jobs import (  # torch: only when evaluating
         ReleasePlan,
@@ -98,36 +129,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plan_releases,
     )
 
-    registry = load_registry(args.experiments)
+    registry = load_registry(s.results.experiments)
     releases = load_releases(registry)
-    options = _options(args)
-    ctx = job_context(args, options)
-    if args.checkpoint is not None:
+    options = s.results.plan
+    if s.checkpoint is not None:
+        run = like_run(registry, s.like)
         ev = plan_checkpoint(
-            registry, args.checkpoint, args.like, options, mask_seeds, known_layouts(releases)
+            registry, s.checkpoint, run, options, s.mask_seeds, known_layouts(releases)
         )
         plan = ReleasePlan(evals=[ev])
     else:
-        selected = releases.select(args.selector)
-        plan = plan_releases(registry, releases, selected, options, ctx.weights_root, mask_seeds)
+        selected = releases.select(s.selector)
+        weights = s.job.weights_root
+        plan = plan_releases(registry, releases, selected, options, weights, s.mask_seeds)
     for release, path in plan.absent:
         print(f"{release.id}: absent ({path} not found; {release.origin})")
     for release in plan.unmapped:
         print(f"{release.id}: unmapped ({release.unmapped})")
     for ev in plan.evals:
         print(f"{ev.name} [{ev.hash}]: {ev.checkpoint_file}; {len(ev.conditions)} conditions")
-    if args.dry_run or not plan.evals:
-        if not plan.evals:
-            print("no file to evaluate")
+    if not plan.evals:
+        where = (
+            f"under --weights-root {s.job.weights_root}"
+            if s.job.weights_root is not None
+            else "(no --weights-root given, and $BENCHMARK_WEIGHTS is not set)"
+        )
+        raise UserError(
+            f"no published file of {s.selector!r} found {where}: nothing to evaluate (the "
+            "README's 'Check the paper from the published weights' lists each file and where "
+            "it is published)"
+        )
+    if s.dry_run:
         return 0
     from benchmark.launch.release_jobs import evaluate_releases
 
-    statuses = evaluate_releases(plan, ctx, options, force=args.force)
-    _print_summary(plan, releases, ctx.results_dir)
+    statuses = evaluate_releases(plan, s.job, options, force=s.force)
+    _print_summary(plan, releases, s.results)
     return 1 if "failed" in statuses else 0
 
 
-def _print_summary(plan, releases, folder: Path) -> None:
+def _print_summary(plan, releases, results: Results) -> None:
     # Here, not at the top: the report package draws with matplotlib, which no other verb
     # needs at start-up.
     from benchmark.report.published_section import condition_values, mean_std
@@ -136,7 +177,7 @@ def _print_summary(plan, releases, folder: Path) -> None:
 
     rows = []
     for ev in plan.evals:
-        loaded = load_result(folder, ev.hash)
+        loaded = load_result(results.folder, ev.hash)
         data = loaded.data if loaded.problem is None else None
         release = releases.releases.get(ev.name)
         reported = release.reported.get("mAP") if release else None
@@ -150,8 +191,4 @@ def _print_summary(plan, releases, folder: Path) -> None:
         rows.append([ev.name, fmt(reported), fmt(clean[0]) if clean else "—", high_text, "done"])
     headers = ["evaluation", "reported mAP", "clean mAP", "Table 6 setting mAP", "status"]
     print(tabulate(rows, headers=headers, disable_numparse=True))
-    print(f"results in {folder}; `benchmark report --profile {plan_profile(plan)}` shows them")
-
-
-def plan_profile(plan) -> str:
-    return plan.evals[0].run.profile
+    print(f"results in {results.folder}; {command('report', results, all_seeds=True)} shows them")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
+from benchmark.cli.hints import note_other_profiles
+from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.experiment.plan import build_plan, cell_status
 from benchmark.experiment.registry import load_registry
 
@@ -16,17 +18,29 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("list", help="list registry cells with the paper's values and status")
     p.add_argument("selector", nargs="?", default="all")
     p.add_argument("--json", action="store_true")
-    add_common(p)
+    add_results_flags(p)
     p.set_defaults(func=cmd_list)
 
 
+@dataclass(frozen=True)
+class ListSettings:
+    selector: str
+    results: Results
+    json: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ListSettings:
+        return cls(args.selector, results_from(args), args.json)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    registry = load_registry(args.experiments)
-    cells = registry.select(args.selector)
-    plan = build_plan(registry, cells, plan_options(args))
+    s = ListSettings.from_args(args)
+    registry = load_registry(s.results.experiments)
+    cells = registry.select(s.selector)
+    plan = build_plan(registry, cells, s.results.plan)
     rows = []
     for cell in cells:
-        status = cell_status(registry, cell, plan, results_dir(args))
+        status = cell_status(registry, cell, plan, s.results.folder)
         hashes = plan.cell_hashes[cell.id]
         rows.append(
             {
@@ -42,10 +56,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "metrics": status["metrics"],
             }
         )
-    hint_other_profiles(
-        results_dir(args), args.profile, [r["status"] for r in rows if r["runnable"]]
-    )
-    if args.json:
+    note_other_profiles(s.results, [r["status"] for r in rows if r["runnable"]])
+    if s.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = [

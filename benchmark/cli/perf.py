@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_cache_option, add_compile_option, cache_dir
+from benchmark.cli.settings import add_cache_flag, add_compile_flag, cache_from
 from benchmark.errors import UserError
 from benchmark.spec import PRECISIONS
 
@@ -49,7 +49,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=None,
         help="untimed rounds first (default: 1 on CPU, 3 on CUDA)",
     )
-    add_compile_option(p)
+    add_compile_flag(p)
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -69,7 +69,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=192,
         help="synthetic VOC images read per data-pipeline pass",
     )
-    add_cache_option(p)
+    add_cache_flag(p)
     p.add_argument(
         "--parts",
         default="steps,data,metrics",
@@ -113,7 +113,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         precision=args.precision,
         peak_tflops=args.peak_tflops,
         data_images=args.data_images,
-        cache_dir=cache_dir(args),
+        cache_dir=cache_from(args),
         parts=parts,
     )
     result = measure_performance(options)
@@ -139,7 +139,8 @@ def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
         f"{result['model']} + CSRA, {result['img_size']} px, batch {result['batch']}, "
         f"{result['device_name']} ({result['device']}), "
         f"precision {_precision_text(result['precision'])}, torch {result['torch']}, "
-        f"{result['threads']} threads, median of {result['repeats']}"
+        f"{result['threads']} thread{'s' if result['threads'] != 1 else ''}, median of "
+        f"{result['repeats']}"
     )
     return head + "\n" + tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_cache_option, cache_dir
+from benchmark.cli.settings import add_cache_flag, cache_from, writable_folder
 from benchmark.errors import UserError
 from benchmark.experiment.profiles import get_profile
 
@@ -35,7 +35,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backbones", default=None, help="comma-separated subset of the mini backbones (all)"
     )
-    add_cache_option(p)  # the corpus is cached there, under pretrain/
+    add_cache_flag(p)  # the corpus is cached there, under pretrain/
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_pretrain)
 
@@ -53,8 +53,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             raise UserError(f"{flag}: must be at least 1, got {value}")
     if args.lr is not None and not args.lr > 0:
         raise UserError(f"--lr: must be positive, got {args.lr}")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out}: exists and is not a folder")
+    writable_folder(args.out, "--out")
+    cache = cache_from(args)
 
     from benchmark.models.mini import MINI_BACKBONES
 
@@ -79,7 +79,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         lr_resnet=args.lr,
         lr_vit=args.lr,
     )
-    cache = cache_dir(args)
     progress = not args.no_progress
     start = time.perf_counter()
     size, seed = recipe.img_size, recipe.corpus_seed

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.cli.options import (
-    add_cache_option,
-    add_common,
-    cache_dir,
-    hint_other_profiles,
-    plan_options,
-    results_dir,
+from benchmark.cli.hints import command, note_other_profiles
+from benchmark.cli.settings import (
+    Results,
+    add_cache_flag,
+    add_results_flags,
+    cache_from,
+    results_from,
+    writable_folder,
 )
 from benchmark.errors import UserError
 from benchmark.experiment.registry import load_registry
@@ -30,7 +32,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default="all",
         help="all | table4 | a glob over cell ids (default: all)",
     )
-    add_common(p, seeds_from_results=True)
+    add_results_flags(p, seeds="held")
     p.add_argument(
         "--format",
         action="append",
@@ -39,12 +41,37 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="md | csv | latex | html; repeat or comma-separate (default: md)",
     )
     p.add_argument("--out", type=Path, default=None, help="default: reports/<profile>/")
-    add_cache_option(p)
+    add_cache_flag(p)
     p.add_argument("--no-figures", action="store_true", help="tables and appendices only")
     p.set_defaults(func=cmd_report)
 
 
-def parse_formats(values: list[str] | None) -> list[str]:
+@dataclass(frozen=True)
+class ReportSettings:
+    selector: str
+    results: Results
+    formats: tuple[str, ...]
+    out: Path  # --out, else reports/<profile>/; checked writable
+    figures: bool
+    cache_dir: Path | None  # mask pools for the figures (None with --no-figures)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ReportSettings:
+        formats = parse_formats(args.format)
+        results = results_from(args)
+        if not iter_result_files(results.folder):
+            raise UserError(
+                f"no results in {results.folder}: nothing to report "
+                f"({command('run', results, args.selector)} writes them there, or point "
+                "--results-dir at a folder of results)"
+            )
+        out = args.out if args.out is not None else Path("reports") / results.profile
+        writable_folder(out, "--out")
+        cache = None if args.no_figures else cache_from(args)
+        return cls(args.selector, results, formats, out, not args.no_figures, cache)
+
+
+def parse_formats(values: list[str] | None) -> tuple[str, ...]:
     # The report's modules load pandas and matplotlib: imported when this verb runs, not when
     # every verb registers (the same for build_report below).
     from benchmark.report.formats import RENDERERS
@@ -54,38 +81,28 @@ def parse_formats(values: list[str] | None) -> list[str]:
         if fmt not in RENDERERS:
             choices = ", ".join(RENDERERS)
             raise UserError(f"--format: unknown format {fmt!r} (choose from {choices})")
-    return list(dict.fromkeys(chosen)) or list(DEFAULT_FORMATS)
+    return tuple(dict.fromkeys(chosen)) or DEFAULT_FORMATS
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    s = ReportSettings.from_args(args)
     from benchmark.report.formats import write_report  # the same
     from benchmark.report.report_builder import (
         build_report,  # pandas, matplotlib: see parse_formats
     )
 
-    formats = parse_formats(args.format)
-    registry = load_registry(args.experiments)
-    options = plan_options(args)
-    folder = results_dir(args)
-    if not iter_result_files(folder):
-        raise UserError(
-            f"no results in {folder}: nothing to report (run `benchmark run` first, or point "
-            "--results-dir at a folder of results)"
-        )
+    registry = load_registry(s.results.experiments)
     report = build_report(
         registry,
-        folder,
-        options,
-        selector=args.selector,
-        figures=not args.no_figures,
-        cache_dir=cache_dir(args),
+        s.results.folder,
+        s.results.plan,
+        selector=s.selector,
+        figures=s.figures,
+        cache_dir=s.cache_dir,
     )
     cells = [t.frame.drop_duplicates("cell") for t in report.tables]
-    hint_other_profiles(
-        folder, options.profile, [s for f in cells for s in f["status"] if s != "cited"]
-    )
-    out = args.out if args.out is not None else Path("reports") / options.profile
-    for path in write_report(report, out, formats):
+    note_other_profiles(s.results, [st for f in cells for st in f["status"] if st != "cited"])
+    for path in write_report(report, s.out, s.formats):
         print(path)
     skipped = [f for f in report.figures if f.png is None]
     for figure in skipped:

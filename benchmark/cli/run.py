@@ -7,18 +7,20 @@ itself stays light for the other verbs.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from benchmark.cli.options import (
-    add_common,
-    add_compile_option,
-    add_execution_options,
-    check_device,
-    job_context,
-    plan_options,
-    results_dir,
+from benchmark.cli.hints import command
+from benchmark.cli.settings import (
+    Results,
+    add_compile_flag,
+    add_execution_flags,
+    add_results_flags,
+    job_from,
+    results_from,
 )
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
@@ -26,6 +28,9 @@ from benchmark.experiment.plan import build_plan
 from benchmark.experiment.profiles import get_profile
 from benchmark.experiment.registry import load_registry
 from benchmark.store.results import is_done
+
+if TYPE_CHECKING:
+    from benchmark.train.job_context import JobContext
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -35,8 +40,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="all | table4 | a glob over cell ids (t4.*) | claims:GLOB (what those claims "
         "need, controls included: claims:control.*)",
     )
-    add_common(p)
-    add_execution_options(p, "folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)")
+    add_results_flags(p)
+    add_execution_flags(p, "folder of pretrained weight files (default: $BENCHMARK_WEIGHTS)")
     p.add_argument(
         "--skip-bad",
         action="store_true",
@@ -68,7 +73,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "checked against the node's memory in the job). auto (default): as many as fit in the "
         "GPU's free memory by a measured per-run footprint (at most 8); 1 on a CPU and on Slurm",
     )
-    add_compile_option(p, "; speed only, not part of a run's identity")
+    add_compile_flag(p, "; speed only, not part of a run's identity")
     p.add_argument(
         "--executor",
         choices=("local", "slurm"),
@@ -103,37 +108,82 @@ def _runs_per_gpu(text: str) -> int | str:
     return int(text)
 
 
-def _executor(args: argparse.Namespace):
-    # Executors import torch: only when running (the other verbs import this module).
-    if args.nproc < 1:
-        raise UserError("--nproc must be at least 1")
-    runs_per_gpu = args.runs_per_gpu
-    if runs_per_gpu not in (1, "auto") and args.nproc > 1:
-        raise UserError(
-            f"--runs-per-gpu {runs_per_gpu}: only with --nproc 1 (a torchrun run holds its GPUs)"
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where runs execute: --executor, --nproc, --runs-per-gpu and the Slurm flags."""
+
+    kind: str  # local | slurm
+    nproc: int
+    runs_per_gpu: int | str  # K, or auto (local only: Slurm takes an explicit K)
+    partition: str | None
+    gpus_per_run: int | None
+    time_min: int
+    slurm_args: tuple[str, ...]
+    wait: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ExecutorSettings:
+        if args.nproc < 1:
+            raise UserError(f"--nproc: must be at least 1, got {args.nproc}")
+        runs_per_gpu = args.runs_per_gpu
+        if runs_per_gpu not in (1, "auto") and args.nproc > 1:
+            raise UserError(
+                f"--runs-per-gpu {runs_per_gpu}: only with --nproc 1 (a torchrun run holds its "
+                "GPUs)"
+            )
+        if args.executor == "slurm" and runs_per_gpu == "auto":
+            runs_per_gpu = 1  # K is sized where the GPU is: Slurm takes an explicit K
+        if args.time < 1:
+            raise UserError(f"--time: must be at least 1 minute, got {args.time}")
+        if args.gpus_per_run is not None and args.gpus_per_run < 0:
+            raise UserError(f"--gpus-per-run: must be 0 or more, got {args.gpus_per_run}")
+        return cls(
+            args.executor, args.nproc, runs_per_gpu, args.partition, args.gpus_per_run,
+            args.time, tuple(args.slurm_arg), args.wait,
+        )  # fmt: skip
+
+    def build(self, results_dir: Path):
+        """The executor; each imports torch, so they are imported here, when running."""
+        if self.kind == "slurm":
+            from benchmark.launch.slurm import SlurmExecutor
+
+            return SlurmExecutor(
+                folder=results_dir / ".slurm",
+                nproc=self.nproc,
+                partition=self.partition,
+                gpus_per_run=self.gpus_per_run,
+                time_min=self.time_min,
+                extra=list(self.slurm_args),
+                wait=self.wait,
+                runs_per_job=self.runs_per_gpu,
+            )
+        if self.nproc > 1:
+            from benchmark.launch.torchrun import TorchrunExecutor
+
+            return TorchrunExecutor(self.nproc)
+        from benchmark.launch.local import LocalExecutor
+
+        return LocalExecutor(self.runs_per_gpu, results_dir / ".pack")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    selector: str
+    results: Results
+    job: JobContext  # where every job reads and writes, and on what device
+    executor: ExecutorSettings
+    force: bool
+    rerun_stale: bool
+    dry_run: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunSettings:
+        results = results_from(args)
+        job = job_from(args, results)
+        executor = ExecutorSettings.from_args(args)
+        return cls(
+            args.selector, results, job, executor, args.force, args.rerun_stale, args.dry_run
         )
-    if args.executor == "slurm" and runs_per_gpu == "auto":
-        runs_per_gpu = 1  # K is sized where the GPU is: Slurm takes an explicit K (checked in-job)
-    if args.executor == "slurm":
-        from benchmark.launch.slurm import SlurmExecutor  # torch, as above
-
-        return SlurmExecutor(
-            folder=results_dir(args) / ".slurm",
-            nproc=args.nproc,
-            partition=args.partition,
-            gpus_per_run=args.gpus_per_run,
-            time_min=args.time,
-            extra=args.slurm_arg,
-            wait=args.wait,
-            runs_per_job=runs_per_gpu,
-        )
-    if args.nproc > 1:
-        from benchmark.launch.torchrun import TorchrunExecutor  # torch, as above
-
-        return TorchrunExecutor(args.nproc)
-    from benchmark.launch.local import LocalExecutor  # torch, as above
-
-    return LocalExecutor(runs_per_gpu, results_dir(args) / ".pack")
 
 
 def print_estimate(plan, results: Path) -> None:
@@ -200,27 +250,28 @@ def _claims_plan(registry, selector: str, options):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    s = RunSettings.from_args(args)
     from benchmark.launch.runner import execute_plan  # torch: only when running
 
-    check_device(args.device)
-    registry = load_registry(args.experiments)
-    options = plan_options(args)
-    if args.selector.startswith(CLAIMS_PREFIX):
-        plan = _claims_plan(registry, args.selector[len(CLAIMS_PREFIX) :], options)
+    registry = load_registry(s.results.experiments)
+    options = s.results.plan
+    if s.selector.startswith(CLAIMS_PREFIX):
+        plan = _claims_plan(registry, s.selector[len(CLAIMS_PREFIX) :], options)
         cells = [registry.cell(cell_id) for cell_id in plan.cell_hashes]
     else:
-        cells = registry.select(args.selector)
+        cells = registry.select(s.selector)
         plan = build_plan(registry, cells, options)
-    ctx = job_context(args, options)
+    folder = s.results.folder
     print(
         f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
         f"evaluation(s); profile {options.profile}; precision {', '.join(plan.precisions())}; "
-        f"results in {ctx.results_dir}"
+        f"results in {folder}"
     )
-    if args.dry_run:
-        print_estimate(plan, ctx.results_dir)
+    if s.dry_run:
+        print_estimate(plan, folder)
         return 0
-    if "tf32" in plan.precisions() and ctx.torch_device().type == "cpu" and args.nproc == 1:
+    on_cpu = s.job.torch_device().type == "cpu"
+    if "tf32" in plan.precisions() and on_cpu and s.executor.nproc == 1:
         print(
             "note: precision tf32 allows TF32 on NVIDIA Ampere and later GPUs; on this CPU it "
             "computes in strict fp32 (each result records computed: fp32)"
@@ -236,13 +287,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
-    outcome = execute_plan(
-        plan, ctx, _executor(args), force=args.force, rerun_stale=args.rerun_stale
-    )
+    executor = s.executor.build(folder)
+    outcome = execute_plan(plan, s.job, executor, force=s.force, rerun_stale=s.rerun_stale)
     if "submitted" in outcome.statuses:
-        print("submitted; follow with `benchmark status` (add --wait to block until done)")
+        follow = command("status", s.results, s.selector)
+        print(f"submitted; follow with {follow} (add --wait to block until done)")
         return 0
     print()
-    print_summary(registry, cells, plan, ctx.results_dir)
-    failed = sum(s == "failed" for s in outcome.statuses)
+    print_summary(registry, cells, plan, s.selector, s.results)
+    failed = sum(st == "failed" for st in outcome.statuses)
     return 1 if failed else 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from benchmark.cli.options import add_common, hint_other_profiles, plan_options, results_dir
+from benchmark.cli.hints import command, note_missing_folder, note_other_profiles
+from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.experiment.file_evaluations import file_evaluations
 from benchmark.experiment.plan import build_plan
 from benchmark.experiment.registry import load_registry
@@ -18,34 +20,45 @@ from benchmark.spec import PRECISION_MEANING
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("status", help="status and metrics of each cell")
     p.add_argument("selector", nargs="?", default="all")
-    add_common(p)
+    add_results_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
 
+@dataclass(frozen=True)
+class StatusSettings:
+    selector: str
+    results: Results
+    json: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StatusSettings:
+        return cls(args.selector, results_from(args), args.json)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    registry = load_registry(args.experiments)
-    cells = registry.select(args.selector)
-    plan = build_plan(registry, cells, plan_options(args))
-    folder = results_dir(args)
-    entries = [live_cell_status(registry, cell, plan, folder) for cell in cells]
-    hint_other_profiles(
-        folder, args.profile, [e["status"] for e in entries if e["status"] != "cited"]
-    )
-    if args.json:
+    s = StatusSettings.from_args(args)
+    registry = load_registry(s.results.experiments)
+    cells = registry.select(s.selector)
+    plan = build_plan(registry, cells, s.results.plan)
+    entries = [live_cell_status(registry, cell, plan, s.results.folder) for cell in cells]
+    note_missing_folder(s.results)
+    note_other_profiles(s.results, [e["status"] for e in entries if e["status"] != "cited"])
+    if s.json:
         print(json.dumps(entries, indent=2))
         return 0
-    _print_table(cells, entries)
-    _print_files(file_evaluations(folder, args.profile, plan.options.precision))
+    _print_table(cells, entries, s.selector, s.results)
+    _print_files(file_evaluations(s.results.folder, s.results.profile, plan.options.precision))
     return 0
 
 
-def print_summary(registry, cells, plan, folder) -> None:
+def print_summary(registry, cells, plan, selector: str, results: Results) -> None:
     """One row per cell: status, our metrics beside the paper's, and why when not done."""
-    _print_table(cells, [live_cell_status(registry, cell, plan, folder) for cell in cells])
+    entries = [live_cell_status(registry, cell, plan, results.folder) for cell in cells]
+    _print_table(cells, entries, selector, results)
 
 
-def _print_table(cells, entries) -> None:
+def _print_table(cells, entries, selector: str, results: Results) -> None:
     rows = []
     for cell, entry in zip(cells, entries, strict=True):
         ours = entry["metrics"] or {}
@@ -63,7 +76,8 @@ def _print_table(cells, entries) -> None:
     for precision in dict.fromkeys(e["precision"] for e in entries if e["precision"]):
         print(f"precision {precision}: {PRECISION_MEANING[precision]}")
     if any(row[2] == "stale" for row in rows):
-        print("stale: made by other code than this checkout's; `benchmark run --rerun-stale`")
+        rerun = command("run", results, selector, "--rerun-stale")
+        print(f"stale: made by other code than this checkout's; {rerun} reruns them")
     for cell, entry in zip(cells, entries, strict=True):  # in full: the files and the repair
         if entry["status"] == "damaged":
             print(f"{cell.id}: {entry['reason']}")

@@ -51,7 +51,7 @@ class MultiLabelDataset(Dataset):
 
     def load_image(self, index: int) -> Image.Image:
         """The decoded RGB image of a sample, cropped to its person box when it has one (past
-        the image edge the crop is black, as PIL pads it: SPEC §2)."""
+        the image edge the crop is black, as PIL pads it: docs/spec.md §2)."""
         path = self.files[index]
         try:
             with Image.open(path) as img:

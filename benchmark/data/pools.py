@@ -1,4 +1,4 @@
-"""The irregular-mask pools of SPEC §1.2 as NumPy arrays: NVIDIA testing-set files, or a
+"""The irregular-mask pools of docs/spec.md §1.2 as NumPy arrays: NVIDIA testing-set files, or a
 procedural stand-in, and which mask each test image gets.
 
 A pool is built once at the training size and cached on disk as packed bits. No torch here:

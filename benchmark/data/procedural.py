@@ -1,4 +1,5 @@
-"""Procedural stand-in for the NVIDIA irregular masks when their files are absent (SPEC §1.2).
+"""Procedural stand-in for the NVIDIA irregular masks when their files are absent
+(docs/spec.md §1.2).
 
 Thick random-walk brush strokes and blobs are added until the hole ratio reaches a target drawn
 uniformly inside the requested bucket; an addition that overshoots the bucket is undone and

@@ -1,5 +1,5 @@
-"""Image pipelines of SPEC §1.8. Masks are not applied here: the engine multiplies the
-normalised batch by the keep-map on the device, after these transforms (SPEC §1.2)."""
+"""Image pipelines of docs/spec.md §1.8. Masks are not applied here: the engine multiplies the
+normalised batch by the keep-map on the device, after these transforms (docs/spec.md §1.2)."""
 
 from __future__ import annotations
 

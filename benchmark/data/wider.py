@@ -2,7 +2,7 @@
 
 One sample per annotated person box ``[x, y, w, h]``; the crop happens at load time. The raw
 codes are 1 / -1 / 0 (unspecified); unspecified is a negative in training and, at test time,
-code -2: ignored by AP but a negative for the thresholded metrics (SPEC §2).
+code -2: ignored by AP but a negative for the thresholded metrics (docs/spec.md §2).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def crop_box(box: np.ndarray) -> tuple[int, int, int, int]:
     ``img.crop([x, y, x + w, y + h])``, rounded as PIL rounds it.
 
     The box is not clipped: ``PIL.Image.crop`` fills whatever lies past the image edge with
-    black, which the WIDER normalisation turns into -1 (SPEC §2). Only a box narrower than one
-    pixel is widened to 1×1, where the authors' code would stop.
+    black, which the WIDER normalisation turns into -1 (docs/spec.md §2). Only a box narrower
+    than one pixel is widened to 1×1, where the authors' code would stop.
     """
     x, y, w, h = (float(v) for v in box)
     x0, y0 = round(x), round(y)

@@ -12,8 +12,9 @@ as a probe.
 from __future__ import annotations
 
 import numbers
+import shlex
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,16 +262,30 @@ def damage_text(spec_hash: str, damage: tuple[Damage, ...], command: str) -> str
     return f"damaged: {files} — repair: `{command}`"
 
 
+def command_line(verb: str, words: Sequence[str], options: PlanOptions, results_dir: Path) -> str:
+    """`benchmark VERB WORDS…` as typed in a shell, with every flag that picks these results:
+    profile, seeds (unless read from the folder), folder, and epochs, precision and masks where
+    set. A bare command would read results/<default profile> of wherever it is typed, at other
+    hashes."""
+    argv = ["benchmark", verb, *words, "--profile", options.profile]
+    if not options.held_seeds:
+        argv += ["--seeds", ",".join(map(str, options.seeds))]
+    argv += ["--results-dir", str(results_dir)]
+    if options.epochs is not None:
+        argv += ["--epochs", str(options.epochs)]
+    if options.precision is not None:
+        argv += ["--precision", options.precision]
+    if options.masks_root is not None:
+        argv += ["--masks-root", str(options.masks_root)]
+    return shlex.join(argv)
+
+
 def run_command(
     selector: str, seeds: tuple[int, ...], profile: str, epochs: int | None, results_dir: Path
 ) -> str:
     """The `benchmark run` that (re)makes ``selector`` at ``seeds`` in ``results_dir``: done
     work is skipped, so it redoes exactly what is missing or damaged."""
-    command = (
-        f"benchmark run {selector} --profile {profile} "
-        f"--seeds {','.join(map(str, seeds))} --results-dir {results_dir}"
-    )
-    return command + (f" --epochs {epochs}" if epochs is not None else "")
+    return command_line("run", [selector], PlanOptions(profile, seeds, epochs), results_dir)
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

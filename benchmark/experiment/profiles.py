@@ -1,6 +1,6 @@
 """Profiles turn a registry run (the paper's recipe) into a RunSpec for one scale.
 
-- ``paper``: SPEC's recipe on the real datasets and pretrained weights.
+- ``paper``: docs/spec.md's recipe on the real datasets and pretrained weights.
 - ``smoke``: the same cell structure (backbone family, head, method, mask pool, evaluation) on
   synthetic data in the dataset's real layout, with timm's tiny test models, for CI.
 - ``mini``: every table at CPU scale (docs/mini.md): synthetic scenes with small and occluded
@@ -73,10 +73,10 @@ class Profile:
         return self.synthetic_by_dataset.get(dataset, self.synthetic)
 
 
-# The real datasets' training / test samples (SPEC §2; WIDER counts person boxes).
+# The real datasets' training / test samples (docs/spec.md §2; WIDER counts person boxes).
 PAPER_COUNTS = {"voc2007": (5011, 4952), "coco2014": (82081, 40137), "wider": (28345, 29179)}
-# paper-synth: real counts for VOC2007 (SPEC §2); COCO and WIDER at a tenth of theirs, since a
-# full-size synthetic COCO (122k JPEGs) would take longer to write than the epoch it times.
+# paper-synth: real counts for VOC2007 (docs/spec.md §2); COCO and WIDER at a tenth of theirs,
+# since a full-size synthetic COCO (122k JPEGs) would take longer to write than the epoch it times.
 PAPER_SYNTH = {
     # VOC images are about 500×375 (the synthetic scenes' landscape aspect at side 500)
     "voc2007": SynthSpec(train_images=5011, test_images=4952, image_size=500, seed=0),
@@ -104,7 +104,7 @@ MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 800, 500, 0.2
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
         "paper",
-        "SPEC's recipe on the real datasets (GPU, tens of GPU-hours)",
+        "docs/spec.md's recipe on the real datasets (GPU, tens of GPU-hours)",
         tie_order="authors",
         precision="tf32",
     ),

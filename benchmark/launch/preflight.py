@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from benchmark.data.dataset_factory import LOADERS
@@ -13,7 +11,7 @@ from benchmark.data.verify import undecodable
 from benchmark.errors import UserError
 from benchmark.experiment.plan import Plan
 from benchmark.models.weights import resolve_weights
-from benchmark.store.results import is_done
+from benchmark.store.results import is_done, probe_write
 from benchmark.train.job_context import JobContext
 
 # Below this much free space a run would fail at its first checkpoint (a smoke one holds KBs,
@@ -95,9 +93,7 @@ def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
         raise UserError(f"results folder {folder} is a file, not a folder (see --results-dir)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        probe_write(folder)
         free = shutil.disk_usage(folder).free
     except OSError as exc:
         raise UserError(

@@ -91,7 +91,7 @@ def execute_plan(
     elif stale:
         print(
             f"{len(stale)} done result(s) were made by other code (stale) and are kept: "
-            "`--rerun-stale` reruns them (`benchmark status` names the changed files)"
+            "`--rerun-stale` reruns them (the status table names the changed files)"
         )
     all_trains, all_evals = jobs_for(plan, ctx, force, rerun)
     trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]

@@ -2,8 +2,9 @@
 
 The heads of the paper (CSRA, MCAR, SST) all work on a spatial map, so a ResNet gives its layer4
 output (D×S/32×S/32) and a ViT gives its patch tokens after the final norm, class token dropped,
-reshaped to D×S/16×S/16 (SPEC §1.4). The family is read from the timm model class, not the name,
-so timm's tiny test models and small real members take the same path as the paper's backbones.
+reshaped to D×S/16×S/16 (docs/spec.md §1.4). The family is read from the timm model class, not
+the name, so timm's tiny test models and small real members take the same path as the paper's
+backbones.
 """
 
 from __future__ import annotations

@@ -205,6 +205,17 @@ def looks_like(found: Shapes, known: Mapping[str, Shapes] | None) -> str:
 def _torch_load(path: Path):
     if not Path(path).is_file():
         raise CheckpointMismatch(f"{path}: file not found")
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    # torch.save writes a zip archive ("PK"); before PyTorch 1.6, a pickle (protocol 2: 0x80).
+    # Anything else would fail deep inside the unpickler with a bare "KeyError: 101".
+    if not head.startswith((b"PK", b"\x80")):
+        what = "an empty file" if not head else f"it starts with {head[:12]!r}"
+        if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            what = f"a text file (it starts with {head[:12].decode()!r})"
+        raise CheckpointMismatch(
+            f"{path}: not a PyTorch checkpoint: {what}, where torch.save writes a zip archive"
+        )
     try:
         # Memory-mapped: telling a 1.2 GB ViT-L file's layout costs no RAM. Legacy (pre-zip)
         # files cannot be mapped and are read whole.

@@ -9,7 +9,7 @@ from benchmark.models.protocol import MultiLabelModel
 
 
 class FeatureMapClassifier(MultiLabelModel):
-    """``forward`` returns B×C logits (fp32); loss is BCE with logits (SPEC §1.1)."""
+    """``forward`` returns B×C logits (fp32); loss is BCE with logits (docs/spec.md §1.1)."""
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()

@@ -1,4 +1,5 @@
-"""Classification heads on a B×D×h×w feature map: the plain linear head and CSRA (SPEC §1.3, §1.5).
+"""Classification heads on a B×D×h×w feature map: the plain linear head and CSRA
+(docs/spec.md §1.3, §1.5).
 
 Both return logits in fp32 so that the losses downstream never see bf16 rounding.
 """
@@ -25,17 +26,17 @@ class PlainHead(nn.Module):
 
 
 class CSRAHead(nn.Module):
-    """Class-specific residual attention, H heads with summed logits (SPEC §1.3).
+    """Class-specific residual attention, H heads with summed logits (docs/spec.md §1.3).
 
     Per head and class i, a 1×1 conv without bias gives scores ``s_k = x_k·m_i/‖m_i‖`` (the
     class vector is L2-normalised, the features are not). Then ``logit_i = mean_k s_k + λ·att_i``
     with ``att_i = Σ_k softmax(T·s)_k s_k`` (max for T = ∞).
 
-    Computed in the authors' operation order (SPEC §1.8), which fixes the fp32 rounding: one conv
-    per head, the scores divided by the weight's norm after the conv, ``base + λ·att`` per head,
-    and the heads' logits added one after the other to 0. (Normalising the weights first, or one
-    conv over all heads, is the same function with other rounding: training drifts from the
-    authors' from the first step.)
+    Computed in the authors' operation order (docs/spec.md §1.8), which fixes the fp32 rounding:
+    one conv per head, the scores divided by the weight's norm after the conv, ``base + λ·att``
+    per head, and the heads' logits added one after the other to 0. (Normalising the weights
+    first, or one conv over all heads, is the same function with other rounding: training drifts
+    from the authors' from the first step.)
 
     The per-head class weights, each (C, D, 1, 1) in temperature order, are the head's only
     parameters (``heads.{i}.weight``); callers and published checkpoints rely on that.

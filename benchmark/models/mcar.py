@@ -1,4 +1,4 @@
-"""MCAR: global and local streams sharing one network (Gao & Zhou, TIP 2021; SPEC §1.6).
+"""MCAR: global and local streams sharing one network (Gao & Zhou, TIP 2021; docs/spec.md §1.6).
 
 Global stream: ``s_g = σ(W·gwp(F(I)) + b)`` with gwp = (GMP + GAP)/2. Class attention maps
 ``A = σ(W ⋆ F(I).detach() + b)``; for the top-4 classes by predicted ``s_g`` (in training too) a

@@ -2,7 +2,7 @@
 
 Every model built by ``build_model`` is a ``MultiLabelModel``: the engine and the objectives
 (supervised, MSL) call only these four methods, so a new architecture with its own multi-part
-output (MCAR, SST) plugs into MSL unchanged (SPEC §1.1, last point).
+output (MCAR, SST) plugs into MSL unchanged (docs/spec.md §1.1, last point).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class MultiLabelModel(nn.Module):
         return torch.sigmoid(out.float())
 
     def head_modules(self) -> list[nn.Module]:
-        """Everything trained at the head learning rate (SPEC §1.8)."""
+        """Everything trained at the head learning rate (docs/spec.md §1.8)."""
         return [m for name, m in self.named_children() if name != "backbone"]
 
     def param_groups(self, base_lr: float, head_lr_mult: float) -> list[dict[str, Any]]:

@@ -1,16 +1,16 @@
-"""SST: spatial and semantic transformers on a CNN feature map (SPEC §1.7).
+"""SST: spatial and semantic transformers on a CNN feature map (docs/spec.md §1.7).
 
 RECONSTRUCTED from the paper's description: no public code exists, so every detail below that
 the description leaves open is our choice, and results from this module carry that note.
 
 1. Spatial transformer over the h·w positions. Tokens are the D-d features projected to 256
-   (SPEC fixes 4 heads of dim 64, hence model dim 256, so a linear D→256 comes first), plus a
-   learned position embedding sized from the input size at build time. Three post-LN encoder
-   layers, 4 heads, FFN 512 (PyTorch's default dropout 0.1 and ReLU). Spatial logits: GAP over
-   the tokens + linear.
-2. Label maps ``M = ReLU(BN(conv1×1_{D→C}(F')))``. SPEC's conv is D→C, so F' is D-dimensional:
-   the attended tokens are projected back 256→D and added to the backbone map (a residual, so
-   the pretrained features reach the label maps from the first step).
+   (docs/spec.md fixes 4 heads of dim 64, hence model dim 256, so a linear D→256 comes first),
+   plus a learned position embedding sized from the input size at build time. Three post-LN
+   encoder layers, 4 heads, FFN 512 (PyTorch's default dropout 0.1 and ReLU). Spatial logits:
+   GAP over the tokens + linear.
+2. Label maps ``M = ReLU(BN(conv1×1_{D→C}(F')))``. docs/spec.md's conv is D→C, so F' is
+   D-dimensional: the attended tokens are projected back 256→D and added to the backbone map (a
+   residual, so the pretrained features reach the label maps from the first step).
 3. Semantic transformer over the C label tokens, each the flattened h·w label map plus a learned
    label embedding; same depth and FFN, 4 heads when h·w divides by 4 (196 at 448 does), else
    the largest of 2 or 1 that does. Semantic logits: a separate linear to 1 per label token.

@@ -1,9 +1,9 @@
 """Pretrained backbone weights: a catalogue of local files, and how each one loads.
 
-The suite never downloads weights at run time (SPEC §1.4): every catalogue entry names the file
-the user places under the weights root (``--weights-root`` or ``$BENCHMARK_WEIGHTS``) and where
-that file comes from. A pretrained timm tag (``timm:<tag>``) is the only way to let timm fetch
-weights, and only because the user named it.
+The suite never downloads weights at run time (docs/spec.md §1.4): every catalogue entry names
+the file the user places under the weights root (``--weights-root`` or
+``$BENCHMARK_WEIGHTS``) and where that file comes from. A pretrained timm tag (``timm:<tag>``)
+is the only way to let timm fetch weights, and only because the user named it.
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ def load_backbone_weights(model: nn.Module, path: Path) -> None:
     """Fill a classifier-free timm model from a file; any other mismatch is an error.
 
     ViT checkpoints pass through timm's own checkpoint filter, which resamples the position
-    embedding when the model was built for another input size than the checkpoint (SPEC §1.4).
+    embedding when the model was built for another input size than the checkpoint
+    (docs/spec.md §1.4).
     """
     state = read_state_dict(path)
     if _is_vit(model):

@@ -1,4 +1,4 @@
-"""Training steps and evaluation timed through the suite's own loop (SPEC §1.1, §1.8).
+"""Training steps and evaluation timed through the suite's own loop (docs/spec.md §1.1, §1.8).
 
 A step is one call of ``train_one_epoch`` on a one-batch loader, so what is timed is exactly
 what a run executes per iteration: host-to-device copy, mask draw and multiply, forward(s),

@@ -143,12 +143,16 @@ def code_summary(index: ResultIndex) -> str:
     )
     parts = []
     if states["current"]:
-        parts.append(f"{states['current']} made by this code")
+        parts.append(f"{_results(states['current'])} made by this checkout's code")
     if states["stale"]:
-        parts.append(f"{states['stale']} stale: made by other code (Appendix A)")
+        parts.append(f"{_results(states['stale'])} stale: made by other code (Appendix A)")
     if states["unrecorded"]:
-        parts.append(f"{states['unrecorded']} with {NO_FINGERPRINT_NOTE}")
+        parts.append(f"{_results(states['unrecorded'])} with {NO_FINGERPRINT_NOTE}")
     return "; ".join(parts) or "— (no results yet)"
+
+
+def _results(n: int) -> str:
+    return f"{n} result{'s' if n != 1 else ''}"
 
 
 def failures(index: ResultIndex, others: set[str] = frozenset()) -> pd.DataFrame:

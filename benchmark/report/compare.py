@@ -55,11 +55,17 @@ class Difference:
 @dataclass(frozen=True)
 class Comparison:
     differences: list[Difference]
-    missing: dict[str, str]  # cell → which folder lacks a finished result
+    missing: dict[str, str]  # cell → which folder has no result for it yet (not compared)
+    broken: dict[str, str]  # cell → the invalid or failed result file, and why (a failure)
 
     @property
     def outside(self) -> list[Difference]:
         return [d for d in self.differences if not d.within]
+
+    @property
+    def failed(self) -> bool:
+        """A difference beyond its tolerance, or a result that is invalid or failed."""
+        return bool(self.outside or self.broken)
 
 
 def compare_results(
@@ -67,18 +73,22 @@ def compare_results(
 ) -> Comparison:
     cells = [c for c in registry.select(selector) if c.runnable]
     plan = build_plan(registry, cells, options)
-    differences, missing = [], {}
+    differences, missing, broken = [], {}, {}
     for cell in cells:
         pairs = []
         for spec_hash in plan.cell_hashes.get(cell.id, []):
             a, b = load_result(mine, spec_hash), load_result(reference, spec_hash)
+            bad = [
+                f"{loaded.path}: {_why_broken(loaded)}" for loaded in (a, b) if _why_broken(loaded)
+            ]
+            if bad:
+                broken[cell.id] = "; ".join(bad)
+                break
             lacking = [
-                str(folder)
-                for folder, loaded in ((mine, a), (reference, b))
-                if loaded.problem is not None or loaded.data["status"] != "done"
+                str(folder) for folder, loaded in ((mine, a), (reference, b)) if not loaded.done
             ]
             if lacking:
-                missing[cell.id] = "no finished result in " + " and ".join(lacking)
+                missing[cell.id] = "no result in " + " and ".join(lacking)
                 break
             pairs.append((a.data, b.data))
         else:
@@ -90,7 +100,18 @@ def compare_results(
                     for m in ours
                     if m in theirs
                 ]
-    return Comparison(differences, missing)
+    return Comparison(differences, missing, broken)
+
+
+def _why_broken(loaded) -> str | None:
+    """Why a result file that exists cannot be compared (None: valid and done, or absent)."""
+    if loaded.problem == "missing":
+        return None
+    if loaded.problem is not None:
+        return f"invalid ({loaded.problem})"
+    if loaded.data["status"] == "failed":
+        return f"its run failed ({loaded.data.get('error') or 'no reason recorded'})"
+    return None
 
 
 def _seed(result: dict) -> int:

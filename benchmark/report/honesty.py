@@ -40,8 +40,8 @@ def schedule_note(recipe: dict, per_dataset: dict[str, dict], epochs: dict[str, 
         head = first_epoch_below(head_lr, gamma, step, epochs[dataset])
         parts.append(f"{dataset} from epoch {backbone} (head {head}) of {epochs[dataset]}")
     return (
-        f"Paper schedule (SPEC §1.8, ×{recipe['lr_gamma']:g} every few epochs): the backbone "
-        f"learning rate falls below 1e-6 on " + ", ".join(parts) + "; a later “best” epoch "
+        f"Paper schedule (docs/spec.md §1.8, ×{recipe['lr_gamma']:g} every few epochs): the "
+        "backbone learning rate falls below 1e-6 on " + ", ".join(parts) + "; a later “best” epoch "
         "differs from its neighbours only by BatchNorm drift and test noise."
     )
 

@@ -19,7 +19,8 @@ from benchmark.report.wording import is_number
 from benchmark.spec import CURVE_CONDITIONS
 
 CURVE_METRICS = ("mAP", "CR", "CF1")
-PAPER_HIGH_RATIO = 0.547  # mean hole ratio of the high pool (SPEC §1.2): the paper's Table 6
+# mean hole ratio of the high pool (docs/spec.md §1.2): the paper's Table 6
+PAPER_HIGH_RATIO = 0.547
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
 
 

@@ -143,7 +143,7 @@ def _forest(claims) -> Figure:
 
 
 def _schedule(registry: Registry) -> str:
-    """The paper recipe's learning rate per dataset, from the registry (SPEC §1.8)."""
+    """The paper recipe's learning rate per dataset, from the registry (docs/spec.md §1.8)."""
     import yaml
 
     raw = yaml.safe_load((Path(registry.root) / "runs.yaml").read_text())

@@ -1,4 +1,4 @@
-"""The paper's multi-label metrics (SPEC §3), vectorised over classes.
+"""The paper's multi-label metrics (docs/spec.md §3), vectorised over classes.
 
 Target codes: 1 positive, 0 negative, -1 ignored in every metric (VOC difficult-only),
 -2 ignored in AP but counted as negative in the thresholded metrics (WIDER unspecified).
@@ -116,7 +116,7 @@ def _descending_stable_order(scores_t: np.ndarray) -> np.ndarray:
 
 
 def score(scores: np.ndarray, targets: np.ndarray, tie_order: str = "stable") -> Scores:
-    """All of SPEC §3 for an N×C score matrix and target matrix (``tie_order``: see the
+    """All of docs/spec.md §3 for an N×C score matrix and target matrix (``tie_order``: see the
     module docstring; it changes AP only)."""
     scores = np.asarray(scores)
     if scores.dtype != np.float32:  # model outputs stay float32: no 2× copy to rank them

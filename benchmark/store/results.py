@@ -54,6 +54,14 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+def probe_write(folder: Path) -> None:
+    """Raise the OSError that writing a file in ``folder`` would meet (a read-only folder, a
+    full or read-only disk): a probe file is created there and removed."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(probe)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(data))
 

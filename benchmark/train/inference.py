@@ -256,8 +256,8 @@ def score_predictions(
     indices: np.ndarray,
     spec: RunSpec,
 ) -> dict:
-    """SPEC §3's metrics and the small/occluded breakdown of one set of test predictions, with
-    tied scores ranked as the run's profile says (paper: the authors' order;
+    """docs/spec.md §3's metrics and the small/occluded breakdown of one set of test predictions,
+    with tied scores ranked as the run's profile says (paper: the authors' order;
     benchmark.scoring.metrics)."""
     return score_test_predictions(
         probs, targets, instances, indices, get_profile(spec.profile).tie_order
@@ -271,7 +271,7 @@ def score_test_predictions(
     indices: np.ndarray,
     tie_order: str,
 ) -> dict:
-    """SPEC §3's metrics and the small/occluded breakdown, AP ranking tied scores in
+    """docs/spec.md §3's metrics and the small/occluded breakdown, AP ranking tied scores in
     ``tie_order``."""
     scores = score(probs, targets, tie_order).to_dict()
     scores.update(breakdown(probs, targets, instances, indices, tie_order))

@@ -1,4 +1,4 @@
-"""The training loop, read top to bottom: fit → train_one_epoch → evaluate (SPEC §1.8).
+"""The training loop, read top to bottom: fit → train_one_epoch → evaluate (docs/spec.md §1.8).
 
 Every epoch is evaluated on the test split; the best-on-test epoch (the paper's protocol) and
 the last epoch are both recorded. `last.pt` is written after every epoch, so a run killed at any

@@ -4,7 +4,7 @@ calls it).
 
 A model that maps a normalised image batch (B×3×S×S) to logits (B×C) is scored on a dataset's
 test set clean, under Table 6's masked setting (one high-pool mask per test image, zero fill
-after normalisation: SPEC §1.2, §4) and on every hole-ratio bucket of the robustness curve,
+after normalisation: docs/spec.md §1.2, §4) and on every hole-ratio bucket of the robustness curve,
 keeping per-image predictions. Each test image's mask is chosen from (mask seed, image index),
 so every model evaluated with the same seeds sees exactly the same masked inputs — the rule an
 EvalSpec states for the suite's own evaluations, which run through this same function.
@@ -58,7 +58,7 @@ from benchmark.train.precision import record as precision_record
 if TYPE_CHECKING:
     import pandas as pd
 
-# SPEC §1.8 (and the registry's runs): VOC and COCO inputs in [0, 1] at 448 px (the ResNet
+# docs/spec.md §1.8 (and the registry's runs): VOC and COCO inputs in [0, 1] at 448 px (the ResNet
 # rows, Table 6's models); WIDER at 224 px (its ViT rows), normalised with mean 0.5, std 0.5.
 PAPER_INPUTS: dict[str, tuple[int, str]] = {
     "voc2007": (448, "unit"),
@@ -270,8 +270,8 @@ def evaluate_model(
     again (its spread), as `benchmark evaluate --mask-seeds` does; ``conditions`` replaces the
     protocol's list (``clean``, ``high``, ``low``, ``bucket:K``, optionally ``_seed<s>``).
     ``masks``: the NVIDIA irregular-mask test folder the paper used; None or ``"procedural"``
-    draws the suite's procedural stand-in (SPEC §1.2). ``cache_dir`` keeps the mask pools and
-    annotation parses between calls. ``tie_order``: how AP ranks tied scores (default: the
+    draws the suite's procedural stand-in (docs/spec.md §1.2). ``cache_dir`` keeps the mask pools
+    and annotation parses between calls. ``tie_order``: how AP ranks tied scores (default: the
     paper profile's). ``precision``: the arithmetic, ``fp32``, ``tf32`` (TF32 allowed for CUDA
     matmuls and cuDNN convolutions; fp32 elsewhere) or ``bf16`` autocast (default: the paper
     profile's, tf32; benchmark.train.precision); part of the result's identity.

@@ -1,4 +1,4 @@
-"""Training objectives: plain supervised, and MSL (masked supervised learning, SPEC §1.1).
+"""Training objectives: plain supervised, and MSL (masked supervised learning, docs/spec.md §1.1).
 
 MSL adds no parameters: the same network sees the clean batch and the masked batch, and
 

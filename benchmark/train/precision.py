@@ -1,4 +1,5 @@
-"""The arithmetic a run trains and evaluates in: a named choice, part of its identity (SPEC §1.8).
+"""The arithmetic a run trains and evaluates in: a named choice, part of its identity
+(docs/spec.md §1.8).
 
 - ``fp32``: fp32 tensors, strict IEEE fp32 matmuls and convolutions (TF32 off everywhere).
 - ``tf32``: fp32 tensors, TF32 allowed for CUDA matmuls and cuDNN convolutions — what the

@@ -271,7 +271,7 @@ def pretrain_all(
         "normalisation": {f: {"mean": [*m], "std": [*s]} for f, (m, s) in NORMALISATION.items()},
         "corpus": {"train_sha256": train.digest(), "val_sha256": val.digest()},
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
+        f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}",
         "backbones": [asdict(r) for r in records],
     }
     atomic_write_json(Path(out) / RECORD_FILE, data)

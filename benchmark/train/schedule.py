@@ -1,4 +1,5 @@
-"""The learning rate of every training iteration, as the authors' code produces it (SPEC §1.8).
+"""The learning rate of every training iteration, as the authors' code produces it
+(docs/spec.md §1.8).
 
 The MSL and CSRA scripts build ``StepLR(step, γ)`` and then their ``WarmUpLR`` over the
 ``T = warmup_epochs × iterations per epoch`` first iterations. ``WarmUpLR`` sets the rate to

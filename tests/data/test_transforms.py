@@ -1,4 +1,4 @@
-"""SPEC §1.8 pipelines: sizes, value ranges, and which randomness each one has."""
+"""docs/spec.md §1.8 pipelines: sizes, value ranges, and which randomness each one has."""
 
 from __future__ import annotations
 

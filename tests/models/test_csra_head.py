@@ -15,7 +15,7 @@ TEMPERATURES = {
 
 
 def csra_formula(x, class_weights, temperatures, lam):
-    """SPEC §1.3 written out in float64: s_k = x_k·m/‖m‖, logit = mean + λ·att, heads summed."""
+    """docs/spec.md §1.3 in float64: s_k = x_k·m/‖m‖, logit = mean + λ·att, heads summed."""
     feats = x.double().flatten(2)  # B×D×N
     total = 0.0
     for weight, t in zip(class_weights, temperatures, strict=True):
@@ -41,7 +41,7 @@ def test_csra_matches_the_formula_for_every_head_count(num_heads):
 
 
 def authors_order(x, class_weights, temperatures, lam):
-    """SPEC §1.8's operation order in fp32, as the authors' code computes it: per head a 1×1
+    """docs/spec.md §1.8's operation order in fp32, as the authors' code computes it: per head a 1×1
     conv, the scores divided by the class weights' norm, ``base + λ·att``; the heads' logits
     added to 0 one after the other."""
     logit = 0.0

@@ -164,6 +164,6 @@ def test_fused_and_separate_msl_steps_agree_without_batchnorm():
 
 
 def test_fused_msl_differs_with_batchnorm():
-    # BatchNorm normalises the clean and masked halves together when fused (SPEC §1.1).
+    # BatchNorm normalises the clean and masked halves together when fused (docs/spec.md §1.1).
     separate, fused = _msl_losses("test_resnet")
     assert fused != pytest.approx(separate, rel=1e-4)

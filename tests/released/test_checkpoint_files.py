@@ -58,7 +58,7 @@ def release_model(registry, releases, release_id, profile="paper", device=None):
 
 
 def csra_formula(features, state, num_heads, lam):
-    """SPEC §1.3 in float64 from the file's own head keys: per head, s = x·m/‖m‖ at each
+    """docs/spec.md §1.3 in float64 from the file's own head keys: per head, s = x·m/‖m‖ at each
     location; logit = mean(s) + λ·att, att = Σ softmax(T·s)·s (max for T = ∞); heads summed."""
     x = features.double().flatten(2)  # B×D×N
     total = 0

@@ -107,7 +107,7 @@ def evaluated(tmp_path_factory):
 
 
 def independent_probs(state, images, num_heads=1, lam=0.1):
-    """timm's test_resnet layer4 filled from the file, then SPEC §1.3's CSRA, in float64."""
+    """timm's test_resnet layer4 filled from the file, then docs/spec.md §1.3's CSRA, in float64."""
     net = timm.create_model("test_resnet", num_classes=0).eval()
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("classifier.")})
     with torch.no_grad():
@@ -126,6 +126,11 @@ def test_evaluate_released_scores_present_files_and_names_absent_ones(evaluated)
     print(f"evaluate released (2 files, smoke data, 9 conditions): {evaluated['seconds']:.1f} s")
     assert "msl-c-coco: absent" in out and "msl_c_coco.pth" in out
     assert "csra-coco-vitl16-448-86.5: unmapped" in out
+    # the closing hint is the command to type, naming the folder the results are in
+    assert out.rstrip().splitlines()[-1] == (
+        "results in results/smoke; `benchmark report --profile smoke --results-dir "
+        "results/smoke` shows them"
+    )
     results = _results(folder)
     assert set(results) == set(PRESENT)
 
@@ -256,17 +261,73 @@ def test_a_users_checkpoint_of_a_registered_run(workdir):
 
 
 @pytest.mark.parametrize(
+    "like", ["voc-resnetcut-csra", "voc-resnetcut-csra-masked", "t6.csra-resnet-cut.voc2007"]
+)
+def test_like_takes_the_names_list_shows(workdir, like, capsys):
+    """`benchmark list table6` shows evaluation names in its run column: each of them, a run
+    name and a cell id, reads as the run whose model the file is (the same evaluation)."""
+    write_published(workdir / "weights")
+    mine = ["--checkpoint", str(workdir / "weights" / "msl_c_voc.pth"), "--dry-run"]
+    code, out, err = _run(*mine, "--like", like)
+    assert code == 0, err
+    assert "voc-resnetcut-csra@msl_c_voc.pth [" in out
+    assert main(["list", "table6", "--profile", "smoke"]) == 0
+    assert "voc-resnetcut-csra-masked" in capsys.readouterr().out
+
+
+def test_like_with_a_typo_lists_the_close_names(workdir):
+    (workdir / "x.pth").write_bytes(b"")
+    code, _, err = _run("--checkpoint", "x.pth", "--like", "voc-resnetcut-csra-maskd")
+    assert code == 2 and err.count("\n") == 1
+    assert "--like voc-resnetcut-csra-maskd: no run, evaluation or cell of that name" in err
+    assert "close: voc-resnetcut-csra-masked" in err
+
+
+@pytest.mark.parametrize("weights", [None, "empty"])
+def test_released_with_no_file_present_fails_saying_where_it_looked(workdir, weights):
+    folder = workdir / "weights"
+    folder.mkdir()
+    args = ["released"] + (["--weights-root", str(folder)] if weights else [])
+    code, out, err = _run(*args)
+    assert code == 2 and err.count("\n") == 1
+    where = f"under --weights-root {folder}" if weights else "(no --weights-root given"
+    assert err.startswith(f"benchmark: error: no published file of 'released' found {where}")
+    assert "msl-c-voc: absent" in out and not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "content,says",
+    [
+        (
+            b"epoch 3, mAP 91.2\n",
+            "not a PyTorch checkpoint: a text file (it starts with 'epoch 3, mAP')",
+        ),
+        (b"", "not a PyTorch checkpoint: an empty file"),
+    ],
+)
+def test_a_file_that_is_no_checkpoint_says_what_it_is(workdir, content, says):
+    path = workdir / "notes.pth"
+    path.write_bytes(content)
+    code, _, err = _run("--checkpoint", str(path), "--like", "voc-resnetcut-csra", "--dry-run")
+    assert (
+        code == 2
+        and err == f"benchmark: error: {path}: {says}, where torch.save writes a zip archive\n"
+    )
+
+
+@pytest.mark.parametrize(
     "args,message",
     [
         ([], "give a release selector"),
         (["released", "--checkpoint", "x.pth"], "give either a release selector or --checkpoint"),
         (["--checkpoint", "x.pth"], "--checkpoint needs --like"),
-        (["released", "--mask-seeds", "0,0"], "--mask-seeds: seeds must be distinct"),
+        (["released", "--mask-seeds", "0,0"], "--mask-seeds 0,0: seed 0 given more than once"),
         (["nope-*"], "matches no release"),
-        (["--checkpoint", "x.pth", "--like", "voc-nope"], "--like: no run named 'voc-nope'"),
+        (["--checkpoint", "x.pth", "--like", "voc-nope"], "--like voc-nope: no run, evaluation"),
     ],
 )
 def test_bad_flags_fail_before_any_work(workdir, args, message):
+    (workdir / "x.pth").write_bytes(b"")  # a file, so that the flags after it are read
     code, _, err = _run(*args)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (workdir / "results").exists()
@@ -275,6 +336,8 @@ def test_bad_flags_fail_before_any_work(workdir, args, message):
 def test_the_profile_is_inferred_from_the_results_folder_as_in_every_verb(evaluated, capsys):
     """No --profile: `evaluate` reads the profile off the results folder, as run/status do."""
     results = evaluated["folder"] / "results" / "smoke"
-    code = main(["evaluate", "released", "--dry-run", "--results-dir", str(results)])
+    weights = evaluated["folder"] / "weights"
+    code = main(["evaluate", "released", "--dry-run", "--results-dir", str(results),
+                 "--weights-root", str(weights)])  # fmt: skip
     assert code == 0
     assert "profile smoke: inferred from the results in" in capsys.readouterr().err

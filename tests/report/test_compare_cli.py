@@ -88,3 +88,32 @@ def test_nothing_to_compare_is_one_clear_error(stores, tmp_path, capsys):
     assert _compare(tmp_path / "empty", reference) == 2
     err = capsys.readouterr().err
     assert err.startswith("benchmark: error: no cell of 't2.resnet-cut*' has a finished result")
+
+
+@pytest.mark.parametrize("damage", ["edited", "truncated", "failed"])
+def test_an_invalid_or_failed_result_is_a_failure_not_a_missing_one(stores, damage, capsys):
+    """Issue 24, item 9: a broken result file is named and fails the comparison (it used to
+    read as "no finished result", and the rest passed with exit 0)."""
+    mine, reference, names = stores
+    path = mine / names["voc-resnetcut-csra"] / "result.json"
+    if damage == "edited":  # by hand: the checksum no longer matches
+        data = json.loads(path.read_text())
+        data["metrics"]["best"]["mAP"] = 99.0
+        path.write_text(json.dumps(data))
+    elif damage == "truncated":
+        path.write_text(path.read_text()[:100])
+    else:
+        data = load_result(mine, names["voc-resnetcut-csra"]).data
+        write_result(mine, {**data, "status": "failed", "error": "CUDA out of memory"})
+    assert _compare(mine, reference) == 1
+    out = capsys.readouterr().out
+    broken = next(line for line in out.splitlines() if line.startswith("BROKEN "))
+    assert broken.startswith("BROKEN t2.resnet-cut.voc2007: ") and str(path) in broken
+    why = {"edited": "invalid (checksum mismatch", "truncated": "invalid (unreadable JSON",
+           "failed": "its run failed (CUDA out of memory)"}[damage]  # fmt: skip
+    assert why in broken
+    assert out.rstrip().endswith(
+        "; 1 cell(s) with an invalid or failed result (BROKEN above), counted as failures"
+    )
+    assert _compare(mine, reference, "--json") == 1
+    assert list(json.loads(capsys.readouterr().out)["broken"]) == ["t2.resnet-cut.voc2007"]

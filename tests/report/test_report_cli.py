@@ -20,8 +20,8 @@ def run_report(argv: list[str]) -> int:
 
 
 def test_formats_repeat_or_comma_separate():
-    assert parse_formats(None) == ["md"]
-    assert parse_formats(["md,csv", "latex", "md"]) == ["md", "csv", "latex"]
+    assert parse_formats(None) == ("md",)
+    assert parse_formats(["md,csv", "latex", "md"]) == ("md", "csv", "latex")
     with pytest.raises(UserError, match="unknown format 'docx'"):
         parse_formats(["md,docx"])
 

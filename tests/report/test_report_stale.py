@@ -95,5 +95,5 @@ def test_report_marks_stale_cells_and_lists_them_in_appendix_a(registry, store):
     assert len(stale_rows) == 1 and "voc-resnetcut-csra " in stale_rows[0]
     assert "models/heads.py" in stale_rows[0]
     code = next(line for line in text.splitlines() if line.startswith("- **Code:**"))
-    assert "2 made by this code" in code and "1 stale" in code
-    assert f"1 with {NO_FINGERPRINT_NOTE}" in code
+    assert "2 results made by this checkout's code" in code and "1 result stale" in code
+    assert f"1 result with {NO_FINGERPRINT_NOTE}" in code

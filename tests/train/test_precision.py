@@ -1,5 +1,5 @@
-"""Precision is a named, recorded choice (SPEC §1.8, docs/fidelity.md): fp32, tf32 (the paper
-profiles' default: fp32 tensors with TF32 allowed, as the authors' torch) or bf16 (opt-in).
+"""Precision is a named, recorded choice (docs/spec.md §1.8, docs/fidelity.md): fp32, tf32 (the
+paper profiles' default: fp32 tensors with TF32 allowed, as the authors' torch) or bf16 (opt-in).
 It is part of a result's identity, every result records what was computed, and status and
 the report say which precision their numbers are."""
 

@@ -37,7 +37,11 @@ def test_stale_result_is_kept_by_a_plain_run_and_rerun_with_the_flag(workdir, ca
     assert entry["metrics"] is not None  # the old numbers stay visible, marked
     capsys.readouterr()
     assert main(["status", CELL, "--profile", "smoke", "--epochs", "1"]) == 0
-    assert "train/objectives.py" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "train/objectives.py" in out
+    # the hint is the command to type, with the folder, profile and epochs it needs
+    rerun = f"`benchmark run {CELL} --rerun-stale --profile smoke --seeds 0 --results-dir"
+    assert f"{rerun} results/smoke --epochs 1` reruns them" in out
 
     stamp = path.stat().st_mtime_ns
     assert main(RUN) == 0

@@ -1,8 +1,8 @@
-"""The learning rate of every iteration is the authors' (SPEC §1.8): their WarmUpLR stepped per
-iteration over the first 2 epochs — iteration k of T at base·(k−1)/(T+1e-8), the first at 0 —
+"""The learning rate of every iteration is the authors' (docs/spec.md §1.8): their WarmUpLR stepped
+per iteration over the first 2 epochs — iteration k of T at base·(k−1)/(T+1e-8), the first at 0 —
 and their StepLR per epoch, multiplying the rate the optimizer holds by γ.
 
-The expected rates are written here from SPEC's rule as the authors' scripts run it (two
+The expected rates are written here from docs/spec.md's rule as the authors' scripts run it (two
 schedulers stepped at their points of the loop), independently of benchmark.train.schedule,
 and compared exactly: with the rates the schedule gives, and with the rates the optimizer
 actually used inside the real `fit()` (read by a hook on `optimizer.step`), resume included.
@@ -25,7 +25,7 @@ from benchmark.train.schedule import WarmupStepLR
 
 
 def authors_rates(base, iters_per_epoch, epochs, warmup_epochs, step, gamma):
-    """SPEC §1.8 as the authors' loop runs it: the rate each iteration trains at, in order.
+    """docs/spec.md §1.8 as the authors' loop runs it: the rate each iteration trains at, in order.
 
     WarmUpLR is built after StepLR and sets base·t/(T + 1e-8) at its t-th step (t = 0 when
     built); it steps after every iteration of epochs 1…warmup_epochs. StepLR steps after every

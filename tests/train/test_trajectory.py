@@ -1,9 +1,9 @@
-"""Training follows SPEC's recipe bit for bit: a short CPU training of a tiny ResNet + CSRA
+"""Training follows docs/spec.md's recipe bit for bit: a short CPU training of a tiny ResNet + CSRA
 through the real `fit()` leaves, after every optimizer step, exactly the parameters and
-BatchNorm buffers of a step-by-step reference loop written here from SPEC's formulas:
+BatchNorm buffers of a step-by-step reference loop written here from docs/spec.md's formulas:
 
 - SGD, momentum 0.9, weight decay 1e-4 on every parameter (BatchNorm and biases included);
-- two groups: the backbone at the base rate, the head at ×10 (SPEC §1.8);
+- two groups: the backbone at the base rate, the head at ×10 (docs/spec.md §1.8);
 - the rate of iteration k: the authors' warm-up, base·(k−1)/(T + 1e-8) over the first 2 epochs,
   then ×γ every `lr_step` epochs, one multiplication at a time;
 - MSL: two forward passes (clean, then masked), each normalised by BatchNorm with its own
@@ -33,7 +33,7 @@ MOMENTUM, WEIGHT_DECAY, HEAD_MULT = 0.9, 1e-4, 10.0
 
 
 def spec_rate(base, k, iters_per_epoch, warmup_epochs, step, gamma):
-    """SPEC §1.8: the rate 1-based iteration k trains at."""
+    """docs/spec.md §1.8: the rate 1-based iteration k trains at."""
     total = warmup_epochs * iters_per_epoch
     epoch = (k - 1) // iters_per_epoch + 1  # 1-based
     if total and k <= total:
@@ -88,7 +88,7 @@ class Recorder:
 
 
 def reference_training(initial, inputs, targets, rates):
-    """SPEC's loop, step by step: yields the model's state after each step."""
+    """docs/spec.md's loop, step by step: yields the model's state after each step."""
     model = copy.deepcopy(initial)
     model.train()
     params = dict(model.named_parameters())
