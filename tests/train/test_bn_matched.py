@@ -49,10 +49,12 @@ CLEAN_CLAIM = {
 def _states(spec) -> dict[str, dict]:
     torch.manual_seed(0)
     plain = build_model(dataclasses.replace(spec, weights=None)).state_dict()
-    zeroed = {
-        k: torch.full_like(v, 1e4) if k.endswith("running_mean") else v.clone()
-        for k, v in plain.items()
-    }
+    zeroed = {k: v.clone() for k, v in plain.items()}
+    for key, value in zeroed.items():
+        if key.endswith("running_mean"):
+            value.fill_(1e4)
+        if key.endswith("num_batches_tracked"):  # as after training: averaging goes on from it
+            value.fill_(1000)
     return {MSL: zeroed, BASELINE: plain}
 
 
