@@ -151,7 +151,8 @@ def test_table_csv_and_report_carry_the_matched_column(measured, capsys):
     line = next(ln for ln in text.splitlines() if ln.startswith("bn-only.cr.voc2007"))
     assert "supported" in line and "+0.0 [+0.0, +0.0]" in line and "inconclusive" in line
     out = folder / "report"
-    args = ["report", "all", *SMOKE, "--out", str(out), "--no-figures", "--format", "md,csv"]
+    formats = ["--format", "md,csv,html,latex"]
+    args = ["report", "all", *SMOKE, "--out", str(out), "--no-figures", *formats]
     assert main(args) == 0
     with (out / "claims.csv").open() as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
@@ -164,6 +165,8 @@ def test_table_csv_and_report_carry_the_matched_column(measured, capsys):
     assert "BN-matched verdict" in report and "**BN-matched**" in report
     row = next(ln for ln in report.splitlines() if ln.startswith("| t6.voc2007.cr "))
     assert "supported" in row and "inconclusive" in row
+    assert "BN-matched verdict" in (out / "report.html").read_text()
+    assert "BN-matched: ours [95 \\% interval]" in (out / "report.tex").read_text()
 
 
 def test_masks_and_images_of_a_re_estimation_do_not_depend_on_the_model(tmp_path):
