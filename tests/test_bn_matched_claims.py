@@ -90,22 +90,23 @@ def test_matched_sides_must_share_their_re_estimation_images(
     tmp_path, registry, claims, digest_b, status, reason
 ):
     claim = claims["t2.resnet-cut.voc2007"]
-    options = MeasureOptions("smoke", seeds=(0,), resamples=100)
+    options = MeasureOptions("smoke", seeds=(0, 1), resamples=100)  # two: a verdict, not "one seed"
     rng = np.random.default_rng(0)
     targets = (rng.random((200, 20)) < 0.2).astype(np.int8)
     targets[:20] = np.eye(20, dtype=np.int8)
     same = _preds(rng, targets, 2.0)  # both sides the same model once re-estimated
-    specs = matched_specs(registry, claim, 0, options)
-    for key, spec in specs.items():
-        digest = "same" if key == "a" else digest_b
-        record = {"layers": 5, "images_sha256": digest}
-        _matched_result(tmp_path, spec, "clean", same, record)
+    for seed in options.seeds:
+        for key, spec in matched_specs(registry, claim, seed, options).items():
+            digest = "same" if key == "a" else digest_b
+            record = {"layers": 5, "images_sha256": digest}
+            _matched_result(tmp_path, spec, "clean", same, record)
     (result,) = measure_claims(registry, [claim], tmp_path, options)
     assert result.status == "pending"  # no as-trained predictions were written
     assert result.matched is not None and result.matched.status == status
     assert reason in result.matched.reason
     if status == "measured":
-        assert result.matched.mean == 0.0 and result.matched.verdict == "inconclusive"
+        assert result.matched.seeds == (0, 1) and result.matched.mean == 0.0
+        assert result.matched.verdict == "inconclusive"
         assert result.to_dict()["bn_matched"]["ci95"] == [0.0, 0.0]
 
 
