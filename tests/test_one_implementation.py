@@ -71,6 +71,7 @@ CONCERNS = {
             "benchmark/data/masks.py",  # the rule itself (as tensors)
             "benchmark/data/pools.py",  # the rule itself (as arrays)
             "benchmark/report/images.py",  # the report's figure draws the same masks
+            "benchmark/train/evaluate.py",  # BatchNorm re-estimation: a training image's mask
         },
     ),
     "CSRA's head counts and their temperatures (the registry validates, the model builds)": (

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.claims.claim_registry import Claim, Side, side_run, side_target
+from benchmark.claims.matched import matched_mode, matched_spec, not_applicable, side_condition
 from benchmark.claims.recipe_rule import BaselineCheck, check_baselines, untestable_reasons
 from benchmark.claims.verdicts import MIN_SEEDS, consistent_with, seeded_verdict, verdict
 from benchmark.errors import DataError
@@ -59,6 +60,12 @@ class ClaimResult:
     untestable: str = ""
     damaged: tuple[str, ...] = ()  # <hash>/<file> of each damaged predictions file it reads
     repair: str = ""  # damaged: the command that redoes the damaged results
+    # BatchNorm-matched (docs/claims.md, benchmark.claims.matched): the same claim measured on
+    # predictions made after both sides' BatchNorm statistics were re-estimated on the same
+    # images (mode clean | mixed); None where that does not apply, and matched_reason says why.
+    matched: ClaimResult | None = None
+    matched_mode: str | None = None
+    matched_reason: str = ""
 
     @property
     def seed_note(self) -> str:
@@ -121,7 +128,27 @@ class ClaimResult:
             "reason": self.reason,
             "damaged": list(self.damaged),
             "repair": self.repair or None,
+            "bn_matched": self.matched_dict(),
         }
+
+    def matched_dict(self) -> dict[str, Any]:
+        """The BatchNorm-matched measurement: applicable, mode, and the same fields as the
+        as-trained one (the claim's own description left out), or the reason it is absent."""
+        if self.matched is None:
+            return {
+                "applicable": False,
+                "mode": None,
+                "status": "not applicable",
+                "verdict": None,
+                "reason": self.matched_reason,
+            }
+        data = self.matched.to_dict()
+        for key in CLAIM_KEYS:
+            data.pop(key, None)
+        return {"applicable": True, "mode": self.matched_mode, **data}
+
+
+CLAIM_KEYS = ("id", "title", "metric", "dataset", "a", "b", "claimed", "source", "bn_matched")
 
 
 @dataclass(frozen=True)
@@ -181,7 +208,39 @@ def claims_plan(registry: Registry, claims: list[Claim], options: PlanOptions) -
                 hashes.append(spec.hash)
             if side.cell is not None:
                 plan.cell_hashes[side.cell] = hashes
+        for seed in options.seeds:  # the BatchNorm-matched evaluations, where they apply
+            for spec in matched_specs(registry, claim, seed, options).values():
+                plan.runs.setdefault(spec.trained_run.hash, spec.trained_run)
+                plan.evals.setdefault(spec.hash, spec)
     return plan
+
+
+def matched_specs(
+    registry: Registry, claim: Claim, seed: int, options: MeasureOptions | PlanOptions
+) -> dict[str, EvalSpec]:
+    """Side (a, b) → the evaluation of its BatchNorm-matched predictions; empty when the claim
+    has none (see ``matched_reason``). `benchmark run claims:…` plans them at the paper's
+    best-on-test checkpoint; `benchmark claims --checkpoint last` reads them at the last."""
+    if matched_reason(registry, claim, options) is not None:
+        return {}
+    specs = {key: side_spec(registry, side, seed, options) for key, side in _sides(claim)}
+    mode = matched_mode(registry, claim)
+    checkpoint = getattr(options, "checkpoint", "best")
+    mask_source = options.mask_source or "nvidia"
+    return {key: matched_spec(spec, mode, checkpoint, mask_source) for key, spec in specs.items()}
+
+
+def matched_reason(
+    registry: Registry, claim: Claim, options: MeasureOptions | PlanOptions
+) -> str | None:
+    """Why a claim has no BatchNorm-matched verdict (a side without BatchNorm), or None."""
+    seed = options.seeds[0] if options.seeds else 0  # the architecture is the same at every seed
+    specs = {key: side_spec(registry, side, seed, options) for key, side in _sides(claim)}
+    return not_applicable(specs, getattr(options, "checkpoint", "best"))
+
+
+def _sides(claim: Claim) -> tuple[tuple[str, Side], tuple[str, Side]]:
+    return (("a", claim.a), ("b", claim.b))
 
 
 @dataclass(frozen=True)
@@ -245,14 +304,81 @@ def measure_claims(
     replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
     results = [_measure(claim, options, fetch, replicates, repair) for claim in claims]
     results = _with_expected_seeds(results, options)
+    results = [
+        _with_matched(registry, r, options, results_dir, cache, replicates, repair) for r in results
+    ]
     if checks is None:
         checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
     untestable = untestable_reasons(sides, checks)
     return [
-        replace(r, untestable=untestable[r.claim.id]) if r.claim.id in untestable else r
+        replace(
+            r,
+            untestable=untestable[r.claim.id],
+            matched=r.matched and replace(r.matched, untestable=untestable[r.claim.id]),
+        )
+        if r.claim.id in untestable
+        else r
         for r in results
     ]
+
+
+def _with_matched(
+    registry: Registry,
+    result: ClaimResult,
+    options: MeasureOptions,
+    results_dir: Path,
+    cache: dict[tuple[str, str], Found],
+    replicates: dict,
+    repair,
+) -> ClaimResult:
+    """The claim's BatchNorm-matched measurement beside the as-trained one: the same function
+    (``_measure``) on the matched evaluations' predictions, after checking that both sides'
+    statistics were re-estimated on the same images (their results' digests)."""
+    claim = result.claim
+    reason = matched_reason(registry, claim, options)
+    if reason is not None:
+        return replace(result, matched_reason=reason)
+    specs = {seed: matched_specs(registry, claim, seed, options) for seed in options.seeds}
+    digests: dict[int, dict[str, str]] = {}
+
+    def fetch(side: Side, seed: int) -> Found:
+        key = "a" if side == claim.a else "b"
+        spec_hash = specs[seed][key].hash
+        pred_key = predictions_key(side_condition(registry, side))  # a training run's: clean
+        if (spec_hash, pred_key) not in cache:
+            cache[(spec_hash, pred_key)] = find_predictions(results_dir, spec_hash, pred_key)
+        found = cache[(spec_hash, pred_key)]
+        if found.preds is None:
+            return found
+        digest, why = reestimation_digest(results_dir, spec_hash)
+        if digest is None:
+            return Found(None, why)
+        digests.setdefault(seed, {})[key] = digest
+        return found
+
+    matched = _measure(claim, options, fetch, replicates, repair)
+    matched = replace(matched, expected_seeds=result.expected_seeds)
+    differ = [s for s, d in sorted(digests.items()) if len(d) == 2 and d["a"] != d["b"]]
+    if differ:
+        matched = ClaimResult(
+            claim,
+            "invalid",
+            reason=f"seed {differ[0]}: the sides' BatchNorm statistics were re-estimated on "
+            "different images",
+        )
+    return replace(result, matched=matched, matched_mode=matched_mode(registry, claim))
+
+
+def reestimation_digest(results_dir: Path, spec_hash: str) -> tuple[str | None, str | None]:
+    """(digest of the images a matched evaluation re-estimated BatchNorm on, None), or (None,
+    why it cannot be used)."""
+    batchnorm = (load_result(results_dir, spec_hash).data or {}).get("batchnorm") or {}
+    if not batchnorm.get("layers"):
+        return None, "its model had no BatchNorm layer to re-estimate"
+    if not batchnorm.get("images_sha256"):
+        return None, "its result does not record the images it was re-estimated on: rerun it"
+    return batchnorm["images_sha256"], None
 
 
 def _with_expected_seeds(results: list[ClaimResult], options: MeasureOptions) -> list[ClaimResult]:

@@ -91,6 +91,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
         if untestable_text(results):
             print(f"\n{untestable_text(results)}")
     reasons = [f"  {r.claim.id}: {r.reason}" for r in results if r.reason]
+    reasons += [
+        f"  {r.claim.id} (BN-matched): {r.matched.reason}"
+        for r in results
+        if r.matched is not None and r.matched.reason
+    ]
     if reasons:
         print("\nNot measured, damaged, or measured on fewer seeds:")
         print("\n".join(reasons))

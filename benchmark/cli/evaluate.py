@@ -29,6 +29,7 @@ from benchmark.cli.settings import (
 )
 from benchmark.errors import UserError
 from benchmark.experiment.registry import Registry, load_registry
+from benchmark.spec import BN_REESTIMATES
 
 if TYPE_CHECKING:
     from benchmark.train.job_context import JobContext
@@ -58,6 +59,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="mask seeds: the first draws every masked condition, each further one draws "
         "Table 6's setting again, for its spread (default: 0,1,2)",
     )
+    p.add_argument(
+        "--bn-reestimate",
+        choices=BN_REESTIMATES,
+        default=None,
+        help="re-estimate BatchNorm's running statistics on the training images first, weights "
+        "untouched: clean (every training image) or mixed (each batch clean, then masked by "
+        "the high pool), as the BatchNorm-matched verdicts do (docs/claims.md); needs the "
+        "training images (--data-root); part of the evaluation's identity",
+    )
     add_execution_flags(p, "folder holding the published files (default: $BENCHMARK_WEIGHTS)")
     add_compile_flag(p, "; speed only, not part of an evaluation's identity")
     p.add_argument("--force", action="store_true", help="discard existing results and rerun")
@@ -73,6 +83,7 @@ class EvaluateSettings:
     results: Results
     job: JobContext
     mask_seeds: tuple[int, ...]
+    bn_reestimate: str | None  # re-estimate BatchNorm statistics first (docs/claims.md)
     force: bool
     dry_run: bool
 
@@ -93,10 +104,21 @@ class EvaluateSettings:
         mask_seeds = parse_seeds(args.mask_seeds, "--mask-seeds")
         results = results_from(args)
         job = job_from(args, results)
+        if args.bn_reestimate and job.data_root is None and _real_data(results):
+            raise UserError(
+                f"--bn-reestimate {args.bn_reestimate}: re-estimating BatchNorm reads the training "
+                "images: give --data-root (the folder holding voc2007/, coco2014/, wider/)"
+            )
         return cls(
-            args.selector, checkpoint, args.like, results, job, mask_seeds, args.force,
-            args.dry_run,
+            args.selector, checkpoint, args.like, results, job, mask_seeds, args.bn_reestimate,
+            args.force, args.dry_run,
         )  # fmt: skip
+
+
+def _real_data(results: Results) -> bool:
+    from benchmark.experiment.profiles import get_profile
+
+    return get_profile(results.plan.profile).synthetic is None
 
 
 def like_run(registry: Registry, name: str) -> str:
@@ -135,19 +157,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if s.checkpoint is not None:
         run = like_run(registry, s.like)
         ev = plan_checkpoint(
-            registry, s.checkpoint, run, options, s.mask_seeds, known_layouts(releases)
-        )
+            registry, s.checkpoint, run, options, s.mask_seeds, known_layouts(releases),
+            s.bn_reestimate,
+        )  # fmt: skip
         plan = ReleasePlan(evals=[ev])
     else:
         selected = releases.select(s.selector)
         weights = s.job.weights_root
-        plan = plan_releases(registry, releases, selected, options, weights, s.mask_seeds)
+        plan = plan_releases(
+            registry, releases, selected, options, weights, s.mask_seeds, s.bn_reestimate
+        )
+    for release, reason in plan.skipped:
+        print(f"{release.id}: skipped ({reason})")
     for release, path in plan.absent:
         print(f"{release.id}: absent ({path} not found; {release.origin})")
     for release in plan.unmapped:
         print(f"{release.id}: unmapped ({release.unmapped})")
     for ev in plan.evals:
-        print(f"{ev.name} [{ev.hash}]: {ev.checkpoint_file}; {len(ev.conditions)} conditions")
+        bn = f"; BatchNorm re-estimated ({ev.bn_reestimate})" if ev.bn_reestimate else ""
+        print(f"{ev.name} [{ev.hash}]: {ev.checkpoint_file}; {len(ev.conditions)} conditions{bn}")
+    if not plan.evals and plan.skipped:
+        raise UserError(f"nothing to evaluate: every file of {s.selector!r} found was skipped")
     if not plan.evals:
         where = (
             f"under --weights-root {s.job.weights_root}"
@@ -191,4 +221,12 @@ def _print_summary(plan, releases, results: Results) -> None:
         rows.append([ev.name, fmt(reported), fmt(clean[0]) if clean else "—", high_text, "done"])
     headers = ["evaluation", "reported mAP", "clean mAP", "Table 6 setting mAP", "status"]
     print(tabulate(rows, headers=headers, disable_numparse=True))
+    modes = {ev.bn_reestimate for ev in plan.evals} - {None}
+    if modes:  # the report shows files as published (experiment.file_evaluations)
+        print(
+            f"BatchNorm statistics re-estimated ({', '.join(sorted(modes))}) on the training "
+            "images before scoring, weights untouched: not the files as published (docs/claims.md)"
+        )
+        print(f"results in {results.folder}")
+        return
     print(f"results in {results.folder}; {command('report', results, all_seeds=True)} shows them")

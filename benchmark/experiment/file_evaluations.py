@@ -88,6 +88,8 @@ def file_evaluations(
         checkpoint = str((data.get("spec") or {}).get("checkpoint", ""))
         if not checkpoint.startswith(FILE_CHECKPOINT) or data.get("profile") != profile:
             continue
+        if data["spec"].get("bn_reestimate"):  # --bn-reestimate: not the file as published
+            continue
         found = FileEvaluation(data, loaded.done)
         if found.precision != precision:
             continue

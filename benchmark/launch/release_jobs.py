@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import UserError
+from benchmark.experiment.batchnorm import describe_model, has_batchnorm
 from benchmark.experiment.plan import Plan, PlanOptions
 from benchmark.experiment.profiles import resolve_run
 from benchmark.experiment.registry import Registry
@@ -44,6 +45,7 @@ class ReleasePlan:
     architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
+    skipped: list[tuple[Release, str]] = field(default_factory=list)  # nothing to re-estimate
 
 
 def release_file(release: Release, weights_root: Path | None) -> Path | None:
@@ -57,9 +59,11 @@ def plan_releases(
     options: PlanOptions,
     weights_root: Path | None,
     mask_seeds: tuple[int, ...],
+    bn_reestimate: str | None = None,
 ) -> ReleasePlan:
     """The evaluations of the selected releases whose files are under ``weights_root``; every
-    present file is checked to fit before anything runs (a misfit is one error naming it)."""
+    present file is checked to fit before anything runs (a misfit is one error naming it).
+    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why."""
     plan = ReleasePlan()
     known = known_layouts(releases)
     for release in selected:
@@ -71,7 +75,10 @@ def plan_releases(
             plan.absent.append((release, path or Path(release.file)))
             continue
         target, spec = fit_target(registry, release, path, options, known)
-        ev = _evaluation(spec, path, options, mask_seeds)
+        if bn_reestimate is not None and not has_batchnorm(spec):
+            plan.skipped.append((release, f"{describe_model(spec)}: no BatchNorm to re-estimate"))
+            continue
+        ev = _evaluation(spec, path, options, mask_seeds, bn_reestimate)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
     return plan
@@ -104,6 +111,7 @@ def plan_checkpoint(
     options: PlanOptions,
     mask_seeds: tuple[int, ...],
     known=None,
+    bn_reestimate: str | None = None,
 ) -> EvalSpec:
     """A user's checkpoint of a registered run's architecture (`--checkpoint FILE --like RUN`):
     the suite's best.pt/last.pt, a bare state dict of a suite model, or a publisher-layout file."""
@@ -124,7 +132,12 @@ def plan_checkpoint(
             f"{path} ({layout} layout) does not fit run {like} (profile {options.profile}): "
             f"{problem}"
         )
-    return _evaluation(spec, path, options, mask_seeds)
+    if bn_reestimate is not None and not has_batchnorm(spec):
+        raise UserError(
+            f"--bn-reestimate: run {like}'s model ({describe_model(spec)}) has no BatchNorm "
+            "layer to re-estimate"
+        )
+    return _evaluation(spec, path, options, mask_seeds, bn_reestimate)
 
 
 def _layout_of(spec: RunSpec) -> dict[str, tuple[int, ...]]:
@@ -133,7 +146,11 @@ def _layout_of(spec: RunSpec) -> dict[str, tuple[int, ...]]:
 
 
 def _evaluation(
-    spec: RunSpec, path: Path, options: PlanOptions, mask_seeds: tuple[int, ...]
+    spec: RunSpec,
+    path: Path,
+    options: PlanOptions,
+    mask_seeds: tuple[int, ...],
+    bn_reestimate: str | None = None,
 ) -> EvalSpec:
     return EvalSpec(
         name=spec.name,
@@ -143,6 +160,7 @@ def _evaluation(
         mask_source=options.mask_source,
         checkpoint=FILE_CHECKPOINT + sha256_file(path),
         checkpoint_file=str(Path(path).resolve()),
+        bn_reestimate=bn_reestimate,
     )
 
 

@@ -45,6 +45,10 @@ CLAIM_COLUMNS = (
     "id", "title", "metric", "dataset", "a", "b", "claimed", "status", "seeds", "expected_seeds",
     "images", "mean", "sd", "ci95_low", "ci95_high", "verdict", "verdict_text", "seed_note",
     "interval_verdict", "consistent", "testable", "untestable_reason", "reason", "repair",
+    "bn_matched_applicable", "bn_matched_mode", "bn_matched_status", "bn_matched_seeds",
+    "bn_matched_mean", "bn_matched_sd", "bn_matched_ci95_low", "bn_matched_ci95_high",
+    "bn_matched_verdict", "bn_matched_verdict_text", "bn_matched_interval_verdict",
+    "bn_matched_consistent", "bn_matched_reason",
 )  # fmt: skip
 CLAIMS_CSV = "claims.csv"  # written beside report.csv: one row per claim
 
@@ -58,6 +62,11 @@ def render_claims_csv(report: Report) -> str | None:
         data = result.to_dict()
         low, high = data.pop("ci95") or (None, None)
         data.update(ci95_low=low, ci95_high=high, seeds=" ".join(map(str, data["seeds"])))
+        matched = data.pop("bn_matched")  # the BatchNorm-matched measurement, prefixed
+        m_low, m_high = matched.pop("ci95", None) or (None, None)
+        matched.update(ci95_low=m_low, ci95_high=m_high)
+        matched["seeds"] = " ".join(map(str, matched.get("seeds", ())))
+        data.update({f"bn_matched_{k}": v for k, v in matched.items()})
         rows.append({k: data.get(k) for k in CLAIM_COLUMNS})
     frame = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
     return frame.to_csv(index=False, lineterminator="\n")

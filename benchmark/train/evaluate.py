@@ -11,6 +11,8 @@ at the trained run's precision (RunSpec.precision), as it trained.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,42 +26,89 @@ from benchmark.models.checkpoint_files import load_strict, sha256_file
 from benchmark.spec import FILE_CHECKPOINT, EvalSpec
 from benchmark.train import checkpoint
 from benchmark.train import distributed as ddp
-from benchmark.train.inference import build_test_set, make_loader
+from benchmark.train.inference import build_test_set, make_loader, prediction_ids
 from benchmark.train.job_context import JobContext
 from benchmark.train.model_evaluation import evaluate_model
-from benchmark.train.seeding import derive_seed, generator
+from benchmark.train.seeding import derive_seed
+
+# "mixed" re-estimation masks each training image from Table 6's pool, whatever pool (if any)
+# the model trained with: both sides of a claim must see the same masked images.
+MIXED_POOL = "high"
+REESTIMATE_STREAM = 7  # derive_seed stream of the re-estimation masks (apart from the test's)
 
 
 @torch.no_grad()
-def reestimate_batchnorm(model, loader, device, pool=None, mask_gen=None) -> dict[str, Any]:
+def reestimate_batchnorm(model, loader, device, keep_fn=None) -> dict[str, Any]:
     """The BatchNorm control: forget BatchNorm's running statistics and re-estimate them as an
-    exact average over one pass of ``loader`` in train mode (no weight changes).
+    average over one pass of ``loader`` in train mode (no weight changes).
 
-    Without a mask pool the pass sees clean images only (what an MSL model never had: its
-    statistics mix clean and masked batches). With one, every batch goes through clean and then
-    masked, as in MSL's two training passes (what a baseline never had).
+    Without ``keep_fn`` the pass sees clean images only (what an MSL model never had: its
+    statistics mix clean and masked batches). With one (dataset indices → keep-maps), every
+    batch goes through clean and then masked, as in MSL's two training passes (what a baseline
+    never had). Returns what was done and the dataset indices of each batch, in order.
     """
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None  # cumulative moving average: every batch counts the same
-    batches = 0
+    batches, order = 0, []
     if layers:
         model.train()
-        for images, _, _, _ in loader:
+        for images, _, index, _ in loader:
             if len(images) == 0:
                 continue
+            order.append([int(i) for i in index])
             images = images.to(device, non_blocking=True)
             model(images)
             batches += 1
-            if pool is not None:
-                model(images * pool.sample(len(images), mask_gen).to(device))
+            if keep_fn is not None:
+                model(images * keep_fn(torch.as_tensor(index)).to(device))
                 batches += 1
     model.eval()
     return {
-        "reestimated_on": "clean" if pool is None else "clean+masked",
+        "reestimated_on": "clean" if keep_fn is None else "clean+masked",
         "layers": len(layers),
         "batches": batches,
+        "batch_indices": order,
+    }
+
+
+def reestimate_on_training_images(model, ev: EvalSpec, ctx: JobContext, device) -> dict[str, Any]:
+    """Re-estimate the model's BatchNorm statistics as ``ev.bn_reestimate`` says, on images that
+    depend on the evaluation alone, never on the model: every training image of the run's
+    dataset, in order, with the test-time transform, in batches of the recipe's size; for
+    "mixed", each image also masked by the high-pool mask drawn from (its index, the
+    evaluation's mask seed). The record's ``images_sha256`` names exactly what was seen
+    (data, batches, masks), so two models can be checked to have been re-estimated alike."""
+    spec = ev.run
+    train_set = build_test_set(spec, ctx, "train")  # clean: the test-time transform
+    loader = make_loader(train_set, spec.batch_size, ctx, False, 0)
+    keep_fn, masks = None, None
+    if ev.bn_reestimate == "mixed":
+        pool = load_pool(
+            MIXED_POOL, spec.img_size, ctx.masks_for(ev.mask_source), cache_dir=ctx.cache_dir
+        ).to(device)
+        seed = derive_seed(ev.mask_seed, 0, REESTIMATE_STREAM)
+
+        def keep_fn(index, pool=pool, seed=seed):
+            return pool.for_indices(index, seed)
+
+        masks = {"pool": MIXED_POOL, "source": ev.mask_source, "seed": seed}
+    record = reestimate_batchnorm(model, loader, device, keep_fn)
+    ids = prediction_ids(train_set)
+    batches = [[ids[i] for i in batch] for batch in record.pop("batch_indices")]
+    seen = {
+        "data": {k: getattr(spec, k) for k in ("dataset", "img_size", "normalize")},
+        "synth": None if spec.synth is None else dataclasses.asdict(spec.synth),
+        "masks": masks,
+        "batches": batches,
+    }
+    payload = json.dumps(seen, sort_keys=True, separators=(",", ":")).encode()
+    return {
+        **record,
+        "images": sum(len(batch) for batch in batches),
+        "masks": masks,
+        "images_sha256": hashlib.sha256(payload).hexdigest(),
     }
 
 
@@ -129,21 +178,9 @@ def batchnorm_step(ev: EvalSpec, ctx: JobContext):
     model."""
     if ev.bn_reestimate is None:
         return None
-    spec = ev.run
 
     def reestimate(model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
-        train_set = build_test_set(spec, ctx, "train")  # clean: the test-time transform
-        loader = make_loader(train_set, spec.batch_size, ctx, False, 0)
-        pool = None
-        if ev.bn_reestimate == "mixed":
-            pool = load_pool(
-                spec.mask_pool or "high",
-                spec.img_size,
-                ctx.masks_for(ev.mask_source),
-                cache_dir=ctx.cache_dir,
-            ).to(device)
-        mask_gen = generator(derive_seed(ev.mask_seed, 0, 7))
         with torch.compiler.set_stance("force_eager"):  # train-mode passes: no graphs
-            return reestimate_batchnorm(model, loader, device, pool, mask_gen)
+            return reestimate_on_training_images(model, ev, ctx, device)
 
     return reestimate
