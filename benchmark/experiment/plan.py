@@ -215,19 +215,19 @@ def read_results(
     (benchmark.store.predictions.listed_damage; ``thorough``: by sha256)."""
     wanted = list(dict.fromkeys(hashes if hashes is not None else [*plan.runs, *plan.evals]))
     trainings = [plan.evals[h].run.hash for h in wanted if h in plan.evals]
-    loaded = {h: load_result(results_dir, h) for h in dict.fromkeys([*wanted, *trainings])}
-    codes = {h: check_code(result.data) for h, result in loaded.items() if result.done}
+    read: dict[str, tuple[LoadedResult, CodeCheck | None]] = {}
+    for spec_hash in dict.fromkeys([*wanted, *trainings]):
+        result = load_result(results_dir, spec_hash)
+        code = check_code(result.data) if result.done else None
+        read[spec_hash] = (result, code)
     states = {}
     for spec_hash in wanted:
-        result = loaded[spec_hash]
-        if not result.done:
-            states[spec_hash] = ResultState(result)
-            continue
-        code = codes[spec_hash]
-        trained = codes.get(plan.evals[spec_hash].run.hash) if spec_hash in plan.evals else None
-        if code.state != "stale" and trained is not None and trained.state == "stale":
-            code = trained
-        damage = listed_damage(result.path.parent, result.data, thorough)
+        result, code = read[spec_hash]
+        evaluation = plan.evals.get(spec_hash)
+        trained = read[evaluation.run.hash][1] if evaluation is not None else None
+        if code is not None and code.state != "stale" and trained is not None:
+            code = trained if trained.state == "stale" else code
+        damage = listed_damage(result.path.parent, result.data, thorough) if result.done else ()
         states[spec_hash] = ResultState(result, code, damage)
     return states
 
