@@ -9,7 +9,6 @@ Launching imports torch, so the handler imports `benchmark.launch` when called.
 from __future__ import annotations
 
 import argparse
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ from benchmark.cli.settings import (
     results_from,
 )
 from benchmark.errors import UserError
-from benchmark.experiment.registry import Registry, load_registry
+from benchmark.experiment.registry import load_registry
 from benchmark.spec import BN_REESTIMATES
 
 if TYPE_CHECKING:
@@ -104,7 +103,8 @@ class EvaluateSettings:
         mask_seeds = parse_seeds(args.mask_seeds, "--mask-seeds")
         results = results_from(args)
         job = job_from(args, results)
-        if args.bn_reestimate and job.data_root is None and _real_data(results):
+        real_data = results.definition.synthetic is None
+        if args.bn_reestimate and job.data_root is None and real_data:
             raise UserError(
                 f"--bn-reestimate {args.bn_reestimate}: re-estimating BatchNorm reads the training "
                 "images: give --data-root (the folder holding voc2007/, coco2014/, wider/)"
@@ -115,52 +115,18 @@ class EvaluateSettings:
         )  # fmt: skip
 
 
-def _real_data(results: Results) -> bool:
-    from benchmark.experiment.profiles import get_profile
-
-    return get_profile(results.plan.profile).synthetic is None
-
-
-def like_run(registry: Registry, name: str) -> str:
-    """--like: a run's name, or what `benchmark list` shows for a cell — an evaluation's name
-    (Table 6) or the cell id — read as the run whose model it is; else the close names."""
-    if name in registry.runs:
-        return name
-    if name in registry.evaluations:
-        return registry.evaluations[name]["run"]
-    cell = next((c for c in registry.cells if c.id == name), None)
-    if cell is not None and cell.run is not None:
-        return cell.run
-    if cell is not None and cell.evaluation is not None:
-        return registry.evaluations[cell.evaluation]["run"]
-    known = [*registry.runs, *registry.evaluations]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"; close: {', '.join(close)}" if close else ""
-    raise UserError(
-        f"--like {name}: no run, evaluation or cell of that name{hint} (`benchmark list all` "
-        "shows them in its run column)"
-    )
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     s = EvaluateSettings.from_args(args)  # every flag checked before any file is read
-    from benchmark.experiment.releases import known_layouts, load_releases
-    from benchmark.launch.release_jobs import (  # torch: only when evaluating
-        ReleasePlan,
-        plan_checkpoint,
-        plan_releases,
-    )
+    from benchmark.experiment.releases import load_releases
+    from benchmark.launch.release_jobs import plan_checkpoint, plan_releases  # torch: evaluating
 
     registry = load_registry(s.results.experiments)
     releases = load_releases(registry)
     options = s.results.plan
     if s.checkpoint is not None:
-        run = like_run(registry, s.like)
-        ev = plan_checkpoint(
-            registry, s.checkpoint, run, options, s.mask_seeds, known_layouts(releases),
-            s.bn_reestimate,
-        )  # fmt: skip
-        plan = ReleasePlan(evals=[ev])
+        plan = plan_checkpoint(
+            registry, releases, s.checkpoint, s.like, options, s.mask_seeds, s.bn_reestimate
+        )
     else:
         selected = releases.select(s.selector)
         weights = s.job.weights_root

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from benchmark.cli.settings import Results
 from benchmark.experiment.plan import command_line
-from benchmark.store.results import profiles_in
 
 
 def command(verb: str, results: Results, *words: str, all_seeds: bool = False) -> str:
@@ -26,7 +25,7 @@ def note_other_profiles(results: Results, statuses: list[str]) -> None:
     folder = results.folder
     if not statuses or any(s != "pending" for s in statuses) or not folder.is_dir():
         return
-    others = {p: n for p, n in profiles_in(folder).items() if p != results.profile}
+    others = {p: h.files for p, h in results.held.items() if p != results.profile}
     if others:
         held = ", ".join(f"{n} {p} result(s)" for p, n in sorted(others.items()))
         print(

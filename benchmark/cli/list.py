@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from benchmark.cli.hints import note_other_profiles
 from benchmark.cli.settings import Results, add_results_flags, results_from
-from benchmark.experiment.plan import build_plan, cell_status
+from benchmark.experiment.plan import build_plan, cell_statuses
 from benchmark.experiment.registry import load_registry
 
 
@@ -39,8 +39,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     cells = registry.select(s.selector)
     plan = build_plan(registry, cells, s.results.plan)
     rows = []
-    for cell in cells:
-        status = cell_status(registry, cell, plan, s.results.folder)
+    for cell, status in zip(cells, cell_statuses(cells, plan, s.results.folder), strict=True):
         hashes = plan.cell_hashes[cell.id]
         rows.append(
             {

@@ -24,8 +24,7 @@ from benchmark.cli.settings import (
 )
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
-from benchmark.experiment.plan import build_plan
-from benchmark.experiment.profiles import get_profile
+from benchmark.experiment.plan import Plan, build_plan
 from benchmark.experiment.registry import load_registry
 from benchmark.store.results import is_done
 
@@ -188,37 +187,34 @@ class RunSettings:
 
 def print_estimate(plan, results: Path) -> None:
     """The plan with each run's training compute and time, from measured rates."""
-    from benchmark.perf.estimate import Rates, fmt_seconds, train_images, train_tmacs
+    from benchmark.perf.estimate import Rates, fmt_seconds
 
     rates = Rates()
-    gpu = rates.gpu_name or "GPU"
-    rows, total = [], {"tmacs": 0.0, "cpu": 0.0, "gpu": 0.0, "cpu_unknown": 0}
-    assumed = {}  # a run's precision → the precision of the GPU figures that timed it
+    costs = {}
+    rows = []
     for spec_hash, spec in plan.runs.items():
-        assumed[spec.precision] = rates.gpu_assumes(spec)
-        tmacs, cpu, gpu_s = train_tmacs(spec), rates.cpu_seconds(spec), rates.gpu_seconds(spec)
-        total["tmacs"] += tmacs
-        if cpu is None:
-            total["cpu_unknown"] += 1
-        total["cpu"] += cpu or 0.0
-        total["gpu"] += gpu_s or 0.0
-        rows.append([spec.name, spec_hash, spec.backbone, spec.method, spec.epochs,
-                     spec.img_size, train_images(spec) * spec.epochs, f"{tmacs:,.2f}",
-                     fmt_seconds(cpu), fmt_seconds(gpu_s),
-                     "done" if is_done(results, spec_hash) else ""])  # fmt: skip
+        cost = costs[spec_hash] = rates.cost(spec)
+        done = "done" if is_done(results, spec_hash) else ""
+        rows.append([spec.name, spec_hash, spec.backbone, spec.method, spec.epochs, spec.img_size,
+                     cost.samples, f"{cost.tmacs:,.2f}", fmt_seconds(cost.cpu_seconds),
+                     fmt_seconds(cost.gpu_seconds), done])  # fmt: skip
     print(tabulate(rows, headers=["run", "hash", "backbone", "method", "epochs", "img",
-                                  "samples", "TMACs", "CPU (2-core VM)", gpu, ""],
+                                  "samples", "TMACs", "CPU (2-core VM)", rates.gpu_name or "GPU",
+                                  ""],
                    disable_numparse=True))  # fmt: skip
     for ev in plan.evals.values():
         print(f"evaluation {ev.name} [{ev.hash}] of {ev.run.name}: {', '.join(ev.conditions)}")
-    cpu_total = fmt_seconds(total["cpu"] if total["cpu_unknown"] == 0 else None)
-    if total["cpu_unknown"]:  # a partial sum would read as the whole plan's time
-        cpu_total += f" ({total['cpu_unknown']} run(s) without a measured CPU rate)"
+    unknown = sum(cost.cpu_seconds is None for cost in costs.values())
+    cpu_total = fmt_seconds(None if unknown else sum(c.cpu_seconds for c in costs.values()))
+    if unknown:  # a partial sum would read as the whole plan's time
+        cpu_total += f" ({unknown} run(s) without a measured CPU rate)"
+    gpu_total = sum(c.gpu_seconds or 0.0 for c in costs.values())
+    assumed = {spec.precision: costs[h].gpu_precision for h, spec in plan.runs.items()}
     print(
-        f"total training: {total['tmacs']:,.1f} TMACs; about {cpu_total} on the "
-        f"2-core CPU VM, {fmt_seconds(total['gpu'])} on one {gpu} (batch 6, eager"
-        f"{_gpu_assumption(assumed)}), evaluations not included (docs/performance.md; "
-        "benchmark/perf/estimate.py says how)"
+        f"total training: {sum(c.tmacs for c in costs.values()):,.1f} TMACs; about {cpu_total} "
+        f"on the 2-core CPU VM, {fmt_seconds(gpu_total)} on one {rates.gpu_name or 'GPU'} "
+        f"(batch 6, eager{_gpu_assumption(assumed)}), evaluations not included "
+        "(docs/performance.md; benchmark/perf/estimate.py says how)"
     )
 
 
@@ -241,42 +237,30 @@ def _gpu_assumption(assumed: dict[str, str | None]) -> str:
 CLAIMS_PREFIX = "claims:"
 
 
-def _claims_plan(registry, selector: str, options):
-    """What the selected claims need, the controls included (no table names those)."""
+def plan_selection(registry, selector: str, options) -> Plan:
+    """The plan that fills the selected cells (``plan.cell_hashes``, in selection order);
+    ``claims:GLOB`` selects what those claims need, the controls included (no table names
+    those)."""
+    if not selector.startswith(CLAIMS_PREFIX):
+        return build_plan(registry, registry.select(selector), options)
     from benchmark.claims.claim_registry import load_claims, select_claims
     from benchmark.claims.measurement import claims_plan
 
-    return claims_plan(registry, select_claims(load_claims(registry), selector), options)
+    claims = select_claims(load_claims(registry), selector[len(CLAIMS_PREFIX) :])
+    return claims_plan(registry, claims, options)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    s = RunSettings.from_args(args)
-    from benchmark.launch.runner import execute_plan  # torch: only when running
-
-    registry = load_registry(s.results.experiments)
+def print_notes(s: RunSettings, plan: Plan) -> None:
+    """What the settings mean for this plan where it is not what they say: tf32 on a CPU, the
+    masks a profile uses."""
     options = s.results.plan
-    if s.selector.startswith(CLAIMS_PREFIX):
-        plan = _claims_plan(registry, s.selector[len(CLAIMS_PREFIX) :], options)
-        cells = [registry.cell(cell_id) for cell_id in plan.cell_hashes]
-    else:
-        cells = registry.select(s.selector)
-        plan = build_plan(registry, cells, options)
-    folder = s.results.folder
-    print(
-        f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
-        f"evaluation(s); profile {options.profile}; precision {', '.join(plan.precisions())}; "
-        f"results in {folder}"
-    )
-    if s.dry_run:
-        print_estimate(plan, folder)
-        return 0
     on_cpu = s.job.torch_device().type == "cpu"
     if "tf32" in plan.precisions() and on_cpu and s.executor.nproc == 1:
         print(
             "note: precision tf32 allows TF32 on NVIDIA Ampere and later GPUs; on this CPU it "
             "computes in strict fp32 (each result records computed: fp32)"
         )
-    synthetic = get_profile(options.profile).synthetic is not None
+    synthetic = s.results.definition.synthetic is not None
     if synthetic and options.masks_root is not None:
         print(
             f"note: profile {options.profile} always uses the procedural masks (its results "
@@ -287,6 +271,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             "note: no --masks-root: procedural irregular masks stand in for the NVIDIA set "
             "(recorded in each result as mask_source: procedural)"
         )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    s = RunSettings.from_args(args)
+    from benchmark.launch.runner import execute_plan  # torch: only when running
+
+    registry = load_registry(s.results.experiments)
+    plan = plan_selection(registry, s.selector, s.results.plan)
+    cells = [registry.cell(cell_id) for cell_id in plan.cell_hashes]
+    folder = s.results.folder
+    print(
+        f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
+        f"evaluation(s); profile {s.results.profile}; precision {', '.join(plan.precisions())}; "
+        f"results in {folder}"
+    )
+    if s.dry_run:
+        print_estimate(plan, folder)
+        return 0
+    print_notes(s, plan)
     executor = s.executor.build(folder)
     outcome = execute_plan(plan, s.job, executor, force=s.force, rerun_stale=s.rerun_stale)
     if "submitted" in outcome.statuses:
@@ -294,6 +297,5 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"submitted; follow with {follow} (add --wait to block until done)")
         return 0
     print()
-    print_summary(registry, cells, plan, s.selector, s.results)
-    failed = sum(st == "failed" for st in outcome.statuses)
-    return 1 if failed else 0
+    print_summary(cells, plan, s.selector, s.results)
+    return 1 if "failed" in outcome.statuses else 0

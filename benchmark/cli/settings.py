@@ -19,15 +19,16 @@ import argparse
 import os
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
-from benchmark.experiment.plan import PlanOptions, check_seeds
-from benchmark.experiment.profiles import PROFILES, get_profile
+from benchmark.experiment.plan import PlanOptions, check_seeds, results_folder
+from benchmark.experiment.profiles import DEFAULT_PROFILE, PROFILES, Profile
 from benchmark.spec import PRECISIONS
-from benchmark.store.results import probe_write, profiles_in, seeds_in
+from benchmark.store.results import HeldResults, probe_write
 
 if TYPE_CHECKING:
     from benchmark.train.job_context import JobContext
@@ -40,7 +41,6 @@ CACHE_ENV = "BENCHMARK_CACHE"
 MASKS_ENV = "BENCHMARK_MASKS"
 WEIGHTS_ENV = "BENCHMARK_WEIGHTS"
 DEFAULT_CACHE = Path(".cache/benchmark")
-DEFAULT_PROFILE = "mini"  # the README's; CI and the tests say --profile smoke
 REPO_ROOT = Path(__file__).resolve().parents[2]  # where a profile's committed files live
 
 
@@ -54,10 +54,17 @@ class Results:
     experiments: Path | None  # the registry folder (None: ./experiments, else the source tree's)
     folder: Path  # --results-dir, else results/<profile>
     plan: PlanOptions  # profile, seeds, epochs, masks root
+    # profile → what the folder held when the verb started (read once, with the profile)
+    held: Mapping[str, HeldResults] = field(default_factory=dict)
 
     @property
     def profile(self) -> str:
         return self.plan.profile
+
+    @property
+    def definition(self) -> Profile:
+        """The profile's definition (benchmark.experiment.profiles)."""
+        return PROFILES[self.plan.profile]
 
 
 def add_results_flags(parser: argparse.ArgumentParser, seeds: str = "given") -> None:
@@ -107,51 +114,29 @@ def add_results_flags(parser: argparse.ArgumentParser, seeds: str = "given") -> 
 
 
 def results_from(args: argparse.Namespace) -> Results:
-    """The flags of `add_results_flags`, checked and defaulted (the profile said on stderr
-    when it is inferred from the folder)."""
+    """The flags of `add_results_flags`, checked, then resolved with one read of the folder
+    (benchmark.experiment.plan.results_folder): the profile said on stderr when the folder's
+    results chose it."""
     experiments = args.experiments
     if experiments is not None:
         existing_folder(experiments, "--experiments")
-    given = args.results_dir
-    profile = _profile(args.profile, given)  # a file reads as holding no results
-    folder = given if given is not None else Path("results") / profile
-    existing_folder(folder, "--results-dir", must_exist=False)
+    if args.profile is not None and args.profile not in PROFILES:
+        raise UserError(
+            f"--profile {args.profile}: unknown profile (choose from {', '.join(PROFILES)})"
+        )
+    if args.results_dir is not None:
+        existing_folder(args.results_dir, "--results-dir", must_exist=False)
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs: must be at least 1, got {args.epochs}")
-    held = args.seeds is None
-    seeds = (seeds_in(folder, profile) or (0,)) if held else parse_seeds(args.seeds, "--seeds")
+    seeds = None if args.seeds is None else parse_seeds(args.seeds, "--seeds")
     masks = _env_folder(args.masks_root, "--masks-root", MASKS_ENV)
-    plan = PlanOptions(
-        profile, seeds, args.epochs, masks, held_seeds=held, precision=args.precision
-    )
-    return Results(experiments, folder, plan)
-
-
-def _profile(flag: str | None, folder: Path | None) -> str:
-    """--profile, or the one profile of the results in --results-dir (said on stderr), or the
-    default."""
-    if flag is not None:
-        if flag not in PROFILES:
-            raise UserError(
-                f"--profile {flag}: unknown profile (choose from {', '.join(PROFILES)})"
-            )
-        return flag
-    found = {p: n for p, n in profiles_in(folder).items() if p in PROFILES} if folder else {}
-    if len(found) == 1:
-        (profile,) = found
-        print(
-            f"profile {profile}: inferred from the results in {folder} "
-            "(choose another with --profile)",
-            file=sys.stderr,
-        )
-        return profile
-    if found:
-        print(
-            f"{folder} holds results of several profiles ({', '.join(sorted(found))}): "
-            f"showing {DEFAULT_PROFILE}; choose with --profile",
-            file=sys.stderr,
-        )
-    return DEFAULT_PROFILE
+    chosen = results_folder(
+        args.results_dir, args.profile, seeds,
+        epochs=args.epochs, masks_root=masks, precision=args.precision,
+    )  # fmt: skip
+    if chosen.note is not None:
+        print(chosen.note, file=sys.stderr)
+    return Results(experiments, chosen.folder, chosen.options, chosen.held)
 
 
 def parse_seeds(text: str, flag: str) -> tuple[int, ...]:
@@ -204,7 +189,7 @@ def job_from(args: argparse.Namespace, results: Results) -> JobContext:
         raise UserError(f"--workers: must be 0 or more, got {args.workers}")
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     weights = _env_folder(args.weights_root, "--weights-root", WEIGHTS_ENV)
-    committed = get_profile(results.profile).weights_root
+    committed = results.definition.weights_root
     if weights is None and committed is not None:
         weights = REPO_ROOT / committed  # the profile's committed weights (mini), not the cwd's
     data_root = args.data_root

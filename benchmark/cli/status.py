@@ -13,7 +13,7 @@ from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.experiment.file_evaluations import file_evaluations
 from benchmark.experiment.plan import build_plan
 from benchmark.experiment.registry import load_registry
-from benchmark.launch.liveness import live_cell_status
+from benchmark.launch.liveness import live_statuses
 from benchmark.spec import PRECISION_MEANING
 
 
@@ -41,7 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     registry = load_registry(s.results.experiments)
     cells = registry.select(s.selector)
     plan = build_plan(registry, cells, s.results.plan)
-    entries = [live_cell_status(registry, cell, plan, s.results.folder) for cell in cells]
+    entries = live_statuses(cells, plan, s.results.folder)
     note_missing_folder(s.results)
     note_other_profiles(s.results, [e["status"] for e in entries if e["status"] != "cited"])
     if s.json:
@@ -52,10 +52,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(registry, cells, plan, selector: str, results: Results) -> None:
+def print_summary(cells, plan, selector: str, results: Results) -> None:
     """One row per cell: status, our metrics beside the paper's, and why when not done."""
-    entries = [live_cell_status(registry, cell, plan, results.folder) for cell in cells]
-    _print_table(cells, entries, selector, results)
+    _print_table(cells, live_statuses(cells, plan, results.folder), selector, results)
 
 
 def _print_table(cells, entries, selector: str, results: Results) -> None:

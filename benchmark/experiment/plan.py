@@ -14,17 +14,24 @@ from __future__ import annotations
 import numbers
 import shlex
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.experiment.profiles import get_profile, resolve_eval, resolve_run
+from benchmark.errors import UserError
+from benchmark.experiment.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    get_profile,
+    resolve_eval,
+    resolve_run,
+)
 from benchmark.experiment.registry import Cell, Registry
 from benchmark.spec import EvalSpec, RunSpec
 from benchmark.store.fingerprint import CodeCheck, check_code
 from benchmark.store.predictions import Damage, listed_damage
-from benchmark.store.results import load_result
+from benchmark.store.results import HeldResults, LoadedResult, held_results, load_result
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,58 @@ class PlanOptions:
         if get_profile(self.profile).synthetic is None and self.masks_root is not None:
             return "nvidia"
         return "procedural"
+
+
+@dataclass(frozen=True)
+class ResultsFolder:
+    """A results folder and the options a verb plans or reads it with, resolved together."""
+
+    folder: Path
+    options: PlanOptions
+    held: dict[str, HeldResults]  # profile → what the folder held when the verb started
+    note: str | None = None  # how the profile was chosen when the folder chose it
+
+
+def results_folder(
+    folder: Path | None,
+    profile: str | None,
+    seeds: tuple[int, ...] | None,
+    *,
+    epochs: int | None = None,
+    masks_root: Path | None = None,
+    precision: str | None = None,
+) -> ResultsFolder:
+    """The folder and profile of a verb, reading the folder once: the profile given, else the
+    one profile the folder's results hold, else DEFAULT_PROFILE; the folder given, else
+    results/<profile>; the seeds given, else (``seeds`` None: a reading verb) every seed its
+    done results of the profile hold, else 0."""
+    held = held_results(folder) if folder is not None else {}
+    note = None
+    if profile is None:
+        found = sorted(p for p in held if p in PROFILES)
+        profile = found[0] if len(found) == 1 else DEFAULT_PROFILE
+        if len(found) == 1:
+            note = (
+                f"profile {profile}: inferred from the results in {folder} (choose another "
+                "with --profile)"
+            )
+        elif found:
+            note = (
+                f"{folder} holds results of several profiles ({', '.join(found)}): showing "
+                f"{DEFAULT_PROFILE}; choose with --profile"
+            )
+    if folder is None:
+        folder = Path("results") / profile
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--results-dir {folder}: is a file, not a folder")
+        held = held_results(folder)
+    held_seeds = seeds is None
+    if held_seeds:
+        seeds = held[profile].seeds if profile in held and held[profile].seeds else (0,)
+    options = PlanOptions(
+        profile, seeds, epochs, masks_root, held_seeds=held_seeds, precision=precision
+    )
+    return ResultsFolder(folder, options, held, note)
 
 
 def check_seeds(seeds: tuple[int, ...]) -> None:
@@ -125,6 +184,75 @@ def cell_metrics(cell: Cell, result: dict[str, Any], which: str = "best") -> dic
 LiveProbe = Callable[[Path, str, bool], "tuple[str, dict[str, Any] | None] | None"]
 
 
+@dataclass(frozen=True)
+class ResultState:
+    """One result of a plan as read once: the file, and for a done one whether this checkout's
+    code made it (``code``) and which of its predictions files are missing or changed."""
+
+    loaded: LoadedResult
+    code: CodeCheck | None = None  # done results only
+    damage: tuple[Damage, ...] = ()  # done results only
+
+    @property
+    def done(self) -> bool:
+        return self.loaded.done
+
+    @property
+    def stale(self) -> bool:
+        return self.code is not None and self.code.state == "stale"
+
+
+def read_results(
+    plan: Plan,
+    results_dir: Path,
+    hashes: Iterable[str] | None = None,
+    thorough: bool = False,
+) -> dict[str, ResultState]:
+    """The plan's results (or those of ``hashes``), each file read once, with what status, the
+    runner and the report ask of a done one: is it stale — made by other code than this
+    checkout's (benchmark.store.fingerprint), or, for an evaluation, read the checkpoint of a
+    training that is — and is it damaged — a listed predictions file missing or changed
+    (benchmark.store.predictions.listed_damage; ``thorough``: by sha256)."""
+    wanted = list(dict.fromkeys(hashes if hashes is not None else [*plan.runs, *plan.evals]))
+    trainings = [plan.evals[h].run.hash for h in wanted if h in plan.evals]
+    read: dict[str, tuple[LoadedResult, CodeCheck | None]] = {}
+    for spec_hash in dict.fromkeys([*wanted, *trainings]):
+        result = load_result(results_dir, spec_hash)
+        code = check_code(result.data) if result.done else None
+        read[spec_hash] = (result, code)
+    states = {}
+    for spec_hash in wanted:
+        result, code = read[spec_hash]
+        evaluation = plan.evals.get(spec_hash)
+        trained = read[evaluation.run.hash][1] if evaluation is not None else None
+        if code is not None and code.state != "stale" and trained is not None:
+            code = trained if trained.state == "stale" else code
+        damage = listed_damage(result.path.parent, result.data, thorough) if result.done else ()
+        states[spec_hash] = ResultState(result, code, damage)
+    return states
+
+
+def cell_statuses(
+    cells: Sequence[Cell],
+    plan: Plan,
+    results_dir: Path,
+    probe: LiveProbe | None = None,
+    thorough: bool = False,
+) -> list[dict[str, Any]]:
+    """`{id, status, metrics, last, std, seeds, reason, hashes, code}` for each cell, from one
+    read of their results (``read_results``).
+
+    From the result files alone, a run is done, stale, damaged, failed or pending; a `probe`
+    (see `benchmark.launch.liveness`) can tell that one is running now. A done result made by
+    other code than this checkout's is stale: its numbers are kept and `code` names the changed
+    files. A done result whose listed predictions files are missing or changed (``thorough``:
+    by sha256) is damaged: its numbers are kept, `reason` names the files and the command that
+    redoes them."""
+    hashes = [h for cell in cells for h in plan.cell_hashes.get(cell.id, [])]
+    states = read_results(plan, results_dir, hashes, thorough)
+    return [_cell_status(cell, plan, states, results_dir, probe) for cell in cells]
+
+
 def cell_status(
     registry: Registry,
     cell: Cell,
@@ -133,14 +261,17 @@ def cell_status(
     probe: LiveProbe | None = None,
     thorough: bool = False,
 ) -> dict[str, Any]:
-    """`{id, status, metrics, last, std, seeds, reason, hashes, code}` for one cell.
+    """One cell's ``cell_statuses``."""
+    return cell_statuses([cell], plan, results_dir, probe, thorough)[0]
 
-    From the result files alone, a run is done, stale, damaged, failed or pending; a `probe`
-    (see `benchmark.launch.liveness`) can tell that one is running now. A done result made by
-    other code than this checkout's (its fingerprint differs) is stale: its numbers are kept
-    and `code` names the changed files. A done result whose listed predictions files are
-    missing or changed (benchmark.store.predictions.listed_damage; ``thorough``: by sha256) is
-    damaged: its numbers are kept, `reason` names the files and the command that redoes them."""
+
+def _cell_status(
+    cell: Cell,
+    plan: Plan,
+    states: dict[str, ResultState],
+    results_dir: Path,
+    probe: LiveProbe | None,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": cell.id,
         "table": cell.table,
@@ -162,21 +293,20 @@ def cell_status(
     }
     if not cell.runnable:
         return entry
-    states, best, last, reasons, notes = [], [], [], [], []
+    seen, best, last, reasons, notes = [], [], [], [], []
     for seed, spec_hash in zip(plan.options.seeds, entry["hashes"], strict=True):
-        loaded = load_result(results_dir, spec_hash)
-        if loaded.done:
-            code = code_check(plan, spec_hash, loaded.data, results_dir)
-            damage = listed_damage(loaded.path.parent, loaded.data, thorough)
-            if damage:
-                states.append("damaged")
+        result = states[spec_hash]
+        loaded = result.loaded
+        if result.done:
+            if result.damage:
+                seen.append("damaged")
                 opts = plan.options
                 command = run_command(cell.id, (seed,), opts.profile, opts.epochs, results_dir)
-                reasons.append(damage_text(spec_hash, damage, command))
+                reasons.append(damage_text(spec_hash, result.damage, command))
             else:
-                states.append("stale" if code.state == "stale" else "done")
-            if code.note is not None:
-                notes.append(code.note)
+                seen.append("stale" if result.stale else "done")
+            if result.code.note is not None:
+                notes.append(result.code.note)
             best.append(cell_metrics(cell, loaded.data, "best"))
             if loaded.data["kind"] == "train":
                 last.append(cell_metrics(cell, loaded.data, "last"))
@@ -185,21 +315,21 @@ def cell_status(
         if live is not None and live[1] is not None:
             entry["slurm"] = live[1]
         if live is not None and live[0] == "running":
-            states.append("running")
+            seen.append("running")
         elif loaded.problem is None and loaded.data["status"] == "failed":
-            states.append("failed")
+            seen.append("failed")
             reasons.append(loaded.data.get("error") or "failed")
         elif loaded.problem not in (None, "missing"):
-            states.append("failed")
+            seen.append("failed")
             reasons.append(f"invalid result {loaded.path}: {loaded.problem}")
         elif live is None and plan.options.held_seeds and loaded.problem == "missing":
             continue  # a seed this cell was never run at: not one it lacks
         else:
-            states.append(live[0] if live is not None else "pending")
-    if not states and entry["hashes"]:
-        states.append("pending")  # held seeds, and none of them run yet
+            seen.append(live[0] if live is not None else "pending")
+    if not seen and entry["hashes"]:
+        seen.append("pending")  # held seeds, and none of them run yet
     for state in ("failed", "running", "pending", "damaged", "stale"):
-        if state in states:
+        if state in seen:
             entry["status"] = state
             break
     else:
@@ -214,46 +344,6 @@ def cell_status(
         if len(best) > 1:
             entry["std"] = {k: statistics.stdev(m[k] for m in best) for k in best[0]}
     return entry
-
-
-def code_check(plan: Plan, spec_hash: str, result: dict[str, Any], results_dir: Path) -> CodeCheck:
-    """A done result against the current code (benchmark.store.fingerprint); an evaluation is also
-    stale when the training whose checkpoint it read is."""
-    code = check_code(result)
-    evaluation = plan.evals.get(spec_hash)
-    if code.state == "stale" or evaluation is None:
-        return code
-    trained = load_result(results_dir, evaluation.run.hash)
-    if trained.problem is None and trained.data["status"] == "done":
-        trained_code = check_code(trained.data)
-        if trained_code.state == "stale":
-            return trained_code
-    return code
-
-
-def stale_results(plan: Plan, results_dir: Path) -> dict[str, CodeCheck]:
-    """The plan's done trainings and evaluations that are stale (see ``code_check``)."""
-    stale = {}
-    for spec_hash in [*plan.runs, *plan.evals]:
-        loaded = load_result(results_dir, spec_hash)
-        if loaded.problem is None and loaded.data["status"] == "done":
-            code = code_check(plan, spec_hash, loaded.data, results_dir)
-            if code.state == "stale":
-                stale[spec_hash] = code
-    return stale
-
-
-def damaged_results(plan: Plan, results_dir: Path) -> dict[str, tuple[Damage, ...]]:
-    """The plan's done trainings and evaluations whose predictions files are missing or
-    changed, checked by sha256 (what `benchmark run` redoes)."""
-    damaged = {}
-    for spec_hash in [*plan.runs, *plan.evals]:
-        loaded = load_result(results_dir, spec_hash)
-        if loaded.done:
-            damage = listed_damage(loaded.path.parent, loaded.data, thorough=True)
-            if damage:
-                damaged[spec_hash] = damage
-    return damaged
 
 
 def damage_text(spec_hash: str, damage: tuple[Damage, ...], command: str) -> str:

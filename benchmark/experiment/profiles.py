@@ -101,6 +101,10 @@ def _scaled_note(dataset: str, unit: str) -> str:
 # mini v2's scenes: the v1 generator and sizes, fewer images (see the mini profile)
 MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 800, 500, 0.2
 
+# The profile of a verb given neither --profile nor a results folder that holds one (the
+# README's; CI and the tests say --profile smoke).
+DEFAULT_PROFILE = "mini"
+
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
         "paper",

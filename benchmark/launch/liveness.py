@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.experiment.plan import Plan, cell_status
-from benchmark.experiment.registry import Cell, Registry
+from benchmark.experiment.plan import Plan, cell_statuses
+from benchmark.experiment.registry import Cell
 from benchmark.launch.lock import is_locked
 from benchmark.store.results import SLURM_FILE, job_dir
 
@@ -36,11 +37,9 @@ def live_state(
     return ("running" if state in SLURM_RUNNING else "pending"), {"job_id": job_id, "state": state}
 
 
-def live_cell_status(
-    registry: Registry, cell: Cell, plan: Plan, results_dir: Path
-) -> dict[str, Any]:
-    """`plan.cell_status` with runs being trained now shown as running."""
-    return cell_status(registry, cell, plan, results_dir, probe=live_state)
+def live_statuses(cells: Sequence[Cell], plan: Plan, results_dir: Path) -> list[dict[str, Any]]:
+    """`plan.cell_statuses` with runs being trained now shown as running."""
+    return cell_statuses(cells, plan, results_dir, probe=live_state)
 
 
 def slurm_state(job_id: str) -> str | None:

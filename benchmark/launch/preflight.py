@@ -11,7 +11,8 @@ from benchmark.data.verify import undecodable
 from benchmark.errors import UserError
 from benchmark.experiment.plan import Plan
 from benchmark.models.weights import resolve_weights
-from benchmark.store.results import is_done, probe_write
+from benchmark.spec import RunSpec
+from benchmark.store.results import probe_write
 from benchmark.train.job_context import JobContext
 
 # Below this much free space a run would fail at its first checkpoint (a smoke one holds KBs,
@@ -21,21 +22,18 @@ SAMPLE_DECODE = 8  # images per split decoded before training: a broken copy sho
 SHOWN_PER_SPLIT = 3  # problems listed per split; the rest are counted
 
 
-def preflight(
-    plan: Plan, ctx: JobContext, force: bool = False, rerun: frozenset[str] = frozenset()
-) -> None:
-    """Under real data, stop before any training and name every missing piece at once: weight
-    files, dataset folders, annotation files, split lists, images that do not decode. Runs to
-    do: those not done, every one under ``force``, and the hashes in ``rerun`` (stale)."""
+def preflight(plan: Plan, ctx: JobContext, done: frozenset[str] = frozenset()) -> None:
+    """Everything the plan's work needs, checked and made ready before any job starts; the work
+    is the runs and evaluations whose hash is not in ``done``. In order: under real data, every
+    missing input named at once (weight files, dataset folders, annotation files, split lists,
+    images that do not decode), so that a missing one leaves nothing behind; a results folder
+    that can take the output (only when there is work: a finished, read-only folder still
+    reports "done"); each synthetic tree the work reads (``write_synthetic_trees``)."""
     problems: list[str] = []
     datasets: dict[tuple[str, Path], None] = {}
     weights: dict[str, list[str]] = {}
-
-    def todo(spec_hash: str) -> bool:
-        return force or spec_hash in rerun or not is_done(ctx.results_dir, spec_hash)
-
-    pending = [s for h, s in plan.runs.items() if todo(h)]
-    pending += [ev.run for h, ev in plan.evals.items() if todo(h)]
+    pending = [s for h, s in plan.runs.items() if h not in done]
+    pending += [ev.run for h, ev in plan.evals.items() if h not in done]
     for spec in pending:
         if spec.synth is None:
             try:
@@ -59,6 +57,9 @@ def preflight(
             f"cannot start: {len(unique)} problem(s), nothing was trained (`--profile smoke` runs "
             "on synthetic data without them):\n" + "\n".join(f"  - {p}" for p in unique)
         )
+    if pending:
+        check_writable(Path(ctx.results_dir))
+    write_synthetic_trees(pending, ctx)
 
 
 def dataset_problems(dataset: str, root: Path) -> list[str]:
@@ -108,13 +109,12 @@ def check_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
         )
 
 
-def write_synthetic_trees(jobs, ctx: JobContext) -> None:
-    """Each synthetic tree the jobs read, written once here before any worker starts: parallel
+def write_synthetic_trees(runs: list[RunSpec], ctx: JobContext) -> None:
+    """Each synthetic tree the runs read, written once here before any worker starts: parallel
     workers (--runs-per-gpu, Slurm) would otherwise each write the same tree at the same time
     (safely, it is atomic, but for the time of one writer)."""
     seen: set = set()
-    for job in jobs:
-        spec = job.spec.trained_run
+    for spec in runs:
         if spec.synth is not None and (spec.dataset, spec.synth) not in seen:
             seen.add((spec.dataset, spec.synth))
             ctx.dataset_root(spec)

@@ -11,10 +11,9 @@ and launches nothing. The conditions are the protocol's (`protocol_conditions`),
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
 
 from benchmark.errors import UserError
 from benchmark.experiment.batchnorm import describe_model, has_batchnorm
@@ -23,15 +22,13 @@ from benchmark.experiment.profiles import resolve_run
 from benchmark.experiment.registry import Registry
 from benchmark.experiment.releases import Release, Releases, Target, known_layouts, target_run
 from benchmark.launch.local import LocalExecutor
-from benchmark.launch.preflight import check_writable, preflight
+from benchmark.launch.preflight import preflight
 from benchmark.launch.runner import jobs_for
-from benchmark.models import build_model
 from benchmark.models.checkpoint_files import (
+    CheckpointFile,
     CheckpointMismatch,
-    expected_shapes,
-    file_shapes,
-    mismatch,
-    sha256_file,
+    model_layout,
+    read_checkpoint,
 )
 from benchmark.spec import FILE_CHECKPOINT, EvalSpec, RunSpec
 from benchmark.store.results import is_done
@@ -46,10 +43,6 @@ class ReleasePlan:
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
     skipped: list[tuple[Release, str]] = field(default_factory=list)  # nothing to re-estimate
-
-
-def release_file(release: Release, weights_root: Path | None) -> Path | None:
-    return None if weights_root is None else Path(weights_root) / release.file
 
 
 def plan_releases(
@@ -70,15 +63,15 @@ def plan_releases(
         if release.unmapped:
             plan.unmapped.append(release)
             continue
-        path = release_file(release, weights_root)
-        if path is None or not path.is_file():
-            plan.absent.append((release, path or Path(release.file)))
+        path = Path(release.file) if weights_root is None else Path(weights_root) / release.file
+        if weights_root is None or not path.is_file():
+            plan.absent.append((release, path))
             continue
-        target, spec = fit_target(registry, release, path, options, known)
+        target, spec, file = fit_target(registry, release, path, options, known)
         if bn_reestimate is not None and not has_batchnorm(spec):
             plan.skipped.append((release, f"{describe_model(spec)}: no BatchNorm to re-estimate"))
             continue
-        ev = _evaluation(spec, path, options, mask_seeds, bn_reestimate)
+        ev = _evaluation(spec, file, options, mask_seeds, bn_reestimate)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
     return plan
@@ -86,68 +79,86 @@ def plan_releases(
 
 def fit_target(
     registry: Registry, release: Release, path: Path, options: PlanOptions, known
-) -> tuple[Target, RunSpec]:
+) -> tuple[Target, RunSpec, CheckpointFile]:
     """The architecture (of the release's candidates) whose layout the file has exactly, at
-    the options' precision."""
+    the options' precision, and the file as read."""
     profile = options.profile
-    found, layout = file_shapes(path)
+    targets = release.targets
+    specs = [target_run(registry, release.id, t, profile, options.precision) for t in targets]
+    file = read_checkpoint(path)
     problems = []
-    for target in release.targets:
-        spec = target_run(registry, release.id, target, profile, options.precision)
-        problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")
+    for target, spec in zip(targets, specs, strict=True):
+        problem = file.mismatch(model_layout(spec), known)
         if problem is None:
-            return target, spec
+            return target, spec, file
         problems.append(problem)
     raise CheckpointMismatch(
-        f"{path} ({layout} layout) does not fit release {release.id} "
+        f"{file.path} ({file.layout} layout) does not fit release {release.id} "
         f"({' or '.join(t.manifest for t in release.targets)}, profile {profile}): {problems[0]}"
     )
 
 
 def plan_checkpoint(
     registry: Registry,
+    releases: Releases,
     path: Path,
     like: str,
     options: PlanOptions,
     mask_seeds: tuple[int, ...],
-    known=None,
     bn_reestimate: str | None = None,
-) -> EvalSpec:
+) -> ReleasePlan:
     """A user's checkpoint of a registered run's architecture (`--checkpoint FILE --like RUN`):
-    the suite's best.pt/last.pt, a bare state dict of a suite model, or a publisher-layout file."""
-    if like not in registry.runs:
-        raise UserError(f"--like: no run named {like!r} (see `benchmark list --json`)")
+    the suite's best.pt/last.pt, a bare state dict of a suite model, or a publisher-layout file;
+    a misfit is compared with the published architectures, to say which one it looks like."""
+    run = like_run(registry, like)
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--checkpoint: {path} is not a file")
     spec = dataclasses.replace(
-        resolve_run(registry, like, options.profile, precision=options.precision),
-        name=f"{like}@{path.name}",
+        resolve_run(registry, run, options.profile, precision=options.precision),
+        name=f"{run}@{path.name}",
         weights=None,
     )
-    found, layout = file_shapes(path)
-    problem = mismatch(found, _layout_of(spec), known, publisher_names=layout == "publisher")
+    known = known_layouts(releases)
+    file = read_checkpoint(path)
+    problem = file.mismatch(model_layout(spec), known)
     if problem is not None:
         raise CheckpointMismatch(
-            f"{path} ({layout} layout) does not fit run {like} (profile {options.profile}): "
+            f"{path} ({file.layout} layout) does not fit run {run} (profile {options.profile}): "
             f"{problem}"
         )
     if bn_reestimate is not None and not has_batchnorm(spec):
         raise UserError(
-            f"--bn-reestimate: run {like}'s model ({describe_model(spec)}) has no BatchNorm "
+            f"--bn-reestimate: run {run}'s model ({describe_model(spec)}) has no BatchNorm "
             "layer to re-estimate"
         )
-    return _evaluation(spec, path, options, mask_seeds, bn_reestimate)
+    return ReleasePlan(evals=[_evaluation(spec, file, options, mask_seeds, bn_reestimate)])
 
 
-def _layout_of(spec: RunSpec) -> dict[str, tuple[int, ...]]:
-    with torch.device("meta"):  # shapes only: no memory, no weights
-        return expected_shapes(build_model(spec))
+def like_run(registry: Registry, name: str) -> str:
+    """--like: a run's name, or what `benchmark list` shows for a cell — an evaluation's name
+    (Table 6) or the cell id — read as the run whose model it is; else the close names."""
+    if name in registry.runs:
+        return name
+    if name in registry.evaluations:
+        return registry.evaluations[name]["run"]
+    cell = next((c for c in registry.cells if c.id == name), None)
+    if cell is not None and cell.run is not None:
+        return cell.run
+    if cell is not None and cell.evaluation is not None:
+        return registry.evaluations[cell.evaluation]["run"]
+    known = [*registry.runs, *registry.evaluations]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; close: {', '.join(close)}" if close else ""
+    raise UserError(
+        f"--like {name}: no run, evaluation or cell of that name{hint} (`benchmark list all` "
+        "shows them in its run column)"
+    )
 
 
 def _evaluation(
     spec: RunSpec,
-    path: Path,
+    file: CheckpointFile,
     options: PlanOptions,
     mask_seeds: tuple[int, ...],
     bn_reestimate: str | None = None,
@@ -158,8 +169,8 @@ def _evaluation(
         conditions=protocol_conditions(mask_seeds),
         mask_seed=mask_seeds[0],
         mask_source=options.mask_source,
-        checkpoint=FILE_CHECKPOINT + sha256_file(path),
-        checkpoint_file=str(Path(path).resolve()),
+        checkpoint=FILE_CHECKPOINT + file.sha256,
+        checkpoint_file=str(file.path.resolve()),
         bn_reestimate=bn_reestimate,
     )
 
@@ -168,12 +179,11 @@ def evaluate_releases(
     plan: ReleasePlan, ctx: JobContext, options: PlanOptions, force: bool = False
 ):
     """Run the planned evaluations in this process (the runner's checks first); the statuses."""
-    _, jobs = jobs_for(Plan(options, evals={ev.hash: ev for ev in plan.evals}), ctx, force)
-    todo = [job for job in jobs if not is_done(ctx.results_dir, job.hash)]
-    if todo:
-        check_writable(Path(ctx.results_dir))
-        # The data and masks each evaluation reads, checked before any of them starts.
-        preflight(Plan(options, runs={job.spec.run.hash: job.spec.run for job in todo}), ctx)
-    if len(todo) < len(jobs):
-        print(f"{len(jobs) - len(todo)} of {len(jobs)} evaluation(s) already done: not launched")
+    evaluations = Plan(options, evals={ev.hash: ev for ev in plan.evals})
+    done = [h for h in evaluations.evals if not force and is_done(ctx.results_dir, h)]
+    preflight(evaluations, ctx, frozenset(done))  # the data and masks they read, the folder
+    _, jobs = jobs_for(evaluations, ctx, force)
+    todo = [job for job in jobs if job.hash not in done]
+    if done:
+        print(f"{len(done)} of {len(jobs)} evaluation(s) already done: not launched")
     return LocalExecutor().execute(todo) if todo else []

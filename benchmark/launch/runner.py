@@ -10,10 +10,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.experiment.plan import Plan, damaged_results, stale_results
+from benchmark.experiment.plan import Plan, ResultState, read_results
 from benchmark.launch.job import Job
-from benchmark.launch.preflight import check_writable, preflight, write_synthetic_trees
-from benchmark.store.results import is_done, job_dir
+from benchmark.launch.preflight import preflight
+from benchmark.store.results import job_dir
 from benchmark.train import checkpoint
 from benchmark.train.job_context import JobContext
 
@@ -44,15 +44,17 @@ def _discard(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
-def repairs_needed(plan: Plan, results_dir: Path) -> dict[str, str]:
+def repairs_needed(plan: Plan, states: dict[str, ResultState], results_dir: Path) -> dict[str, str]:
     """Hash → why it is redone: each done result whose predictions files are missing or
-    changed (benchmark.experiment.plan.damaged_results) is run again from scratch — an
-    evaluation re-evaluates its training's checkpoint; a training retrains (its per-epoch
-    states are not all kept). When an evaluation's checkpoint is gone, its training is retrained
-    first. Done work the damage does not touch is left alone."""
+    changed (``ResultState.damage``) is run again from scratch — an evaluation re-evaluates its
+    training's checkpoint; a training retrains (its per-epoch states are not all kept). When an
+    evaluation's checkpoint is gone, its training is retrained first. Done work the damage does
+    not touch is left alone."""
     repairs = {}
-    for spec_hash, damage in damaged_results(plan, results_dir).items():
-        files = "; ".join(map(str, damage))
+    for spec_hash, state in states.items():
+        if not state.damage:
+            continue
+        files = "; ".join(map(str, state.damage))
         if spec_hash in plan.runs:
             repairs[spec_hash] = f"{plan.runs[spec_hash].name}: {files}; retraining"
             continue
@@ -73,17 +75,17 @@ def repairs_needed(plan: Plan, results_dir: Path) -> dict[str, str]:
 def execute_plan(
     plan: Plan, ctx: JobContext, executor, force: bool = False, rerun_stale: bool = False
 ) -> PlanOutcome:
-    """Run what is not done. A done result made by other code (stale) is kept unless
-    ``rerun_stale``; then it is discarded and run again, like everything under ``force``. A
-    damaged result (a predictions file missing or changed) is always redone (``repairs_needed``)."""
-    stale = {} if force else stale_results(plan, Path(ctx.results_dir))
-    rerun = frozenset(stale) if rerun_stale else frozenset()
-    repairs = {} if force else repairs_needed(plan, Path(ctx.results_dir))
-    rerun |= frozenset(repairs)
-    preflight(plan, ctx, force, rerun)  # first: a missing input leaves nothing behind
-    # Only when there is work: a finished, read-only results folder still reports "done".
-    if force or rerun or not all(is_done(ctx.results_dir, h) for h in [*plan.runs, *plan.evals]):
-        check_writable(Path(ctx.results_dir))
+    """Run what is not done. The plan's results are read once (by sha256: ``read_results``).
+    A done result made by other code (stale) is kept unless ``rerun_stale``; then it is
+    discarded and run again, like everything under ``force``. A damaged result (a predictions
+    file missing or changed) is always redone (``repairs_needed``)."""
+    results_dir = Path(ctx.results_dir)
+    states = {} if force else read_results(plan, results_dir, thorough=True)
+    stale = [h for h, state in states.items() if state.stale]
+    repairs = repairs_needed(plan, states, results_dir)
+    rerun = frozenset(repairs) | frozenset(stale if rerun_stale else ())
+    kept = frozenset(h for h, state in states.items() if state.done) - rerun
+    preflight(plan, ctx, kept)  # inputs, the results folder, synthetic trees: before any job
     for spec_hash, why in repairs.items():
         print(f"repairing {spec_hash}: {why}")
     if rerun_stale and stale:
@@ -94,12 +96,12 @@ def execute_plan(
             "`--rerun-stale` reruns them (the status table names the changed files)"
         )
     all_trains, all_evals = jobs_for(plan, ctx, force, rerun)
-    trains = [job for job in all_trains if not is_done(ctx.results_dir, job.hash)]
-    evals = [job for job in all_evals if not is_done(ctx.results_dir, job.hash)]
-    done = len(all_trains) + len(all_evals) - len(trains) - len(evals)
-    if done:
-        print(f"{done} of {len(all_trains) + len(all_evals)} job(s) already done: not launched")
-    write_synthetic_trees(trains + evals, ctx)
+    trains = [job for job in all_trains if job.hash not in kept]
+    evals = [job for job in all_evals if job.hash not in kept]
+    if kept:
+        print(
+            f"{len(kept)} of {len(plan.runs) + len(plan.evals)} job(s) already done: not launched"
+        )
     train_status = executor.execute(trains) if trains else []
     failed_runs = {job.hash for job, s in zip(trains, train_status, strict=True) if s == "failed"}
     runnable_evals = [job for job in evals if job.spec.run.hash not in failed_runs]

@@ -15,6 +15,7 @@ architecture) the file looks like instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ import torch
 from torch import nn
 
 from benchmark.errors import UserError
+from benchmark.models.model_factory import build_model
+from benchmark.spec import RunSpec
 
 BACKBONE = "backbone.model."
 PUBLISHER_HEAD = re.compile(r"^classifier\.multi_head\.(\d+)\.head\.weight$")
@@ -90,6 +93,13 @@ def expected_shapes(model: nn.Module) -> Shapes:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def model_layout(spec: RunSpec) -> Shapes:
+    """The layout of a run's model, built on the meta device: shapes only, no memory, no
+    weights (what a file must have to load into it)."""
+    with torch.device("meta"):
+        return expected_shapes(build_model(spec))
+
+
 def read_file(path: Path) -> tuple[dict[str, torch.Tensor], str, int | None]:
     """The file's tensors under the suite's key names, its layout, and a suite epoch."""
     data = _torch_load(path)
@@ -140,10 +150,29 @@ def load_strict(
     return LoadedFile(layout, len(tensors), epoch)
 
 
-def file_shapes(path: Path) -> tuple[Shapes, str]:
-    """Suite keys and shapes of a file, and its layout (values stay memory-mapped)."""
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint file as read once, to plan its evaluation: its layout and its suite keys
+    and shapes (the values stay memory-mapped, unread), matched against any model's layout
+    without reading it again; its sha256 is read once, when first asked for."""
+
+    path: Path
+    layout: str  # publisher | suite-checkpoint | suite-state-dict
+    shapes: Shapes
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        return sha256_file(self.path)
+
+    def mismatch(self, expected: Shapes, known: Mapping[str, Shapes] | None = None) -> str | None:
+        """What differs from ``expected`` (``mismatch``, keys as the file names them)."""
+        return mismatch(self.shapes, expected, known, publisher_names=self.layout == "publisher")
+
+
+def read_checkpoint(path: Path) -> CheckpointFile:
+    """A file's layout, keys and shapes (``read_file``; values stay memory-mapped)."""
     tensors, layout, _ = read_file(path)
-    return {k: tuple(v.shape) for k, v in tensors.items()}, layout
+    return CheckpointFile(Path(path), layout, {k: tuple(v.shape) for k, v in tensors.items()})
 
 
 def mismatch(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.experiment.profiles import PAPER_COUNTS
@@ -47,8 +48,15 @@ def step_gmacs(spec: RunSpec) -> float:
     return forward_gmacs(spec) * STEP_PER_FORWARD * (2 if spec.method == "msl" else 1)
 
 
-def train_tmacs(spec: RunSpec) -> float:
-    return train_images(spec) * spec.epochs * step_gmacs(spec) / 1000
+@dataclass(frozen=True)
+class RunCost:
+    """What one planned training costs: its compute, counted, and its time, from measured rates."""
+
+    samples: int  # training images over every epoch
+    tmacs: float
+    cpu_seconds: float | None  # on the 2-core CPU VM; None without a measured rate
+    gpu_seconds: float | None  # on the measured GPU; None without figures of its family
+    gpu_precision: str | None  # the precision of the GPU figures that time it (gpu_assumes)
 
 
 class Rates:
@@ -86,12 +94,17 @@ class Rates:
                 )
             )
 
-    def cpu_seconds(self, spec: RunSpec) -> float | None:
+    def cost(self, spec: RunSpec) -> RunCost:
+        """The run's training compute, counted once, and its times from the measured rates."""
+        samples = train_images(spec) * spec.epochs
+        tmacs = samples * step_gmacs(spec) / 1000
         if spec.name in self.cpu_by_name and spec.synth is not None:
-            return train_images(spec) * spec.epochs / self.cpu_by_name[spec.name]
-        if self.cpu_gmacs_per_s is None:
-            return None
-        return train_tmacs(spec) * 1000 / self.cpu_gmacs_per_s
+            cpu = samples / self.cpu_by_name[spec.name]
+        else:
+            cpu = None if self.cpu_gmacs_per_s is None else tmacs * 1000 / self.cpu_gmacs_per_s
+        precision = self.gpu_assumes(spec)
+        gpu = None if precision is None else self._gpu_seconds(spec, precision)
+        return RunCost(samples, tmacs, cpu, gpu, precision)
 
     def gpu_assumes(self, spec: RunSpec) -> str | None:
         """The precision whose GPU figures time ``spec``: its own when measured, else the
@@ -100,11 +113,8 @@ class Rates:
             return spec.precision
         return next(iter(sorted(self.gpu_measured)), None)
 
-    def gpu_seconds(self, spec: RunSpec) -> float | None:
+    def _gpu_seconds(self, spec: RunSpec, precision: str) -> float | None:
         """Training time on the measured GPU (evaluations not included), or None."""
-        precision = self.gpu_assumes(spec)
-        if precision is None:
-            return None
         counts = {spec.dataset: (train_images(spec), 0)}
         try:
             row = project([spec], [], self.gpu_measured[precision], counts=counts)["runs"][0]

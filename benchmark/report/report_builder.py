@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmark.claims.recipe_rule import check_baselines
 from benchmark.experiment.file_evaluations import FileEvaluation, file_evaluations
-from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
+from benchmark.experiment.plan import PlanOptions, build_plan, cell_statuses
 from benchmark.experiment.registry import Cell, Registry
 from benchmark.experiment.releases import RELEASES_FILE, load_releases
 from benchmark.report import own_checkpoints_section as own
@@ -61,7 +61,8 @@ def build_report(
     plan = build_plan(registry, cells, options)
     # the trainings and evaluations it reads
     runs = {spec.name for spec in [*plan.runs.values(), *plan.evals.values()]}
-    statuses = {c.id: cell_status(registry, c, plan, results_dir, thorough=True) for c in cells}
+    found = cell_statuses(cells, plan, results_dir, thorough=True)
+    statuses = {c.id: entry for c, entry in zip(cells, found, strict=True)}
     index = ResultIndex(results_dir, plan)
     tables = [_with_remarks(t, cells, plan, index) for t in build_tables(registry, cells, statuses)]
     claims = report_claims(registry, cells, selector, results_dir, options)

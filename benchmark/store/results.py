@@ -177,32 +177,39 @@ def iter_result_files(results_dir: Path) -> list[Path]:
     return sorted(Path(results_dir).glob(f"*/{RESULT_FILE}"))
 
 
-def profiles_in(results_dir: Path) -> dict[str, int]:
-    """Profile → number of result files of that profile in the folder (unreadable ones skipped)."""
-    found: dict[str, int] = {}
+@dataclass(frozen=True)
+class HeldResults:
+    """What a results folder holds of one profile."""
+
+    files: int  # readable result files of the profile, whatever their status
+    seeds: tuple[int, ...]  # the seeds of its done results, ascending
+
+
+def held_results(results_dir: Path) -> dict[str, HeldResults]:
+    """Profile → what the folder holds of it, from one pass over its result files (unreadable
+    ones skipped): which profile a folder is of, and which seeds a reading verb counts."""
+    files: dict[str, int] = {}
+    seeds: dict[str, set[int]] = {}
     for path in iter_result_files(results_dir):
         try:
-            name = json.loads(path.read_text()).get("profile")
+            data = json.loads(path.read_text())
+            profile = data.get("profile")
         except (OSError, ValueError, AttributeError):
             continue
-        if isinstance(name, str):
-            found[name] = found.get(name, 0) + 1
-    return found
+        if not isinstance(profile, str):
+            continue
+        files[profile] = files.get(profile, 0) + 1
+        provenance = data.get("provenance")
+        seed = provenance.get("seed") if isinstance(provenance, dict) else None
+        if data.get("status") == "done" and isinstance(seed, int):
+            seeds.setdefault(profile, set()).add(seed)
+    return {p: HeldResults(n, tuple(sorted(seeds.get(p, ())))) for p, n in files.items()}
 
 
 def seeds_in(results_dir: Path, profile: str) -> tuple[int, ...]:
     """The seeds of the done results of ``profile`` in the folder, ascending."""
-    found: set[int] = set()
-    for path in iter_result_files(results_dir):
-        try:
-            data = json.loads(path.read_text())
-            seed = data["provenance"]["seed"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        done = data.get("status") == "done"
-        if done and data.get("profile") == profile and isinstance(seed, int):
-            found.add(seed)
-    return tuple(sorted(found))
+    held = held_results(results_dir).get(profile)
+    return held.seeds if held is not None else ()
 
 
 def provenance(seed: int, device: str) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def test_an_os_error_on_a_path_that_slips_past_the_checks_is_one_line(monkeypatc
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/results/abc/result.json")
 
-    monkeypatch.setattr(list_verb, "cell_status", denied)
+    monkeypatch.setattr(list_verb, "cell_statuses", denied)
     assert main(["list", "t6.*", *SMOKE]) == ERROR
     assert capsys.readouterr().err == (
         "benchmark: error: /results/abc/result.json: Permission denied\n"
@@ -178,6 +178,6 @@ def test_an_os_error_on_a_path_that_slips_past_the_checks_is_one_line(monkeypatc
     def broken(*args, **kwargs):
         raise OSError("no path in this one")
 
-    monkeypatch.setattr(list_verb, "cell_status", broken)
+    monkeypatch.setattr(list_verb, "cell_statuses", broken)
     with pytest.raises(OSError, match="no path in this one"):
         main(["list", "t6.*", *SMOKE])
