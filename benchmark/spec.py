@@ -113,10 +113,7 @@ class RunSpec:
         data = dataclasses.asdict(self)
         for key in self.LABEL_FIELDS:
             data.pop(key)
-        for key, default in self.OMITTED_AT_DEFAULT.items():
-            if data[key] == default:
-                data.pop(key)
-        return data
+        return omit_defaults(data, self.OMITTED_AT_DEFAULT)
 
     @property
     def hash(self) -> str:
@@ -226,10 +223,7 @@ class ModelEvalSpec:
         data = dataclasses.asdict(self)
         data.pop("name")
         data["conditions"] = list(self.conditions)
-        for key, default in self.OMITTED_AT_DEFAULT.items():
-            if data[key] == default:
-                data.pop(key)
-        return data
+        return omit_defaults(data, self.OMITTED_AT_DEFAULT)
 
     @property
     def hash(self) -> str:
@@ -248,6 +242,12 @@ def spec_from_dict(kind: str, data: dict[str, Any]) -> RunSpec | EvalSpec | Mode
     ModelEvalSpec for ``model_eval``."""
     kinds = {spec.kind: spec for spec in (RunSpec, EvalSpec, ModelEvalSpec)}
     return kinds[kind].from_dict(data)
+
+
+def omit_defaults(identity: dict[str, Any], omitted: dict[str, Any]) -> dict[str, Any]:
+    """An identity without the fields added after results were recorded, where they hold their
+    default: the specs that do not use such a field keep their hashes (and their results)."""
+    return {k: v for k, v in identity.items() if k not in omitted or v != omitted[k]}
 
 
 def config_hash(identity: dict[str, Any]) -> str:

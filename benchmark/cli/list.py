@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 
 from tabulate import tabulate
 
 from benchmark.cli.hints import note_other_profiles
-from benchmark.cli.settings import Results, add_results_flags, results_from
+from benchmark.cli.settings import ReadingSettings, add_results_flags
 from benchmark.experiment.plan import build_plan, cell_statuses
 from benchmark.experiment.registry import load_registry
 
@@ -22,19 +21,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_list)
 
 
-@dataclass(frozen=True)
-class ListSettings:
-    selector: str
-    results: Results
-    json: bool
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ListSettings:
-        return cls(args.selector, results_from(args), args.json)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    s = ListSettings.from_args(args)
+    s = ReadingSettings.from_args(args)
     registry = load_registry(s.results.experiments)
     cells = registry.select(s.selector)
     plan = build_plan(registry, cells, s.results.plan)

@@ -67,6 +67,20 @@ class Results:
         return PROFILES[self.plan.profile]
 
 
+@dataclass(frozen=True)
+class ReadingSettings:
+    """A verb that reads a results folder for a selector and prints a table or JSON (list,
+    status)."""
+
+    selector: str
+    results: Results
+    json: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ReadingSettings:
+        return cls(args.selector, results_from(args), args.json)
+
+
 def add_results_flags(parser: argparse.ArgumentParser, seeds: str = "given") -> None:
     """The flags of every verb over a results folder: --experiments, --profile, --precision,
     --results-dir, --masks-root, and --seeds, --epochs as ``seeds`` says: ``given`` (--seeds,

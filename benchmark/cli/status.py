@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 
 from tabulate import tabulate
 
 from benchmark.cli.hints import command, note_missing_folder, note_other_profiles
-from benchmark.cli.settings import Results, add_results_flags, results_from
+from benchmark.cli.settings import ReadingSettings, Results, add_results_flags
 from benchmark.experiment.file_evaluations import file_evaluations
 from benchmark.experiment.plan import build_plan
 from benchmark.experiment.registry import load_registry
@@ -25,19 +24,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_status)
 
 
-@dataclass(frozen=True)
-class StatusSettings:
-    selector: str
-    results: Results
-    json: bool
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> StatusSettings:
-        return cls(args.selector, results_from(args), args.json)
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    s = StatusSettings.from_args(args)
+    s = ReadingSettings.from_args(args)
     registry = load_registry(s.results.experiments)
     cells = registry.select(s.selector)
     plan = build_plan(registry, cells, s.results.plan)

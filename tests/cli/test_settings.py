@@ -72,13 +72,13 @@ def test_settings_are_frozen_and_resolved(tmp_path, monkeypatch):
 
 
 def test_the_inferred_profile_is_not_written_back_into_the_arguments(tmp_path, capsys):
-    from benchmark.cli.status import StatusSettings
+    from benchmark.cli.settings import ReadingSettings
 
     folder = tmp_path / "results"
     (folder / "abc").mkdir(parents=True)
     (folder / "abc" / "result.json").write_text('{"profile": "smoke"}')
     args = build_parser().parse_args(["status", "--results-dir", str(folder)])
-    s = StatusSettings.from_args(args)
+    s = ReadingSettings.from_args(args)
     assert s.results.profile == "smoke" and args.profile is None
     assert "profile smoke: inferred from the results in" in capsys.readouterr().err
 
