@@ -61,9 +61,9 @@ CONCERNS = {
         r"\.to\(memory_format=|\.compile\(mode=",
         {"benchmark/train/inference.py"},
     ),
-    "the test split as evaluation reads it": (
-        r"build_dataset\([^)]*\"test\"|\"test\",$",
-        {"benchmark/train/inference.py"},
+    "a run's dataset split (root, transform, --skip-bad, cache), for training, test or perf": (
+        r"\bbuild_dataset\(|\"test\",$",
+        {"benchmark/train/inference.py", "benchmark/data/dataset_factory.py"},
     ),
     "EvalSpec → RunSpec, and a stored spec by its kind": (
         r"isinstance\([^)]*(EvalSpec|RunSpec)\)|\.run\s+if\s|RunSpec\s+if\s",

@@ -157,11 +157,16 @@ def _measure(
         if "data" in options.parts:
             log("perf: data pipeline (plain, masked), one thread as in a loader worker")
             with tempfile.TemporaryDirectory(prefix="benchmark-perf-") as tmp, _threads(1):
-                root = synthetic_voc(Path(tmp) / "voc2007", options.data_images)
+                synthetic_voc(Path(tmp) / "voc2007", options.data_images)
                 ctx = JobContext(
-                    results_dir=Path(tmp), device=str(device), num_workers=WORKERS, progress=False
+                    results_dir=Path(tmp),
+                    data_root=Path(tmp),
+                    cache_dir=options.cache_dir,
+                    device=str(device),
+                    num_workers=WORKERS,
+                    progress=False,
                 )
-                samples, data = time_pipeline(root, spec, ctx, pool, device, repeats)
+                samples, data = time_pipeline(spec, ctx, pool, device, repeats)
         if "metrics" in options.parts:
             log("perf: metrics at COCO scale")
             metrics = interleaved({"metrics": metrics_fn()}, repeats, 1, device)["metrics"]

@@ -1,5 +1,5 @@
 """Scoring a model on a test set, shared by the per-epoch evaluation in training and by
-`evaluate` (clean and masked conditions): the test set, the model's device setup (with CUDA
+`evaluate` (clean and masked conditions): the run's datasets, the model's device setup (with CUDA
 graphs, benchmark.train.graphs), loaders, prediction over ranks and the metrics of the
 predictions — one implementation, so both score the same way."""
 
@@ -29,12 +29,24 @@ KeepFn = Callable[[torch.Tensor], torch.Tensor]  # dataset indices → keep-maps
 
 def build_test_set(spec: RunSpec, ctx: JobContext, split: str = "test") -> MultiLabelDataset:
     """The run's test split (or ``split``) with its deterministic test transform."""
+    return _build_split(spec, ctx, split, train=False)
+
+
+def build_train_set(spec: RunSpec, ctx: JobContext) -> MultiLabelDataset:
+    """The run's training split with its augmentation: what `fit` trains on, and what
+    `benchmark perf` times the data pipeline on."""
+    return _build_split(spec, ctx, "train", train=True)
+
+
+def _build_split(spec: RunSpec, ctx: JobContext, split: str, train: bool) -> MultiLabelDataset:
+    """One builder for every split a run reads: the same root, corrupt-image policy
+    (``skip_bad``) and annotation cache whichever caller asks."""
     return build_dataset(
         spec.dataset,
         ctx.dataset_root(spec),
         split,
         img_size=spec.img_size,
-        train=False,
+        train=train,
         augment=spec.augment,
         normalize=spec.normalize,
         skip_bad=ctx.skip_bad,

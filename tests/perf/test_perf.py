@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -160,3 +161,25 @@ def test_fused_msl_differs_with_batchnorm():
     # BatchNorm normalises the clean and masked halves together when fused (SPEC §1.1).
     separate, fused = _msl_losses("test_resnet")
     assert fused != pytest.approx(separate, rel=1e-4)
+
+
+def test_the_data_pipeline_reads_the_training_split_as_a_run_does(tmp_path):
+    """perf times the training set `fit` trains on, built by the same function: a run's
+    `--skip-bad` (and cache folder) hold there too. perf's own copy once dropped both, so a
+    corrupt image stopped the timing where the run would have skipped it."""
+    from benchmark.data import build_dataset
+    from benchmark.perf.pipeline import synthetic_voc, time_pipeline
+    from benchmark.train.job_context import JobContext
+
+    root = synthetic_voc(tmp_path / "voc2007", 6)
+    bad = build_dataset("voc2007", root, "train", 32, train=False).files[1]
+    Path(bad).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    spec = perf_spec("test_resnet", 32, 2)
+    keep = torch.rand(4, 32, 32, generator=generator(3)) > 0.5
+    pool = MaskPool(keep, 1 - keep.float().mean(dim=(1, 2)), "test")
+    ctx = JobContext(results_dir=tmp_path, data_root=tmp_path, device="cpu", progress=False)
+    with pytest.raises(UserError, match="cannot decode image"):
+        time_pipeline(spec, ctx, pool, torch.device("cpu"), passes=1)
+    ctx = JobContext(**{**ctx.__dict__, "skip_bad": True})
+    samples, times = time_pipeline(spec, ctx, pool, torch.device("cpu"), passes=1)
+    assert samples == 6 and len(times.load.wall) == 1
