@@ -109,7 +109,9 @@ def execute_locked(job: Job, folder: Path, packed: dict[str, Any] | None = None)
             body = fit(job.spec, job.ctx, folder)
         else:
             body = evaluate_checkpoint(job.spec, job.ctx, folder)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or a packed worker stopped: one line, no traceback
+        again = "resumes from its last completed epoch" if job.kind == "train" else "runs again"
+        print(f"  stopped {job.name} [{job.hash}]: it {again} on the next `benchmark run`")
         raise
     except UserError as exc:
         status, error = "failed", user_message(exc)
