@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +42,7 @@ import torch
 
 from benchmark.data.pools import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
+from benchmark.launch.core_share import core_share
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
 from benchmark.launch.lock import JobLock, take_lock
@@ -284,20 +286,29 @@ def _take_jobs(job_list: Path, index: int, workers: int) -> int:
     _start_together(job_list, index, workers)
     if os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    # On a CPU the worker's fixed threads are taken from the folder's runners, as a plain
+    # runner's are (benchmark.launch.core_share): other terminals wait for them.
+    cores = core_share(jobs)
     failed = False
-    # Worker i starts at job i, so K workers begin on K different runs.
-    for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
-        folder = job_dir(job.ctx.results_dir, job.hash)
-        lock = JobLock(folder)
-        done = partial(is_done, job.ctx.results_dir, job.hash)
-        if take_lock(lock, done, wait=False) != "locked":
-            continue  # done already, or another worker has it
-        try:
-            print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
-            packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
-            failed |= execute_locked(job, folder, packed=packed) == "failed"
-        finally:
-            lock.release()
+    try:
+        # Worker i starts at job i, so K workers begin on K different runs.
+        for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
+            folder = job_dir(job.ctx.results_dir, job.hash)
+            lock = JobLock(folder)
+            done = partial(is_done, job.ctx.results_dir, job.hash)
+            if take_lock(lock, done, wait=False) != "locked":
+                continue  # done already, or another worker has it
+            try:
+                print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
+                packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
+                threads = torch.get_num_threads()
+                with cores.hold(threads) if cores is not None else nullcontext():
+                    failed |= execute_locked(job, folder, packed=packed) == "failed"
+            finally:
+                lock.release()
+    finally:
+        if cores is not None:
+            cores.leave()
     return 1 if failed else 0
 
 
