@@ -131,4 +131,17 @@ def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
         f"{result['device_name']} ({result['device']}), torch {result['torch']}, "
         f"{result['threads']} threads, median of {result['repeats']}"
     )
-    return head + "\n" + tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
+    table = tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
+    return head + "\n" + table + _ratio_note(result)
+
+
+def _ratio_note(result: dict[str, Any]) -> str:
+    """How the step ratios were taken, and how far one round's ratio strayed (the IQR)."""
+    iqr = result.get("step_ratio_iqr") or {}
+    if not iqr:
+        return ""
+    spans = ", ".join(f"{name} {low:.3f}–{high:.3f}×" for name, (low, high) in iqr.items())
+    return (
+        f"\nstep ratios: median of {result['repeats']} per-round ratios "
+        f"({result['step_ratio_basis']}); interquartile range {spans}"
+    )

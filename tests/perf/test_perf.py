@@ -84,11 +84,19 @@ def test_json_has_every_figure_positive_and_finite(tiny_result):
 
 
 def test_ratios_are_computed_from_the_reported_timings(tiny_result):
-    r, t = tiny_result, tiny_result["timings_s"]
-    # Step ratios are paired round by round: the median of msl_i / supervised_i.
-    rounds = sorted(m / s for m, s in zip(t["msl"], t["supervised"], strict=True))
-    assert r["msl_step_ratio"] == pytest.approx(sum(rounds) / 2)  # median of two rounds
-    assert r["msl_step_s"] == pytest.approx(sum(t["msl"]) / 2)
+    r, t, cpu = tiny_result, tiny_result["timings_s"], tiny_result["cpu_times_s"]
+    # On a CPU the step ratios are paired round by round in rounds of their own, run with one
+    # thread and timed in process CPU time (which other processes cannot stretch): the median
+    # of msl_i / supervised_i, with the interquartile range of those ratios beside it.
+    assert r["step_ratio_basis"] == "process CPU time, 1 thread(s), alternating rounds"
+    for variant in ("msl", "fused_msl"):
+        rounds = sorted(
+            m / s for m, s in zip(cpu[f"{variant}_1thread"], cpu["supervised_1thread"], strict=True)
+        )
+        assert r[f"{variant}_step_ratio"] == pytest.approx(sum(rounds) / 2)  # median of two
+        low, high = r["step_ratio_iqr"][variant]
+        assert rounds[0] <= low <= r[f"{variant}_step_ratio"] <= high <= rounds[1]
+    assert r["msl_step_s"] == pytest.approx(sum(t["msl"]) / 2)  # the process's threads
     passes = sorted((a + b) / a for a, b in zip(t["data_load"], t["data_mask"], strict=True))
     assert r["mask_overhead"] == pytest.approx(sum(passes) / 2) and r["mask_overhead"] > 1
     # Masked time per sample ÷ plain time per sample.
@@ -102,6 +110,12 @@ def test_text_output_names_each_figure_and_its_target(tiny_result):
     text = _table(tiny_result, TARGETS)
     assert "MSL / supervised" in text and "COCO val scale" in text
     assert text.count("≤ ") == len(TARGETS)
+    low, high = tiny_result["step_ratio_iqr"]["msl"]
+    assert text.splitlines()[-1] == (
+        "step ratios: median of 2 per-round ratios (process CPU time, 1 thread(s), alternating "
+        f"rounds); interquartile range msl {low:.3f}–{high:.3f}×, "
+        + "fused_msl {:.3f}–{:.3f}×".format(*tiny_result["step_ratio_iqr"]["fused_msl"])
+    )
 
 
 def test_bad_flags_are_user_errors():
@@ -126,7 +140,8 @@ def test_peak_table_and_mfu():
     assert mfu(494.5e12, 1.0, 989.0) == pytest.approx(0.5)
 
 
-def test_timing_interleaves_variants_and_drops_warmup_rounds():
+def test_timing_alternates_variants_and_drops_warmup_rounds():
+    """a b, then b a: neither variant always runs first while the machine's load drifts."""
     calls = []
     samples = interleaved(
         {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
@@ -134,7 +149,7 @@ def test_timing_interleaves_variants_and_drops_warmup_rounds():
         warmup=1,
         device=torch.device("cpu"),
     )
-    assert calls == ["a", "b"] * 3
+    assert calls == ["a", "b", "b", "a", "a", "b"]
     assert [len(s.wall) for s in samples.values()] == [2, 2]
     assert all(len(s.cpu) == 2 for s in samples.values())
 
