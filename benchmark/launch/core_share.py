@@ -43,7 +43,7 @@ except ImportError:  # not POSIX: the registry goes unguarded (see CoreShare._lo
     fcntl = None
 
 RUNNERS = ".runners"
-POLL_S = 1.0
+POLL_S = 0.25  # cheap: one small folder listed under a file lock
 LINGER_S = 5.0  # a runner between two jobs still counts: it is about to start the next one
 
 
