@@ -60,9 +60,9 @@ CONCERNS = {
         r"\.to\(memory_format=|\.compile\(mode=",
         {"benchmark/train/inference.py"},
     ),
-    "the test split as evaluation reads it": (
-        r"build_dataset\([^)]*\"test\"|\"test\",$",
-        {"benchmark/train/inference.py"},
+    "a run's dataset split (root, transform, --skip-bad, cache), for training, test or perf": (
+        r"\bbuild_dataset\(|\"test\",$",
+        {"benchmark/train/inference.py", "benchmark/data/dataset_factory.py"},
     ),
     "a test image's mask in a masked condition (the engine of evaluate_model and evaluate)": (
         r"\.for_indices\(",

@@ -142,7 +142,8 @@ def _table(result: dict[str, Any], targets: dict[str, float]) -> str:
         f"{result['threads']} thread{'s' if result['threads'] != 1 else ''}, median of "
         f"{result['repeats']}"
     )
-    return head + "\n" + tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
+    table = tabulate(rows, headers=["measure", "value", "target (CPU defaults)"])
+    return head + "\n" + table + _ratio_note(result)
 
 
 def _precision_text(record: dict[str, str]) -> str:
@@ -150,3 +151,15 @@ def _precision_text(record: dict[str, str]) -> str:
     if record["computed"] == record["requested"]:
         return record["requested"]
     return f"{record['requested']} (computed as {record['computed']})"
+
+
+def _ratio_note(result: dict[str, Any]) -> str:
+    """How the step ratios were taken, and how far one round's ratio strayed (the IQR)."""
+    iqr = result.get("step_ratio_iqr") or {}
+    if not iqr:
+        return ""
+    spans = ", ".join(f"{name} {low:.3f}–{high:.3f}×" for name, (low, high) in iqr.items())
+    return (
+        f"\nstep ratios: median of {result['repeats']} per-round ratios "
+        f"({result['step_ratio_basis']}); interquartile range {spans}"
+    )

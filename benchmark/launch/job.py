@@ -11,11 +11,13 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+from benchmark.launch.core_share import CoreShare
 from benchmark.launch.failure import describe, user_message
 from benchmark.launch.lock import JobLock, take_lock
 from benchmark.launch.logs import attach_log, detach_log
@@ -46,9 +48,10 @@ class Job:
         return self.spec.name
 
 
-def execute(job: Job, wait: bool = True) -> str:
+def execute(job: Job, wait: bool = True, cores: CoreShare | None = None) -> str:
     """Run one job to a result file; returns `done`, `failed`, `skipped` (done already, here
-    or in another process), or `busy` (another process is running it and `wait` is False)."""
+    or in another process), or `busy` (another process is running it and `wait` is False).
+    ``cores``: the job's threads are taken from the results folder's runners (CPU jobs)."""
     results_dir = Path(job.ctx.results_dir)
     folder = job_dir(results_dir, job.hash)
     lock = JobLock(folder)
@@ -69,7 +72,8 @@ def execute(job: Job, wait: bool = True) -> str:
     if outcome == "done":
         return "skipped"
     try:
-        return execute_locked(job, folder)
+        with cores.hold() if cores is not None else nullcontext():
+            return execute_locked(job, folder)
     finally:
         lock.release()
 
@@ -109,7 +113,9 @@ def execute_locked(job: Job, folder: Path, packed: dict[str, Any] | None = None)
             body = fit(job.spec, job.ctx, folder)
         else:
             body = evaluate_checkpoint(job.spec, job.ctx, folder)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or a packed worker stopped: one line, no traceback
+        again = "resumes from its last completed epoch" if job.kind == "train" else "runs again"
+        print(f"  stopped {job.name} [{job.hash}]: it {again} on the next `benchmark run`")
         raise
     except UserError as exc:
         status, error = "failed", user_message(exc)

@@ -4,6 +4,8 @@ An executor takes a list of jobs, runs them in order, and returns one status per
 torchrun and Slurm executors have the same `execute` method, so the runner never branches on
 where work runs. With ``runs_per_device`` other than 1 (`--runs-per-gpu`), K worker processes
 share each device (benchmark.launch.packing); K is checked against memory on the first call.
+CPU jobs take their threads from the runners sharing the results folder
+(benchmark.launch.core_share), so two terminals on one folder do not fight over the cores.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.launch import packing
+from benchmark.launch.core_share import core_share
 from benchmark.launch.job import Job, execute, execute_all
 
 
@@ -28,4 +31,9 @@ class LocalExecutor:
             self.k = packing.runs_per_device(self.option, jobs, device)
         if self.k is not None and self.k > 1 and len(jobs) > 1:
             return packing.run_packed(jobs, self.k, self.folder)
-        return execute_all(jobs, lambda job, wait: execute(job, wait))
+        cores = core_share(jobs)
+        try:
+            return execute_all(jobs, lambda job, wait: execute(job, wait, cores))
+        finally:
+            if cores is not None:
+                cores.leave()

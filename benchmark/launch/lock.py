@@ -120,6 +120,13 @@ def lock_held(stamp: str, path: Path) -> bool:
             return False
     if len(fields) > 1 and fields[1] != socket.gethostname():
         return True
+    return pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with that PID is running (ours included)."""
+    if pid <= 0:
+        return False
     if pid == os.getpid():
         return True
     try:

@@ -8,6 +8,12 @@ done is skipped, so no run is trained twice, and each run resumes from its `last
 What a worker could not finish (it died) is run afterwards by the parent, as a plain
 `benchmark run` would.
 
+Workers die with their parent. Each worker's stdin is a pipe from the parent: when the parent
+exits in any way (SIGKILL and SIGTERM included), the pipe closes and the worker stops the run it
+is in as Ctrl-C would, then removes the job files. Ctrl-C is the parent's to handle: workers
+start with SIGINT ignored, and the parent stops them with SIGTERM, so each run stopped prints one
+line and no worker prints a traceback. A stopped run resumes from its `last.pt` next time.
+
 K is sized from memory: the device's free memory and a measured per-run footprint — one eager
 training step of the costliest pending model (forward FLOPs × batch), at its run's precision
 (fp32 activations take twice bf16's), in a fresh process, its
@@ -24,9 +30,12 @@ import json
 import multiprocessing
 import os
 import resource
+import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -34,6 +43,7 @@ import torch
 
 from benchmark.data.pools import PROCEDURAL_COUNTS
 from benchmark.errors import UserError
+from benchmark.launch.core_share import core_share
 from benchmark.launch.job import Job, execute, execute_locked
 from benchmark.launch.jobfile import job_from_dict, job_to_dict
 from benchmark.launch.lock import JobLock, take_lock
@@ -49,6 +59,12 @@ MARGIN = 1.25  # CUDA-graph memory pools, loader pin buffers, allocator fragment
 CUDA_CONTEXT_BYTES = 600 * 2**20  # per process, outside PyTorch's allocator
 GIB = 2**30
 START_WAIT_S = 300.0  # how long a worker waits for the others to start before going alone
+STOP_WAIT_S = 60.0  # how long a stopped worker may take to leave its run before it is killed
+
+
+class Stopped(KeyboardInterrupt):
+    """A worker told to stop (SIGTERM, or its parent gone): the run in progress is left as
+    Ctrl-C leaves it, resumable, and the worker exits."""
 
 
 def free_memory_bytes(device: str) -> int:
@@ -172,16 +188,19 @@ def run_packed(jobs: list[Job], k: int, folder: Path) -> list[str]:
                 env["OMP_NUM_THREADS"] = str(threads)  # the CPU's cores split between workers
             command = [sys.executable, "-m", "benchmark.launch.packing", str(job_list)]
             command += [str(index), str(workers)]
-            processes.append(subprocess.Popen(command, env=env))
+            processes.append(_start_worker(command, env))
         for process in processes:
             process.wait()
+    except KeyboardInterrupt:  # Ctrl-C: each worker stops its run, one line each, then we go
+        _stop(processes)
+        raise
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
-        job_list.unlink(missing_ok=True)
-        for ready in folder.glob(f"{job_list.stem}.ready-*"):
-            ready.unlink(missing_ok=True)
+                process.wait()
+            process.stdin.close()
+        _remove_job_files(job_list)
     statuses = []
     for job in jobs:
         loaded = load_result(job.ctx.results_dir, job.hash)
@@ -199,26 +218,100 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _start_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A worker whose stdin is our pipe (it watches for the pipe to close: we are gone) and
+    which ignores SIGINT from its first instruction: the ignored disposition survives exec, and
+    Python then installs no KeyboardInterrupt handler. Ctrl-C at the terminal reaches the whole
+    process group; only this process acts on it (see ``_stop``)."""
+    if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+        return subprocess.Popen(command, env=env, stdin=subprocess.PIPE)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.Popen(command, env=env, stdin=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """Stop every worker (SIGTERM: it leaves its run as Ctrl-C would) and wait for them."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_WAIT_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _remove_job_files(job_list: Path) -> None:
+    """The job list and the workers' start markers (by the parent, or by a worker whose parent
+    is gone)."""
+    job_list.unlink(missing_ok=True)
+    for ready in job_list.parent.glob(f"{job_list.stem}.ready-*"):
+        ready.unlink(missing_ok=True)
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the stop itself is not interrupted
+    raise Stopped
+
+
+def _watch_parent() -> None:
+    """Block on stdin, the parent's pipe. End of file: the parent has exited, however it
+    died; stop as if told to, and if the run has not let go after STOP_WAIT_S, exit anyway
+    (its lock names a dead process then, and its `last.pt` lets the next run resume)."""
+    while os.read(0, 512):  # the raw descriptor: a daemon thread must hold no stdin lock
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_WAIT_S)
+    os._exit(1)
+
+
 def worker(job_list: Path, index: int, workers: int) -> int:
-    """Walk the jobs in order, running each one whose lock this process gets."""
-    jobs = [job_from_dict(d) for d in json.loads(Path(job_list).read_text())]
-    _start_together(Path(job_list), index, workers)
+    """Walk the jobs in order, running each one whose lock this process gets; 130 when
+    stopped (by the parent, or because the parent is gone)."""
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    threading.Thread(target=_watch_parent, daemon=True).start()
+    try:
+        return _take_jobs(Path(job_list), index, workers)
+    except Stopped:
+        _remove_job_files(Path(job_list))  # the parent may have died without removing them
+        return 130
+
+
+def _take_jobs(job_list: Path, index: int, workers: int) -> int:
+    try:
+        jobs = [job_from_dict(d) for d in json.loads(job_list.read_text())]
+    except FileNotFoundError:  # removed by a worker whose parent died before we started
+        return 130
+    _start_together(job_list, index, workers)
     if os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    # On a CPU the worker's fixed threads are taken from the folder's runners, as a plain
+    # runner's are (benchmark.launch.core_share): other terminals wait for them.
+    cores = core_share(jobs)
     failed = False
-    # Worker i starts at job i, so K workers begin on K different runs.
-    for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
-        folder = job_dir(job.ctx.results_dir, job.hash)
-        lock = JobLock(folder)
-        done = partial(is_done, job.ctx.results_dir, job.hash)
-        if take_lock(lock, done, wait=False) != "locked":
-            continue  # done already, or another worker has it
-        try:
-            print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
-            packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
-            failed |= execute_locked(job, folder, packed=packed) == "failed"
-        finally:
-            lock.release()
+    try:
+        # Worker i starts at job i, so K workers begin on K different runs.
+        for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
+            folder = job_dir(job.ctx.results_dir, job.hash)
+            lock = JobLock(folder)
+            done = partial(is_done, job.ctx.results_dir, job.hash)
+            if take_lock(lock, done, wait=False) != "locked":
+                continue  # done already, or another worker has it
+            try:
+                print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
+                packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
+                threads = torch.get_num_threads()
+                with cores.hold(threads) if cores is not None else nullcontext():
+                    failed |= execute_locked(job, folder, packed=packed) == "failed"
+            finally:
+                lock.release()
+    finally:
+        if cores is not None:
+            cores.leave()
     return 1 if failed else 0
 
 

@@ -286,14 +286,10 @@ def _packed(k: int, cache: Path) -> dict[str, Any]:
 
 def _data_path(spec, ctx) -> dict[str, Any]:
     """Decode + augment of the training images over all cores, as a run's loader does it."""
-    from benchmark.data import build_dataset
-    from benchmark.train.inference import make_loader
+    from benchmark.train.inference import build_train_set, make_loader
 
     cores = os.cpu_count() or 1
-    dataset = build_dataset(
-        spec.dataset, ctx.dataset_root(spec), "train", img_size=spec.img_size, train=True,
-        augment=spec.augment, normalize=spec.normalize, cache_dir=ctx.cache_dir,
-    )  # fmt: skip
+    dataset = build_train_set(spec, ctx)
     loader = make_loader(dataset, spec.batch_size, _with_workers(ctx, cores), True, 0)
     images, began, limit = 0, None, 3000
     for batch in loader:

@@ -1,11 +1,12 @@
 """Data-pipeline throughput with and without MSL masking, through the suite's real code.
 
 A synthetic VOC tree (JPEGs at VOC's typical 500-px side) is read through the suite's own
-loader (``make_loader``), dataset and train transform (decode, flip, RandomResizedCrop,
-to-tensor) by one worker: the main process, so decode, augment and mask run in sequence and
-every cost is counted, none hidden by overlap with another process. Each batch is then masked
-as the training loop does it: keep-maps drawn from the pre-sized cached pool and multiplied
-into the batch on the device.
+loader (``make_loader``) and training set (``build_train_set``, as ``fit`` builds it: the
+train transform decodes, flips, crops with RandomResizedCrop and converts to a tensor) by one
+worker: the main process, so decode, augment and mask run in sequence and every cost is
+counted, none hidden by overlap with another process. Each batch is then masked as the
+training loop does it: keep-maps drawn from the pre-sized cached pool and multiplied into the
+batch on the device.
 
 Loading and masking are timed batch by batch within the same pass, so the two parts of a
 sample's cost are measured moments apart on the same images: a burst of load from another
@@ -21,12 +22,11 @@ from pathlib import Path
 
 import torch
 
-from benchmark.data import build_dataset
 from benchmark.data.masks import MaskPool
 from benchmark.data.synthetic import synthesize
 from benchmark.perf.timing import Samples, paired_ratio, synchronize
 from benchmark.spec import RunSpec
-from benchmark.train.inference import make_loader
+from benchmark.train.inference import build_train_set, make_loader
 from benchmark.train.job_context import JobContext
 from benchmark.train.seeding import generator
 
@@ -65,7 +65,6 @@ def _sums(a: list[float], b: list[float]) -> list[float]:
 
 
 def time_pipeline(
-    root: Path,
     spec: RunSpec,
     ctx: JobContext,
     pool: MaskPool,
@@ -73,16 +72,9 @@ def time_pipeline(
     passes: int,
     warmup: int = 1,
 ) -> tuple[int, PipelineTimes]:
-    """(samples per pass, times of ``passes`` passes over the split after ``warmup`` passes)."""
-    dataset = build_dataset(
-        spec.dataset,
-        root,
-        "train",
-        img_size=spec.img_size,
-        train=True,
-        augment=spec.augment,
-        normalize=spec.normalize,
-    )
+    """(samples per pass, times of ``passes`` passes over the run's training split, read from
+    ``ctx``'s data root, after ``warmup`` passes)."""
+    dataset = build_train_set(spec, ctx)
     loader = make_loader(dataset, spec.batch_size, ctx, True, 0)
     mask_gen = generator(1)
     times = PipelineTimes()

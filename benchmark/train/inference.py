@@ -1,5 +1,5 @@
 """Scoring a model on a test set, shared by the per-epoch evaluation in training and by
-`evaluate` (clean and masked conditions): the test set, the model's device setup (with CUDA
+`evaluate` (clean and masked conditions): the run's datasets, the model's device setup (with CUDA
 graphs, benchmark.train.graphs), loaders, prediction over ranks and the metrics of the
 predictions — one implementation, so both score the same way."""
 
@@ -41,6 +41,13 @@ def build_test_set(spec: RunSpec, ctx: JobContext, split: str = "test") -> Multi
     )
 
 
+def build_train_set(spec: RunSpec, ctx: JobContext) -> MultiLabelDataset:
+    """The run's training split with its augmentation: what `fit` trains on, and what
+    `benchmark perf` times the data pipeline on."""
+    root = ctx.dataset_root(spec)
+    return load_split(spec.dataset, root, spec.img_size, spec.normalize, ctx, "train", spec.augment)
+
+
 def load_split(
     dataset: str,
     root: str | Path,
@@ -48,15 +55,19 @@ def load_split(
     normalize: str,
     ctx: JobContext,
     split: str = "test",
+    augment: str | None = None,
 ) -> MultiLabelDataset:
     """A split of ``dataset`` under ``root`` with the deterministic test transform (resize to
-    img_size², then ``normalize``; no augmentation), as every evaluation reads it."""
+    img_size², then ``normalize``), or with the training ``augment`` when one is given. One
+    builder for every split a run reads: the same corrupt-image policy (``skip_bad``) and
+    annotation cache whichever caller asks."""
     return build_dataset(
         dataset,
         root,
         split,
         img_size=img_size,
-        train=False,
+        train=augment is not None,
+        augment=augment or "flip_rrc",
         normalize=normalize,
         skip_bad=ctx.skip_bad,
         cache_dir=ctx.cache_dir,

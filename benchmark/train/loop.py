@@ -18,7 +18,6 @@ import torch
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from benchmark.data import build_dataset
 from benchmark.data.masks import load_pool
 from benchmark.errors import UserError
 from benchmark.experiment.profiles import get_profile
@@ -33,6 +32,7 @@ from benchmark.train import distributed as ddp
 from benchmark.train.graphs import Graphs
 from benchmark.train.inference import (
     build_test_set,
+    build_train_set,
     evaluate_test_set,
     keep_predictions,
     make_loader,
@@ -163,18 +163,7 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     seed_everything(spec.seed)
     batch = per_rank_batch(spec)
     main = ddp.is_main()
-    root = ctx.dataset_root(spec)
-    train_set = build_dataset(
-        spec.dataset,
-        root,
-        "train",
-        img_size=spec.img_size,
-        train=True,
-        augment=spec.augment,
-        normalize=spec.normalize,
-        skip_bad=ctx.skip_bad,
-        cache_dir=ctx.cache_dir,
-    )
+    train_set = build_train_set(spec, ctx)
     test_set = build_test_set(spec, ctx)
     reference = synthetic_floors(spec, train_set, test_set)
     initial = initial_weights(spec, ctx)

@@ -4,6 +4,7 @@ trained once and gives the numbers a sequential run gives; K that cannot fit sto
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,9 @@ def test_workers_sharing_a_terminal_print_epoch_lines_not_progress_bars(workdir,
     seen = []
 
     class _Process:
-        def __init__(self, command, env):
+        def __init__(self, command, env, stdin):
             seen.append(json.loads(Path(command[-3]).read_text()))
+            self.stdin = open(os.devnull, "wb")  # noqa: SIM115 — closed by run_packed
 
         def wait(self):
             return 0

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -86,11 +87,19 @@ def test_json_has_every_figure_positive_and_finite(tiny_result):
 
 
 def test_ratios_are_computed_from_the_reported_timings(tiny_result):
-    r, t = tiny_result, tiny_result["timings_s"]
-    # Step ratios are paired round by round: the median of msl_i / supervised_i.
-    rounds = sorted(m / s for m, s in zip(t["msl"], t["supervised"], strict=True))
-    assert r["msl_step_ratio"] == pytest.approx(sum(rounds) / 2)  # median of two rounds
-    assert r["msl_step_s"] == pytest.approx(sum(t["msl"]) / 2)
+    r, t, cpu = tiny_result, tiny_result["timings_s"], tiny_result["cpu_times_s"]
+    # On a CPU the step ratios are paired round by round in rounds of their own, run with one
+    # thread and timed in process CPU time (which other processes cannot stretch): the median
+    # of msl_i / supervised_i, with the interquartile range of those ratios beside it.
+    assert r["step_ratio_basis"] == "process CPU time, 1 thread(s), alternating rounds"
+    for variant in ("msl", "fused_msl"):
+        rounds = sorted(
+            m / s for m, s in zip(cpu[f"{variant}_1thread"], cpu["supervised_1thread"], strict=True)
+        )
+        assert r[f"{variant}_step_ratio"] == pytest.approx(sum(rounds) / 2)  # median of two
+        low, high = r["step_ratio_iqr"][variant]
+        assert rounds[0] <= low <= r[f"{variant}_step_ratio"] <= high <= rounds[1]
+    assert r["msl_step_s"] == pytest.approx(sum(t["msl"]) / 2)  # the process's threads
     passes = sorted((a + b) / a for a, b in zip(t["data_load"], t["data_mask"], strict=True))
     assert r["mask_overhead"] == pytest.approx(sum(passes) / 2) and r["mask_overhead"] > 1
     # Masked time per sample ÷ plain time per sample.
@@ -105,6 +114,12 @@ def test_text_output_names_each_figure_and_its_target(tiny_result):
     assert "MSL / supervised" in text and "COCO val scale" in text
     assert "precision tf32 (computed as fp32)" in text
     assert text.count("≤ ") == len(TARGETS)
+    low, high = tiny_result["step_ratio_iqr"]["msl"]
+    assert text.splitlines()[-1] == (
+        "step ratios: median of 2 per-round ratios (process CPU time, 1 thread(s), alternating "
+        f"rounds); interquartile range msl {low:.3f}–{high:.3f}×, "
+        + "fused_msl {:.3f}–{:.3f}×".format(*tiny_result["step_ratio_iqr"]["fused_msl"])
+    )
 
 
 def test_bad_flags_are_user_errors():
@@ -132,7 +147,8 @@ def test_peak_table_and_mfu():
     assert mfu(494.5e12, 1.0, 989.0) == pytest.approx(0.5)
 
 
-def test_timing_interleaves_variants_and_drops_warmup_rounds():
+def test_timing_alternates_variants_and_drops_warmup_rounds():
+    """a b, then b a: neither variant always runs first while the machine's load drifts."""
     calls = []
     samples = interleaved(
         {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
@@ -140,7 +156,7 @@ def test_timing_interleaves_variants_and_drops_warmup_rounds():
         warmup=1,
         device=torch.device("cpu"),
     )
-    assert calls == ["a", "b"] * 3
+    assert calls == ["a", "b", "b", "a", "a", "b"]
     assert [len(s.wall) for s in samples.values()] == [2, 2]
     assert all(len(s.cpu) == 2 for s in samples.values())
 
@@ -167,3 +183,25 @@ def test_fused_msl_differs_with_batchnorm():
     # BatchNorm normalises the clean and masked halves together when fused (docs/spec.md §1.1).
     separate, fused = _msl_losses("test_resnet")
     assert fused != pytest.approx(separate, rel=1e-4)
+
+
+def test_the_data_pipeline_reads_the_training_split_as_a_run_does(tmp_path):
+    """perf times the training set `fit` trains on, built by the same function: a run's
+    `--skip-bad` (and cache folder) hold there too. perf's own copy once dropped both, so a
+    corrupt image stopped the timing where the run would have skipped it."""
+    from benchmark.data import build_dataset
+    from benchmark.perf.pipeline import synthetic_voc, time_pipeline
+    from benchmark.train.job_context import JobContext
+
+    root = synthetic_voc(tmp_path / "voc2007", 6)
+    bad = build_dataset("voc2007", root, "train", 32, train=False).files[1]
+    Path(bad).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    spec = perf_spec("test_resnet", 32, 2)
+    keep = torch.rand(4, 32, 32, generator=generator(3)) > 0.5
+    pool = MaskPool(keep, 1 - keep.float().mean(dim=(1, 2)), "test")
+    ctx = JobContext(results_dir=tmp_path, data_root=tmp_path, device="cpu", progress=False)
+    with pytest.raises(UserError, match="cannot decode image"):
+        time_pipeline(spec, ctx, pool, torch.device("cpu"), passes=1)
+    ctx = JobContext(**{**ctx.__dict__, "skip_bad": True})
+    samples, times = time_pipeline(spec, ctx, pool, torch.device("cpu"), passes=1)
+    assert samples == 6 and len(times.load.wall) == 1
