@@ -24,6 +24,7 @@ from benchmark.plan import Plan, PlanOptions
 from benchmark.predictions import load_predictions, predictions_key
 from benchmark.profiles import resolve_eval, resolve_run
 from benchmark.recipe_rule import check_baselines, untestable_reasons
+from benchmark.regime_rule import check_regime, claim_regimes
 from benchmark.registry import ID_PATTERN, Registry, _check_fields, _read_yaml
 from benchmark.results import load_result
 from benchmark.spec import EvalSpec, RunSpec
@@ -253,7 +254,7 @@ class ClaimResult:
     resamples: int | None = None
     reason: str = ""
     missing: list[str] = field(default_factory=list)
-    # why the profile's recipe rule makes this claim not testable (a failing baseline), or ""
+    # why the profile's recipe or regime rule makes this claim not testable, or ""
     untestable: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,9 +370,13 @@ def measure_claims(
 
     replicates: dict = {}  # a model's bootstrap scores, shared by the claims it appears in
     results = [_measure(claim, options, fetch, replicates) for claim in claims]
-    checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
-    untestable = untestable_reasons(sides, checks)
+    regime = check_regime(registry, results_dir, options)
+    if regime is not None:  # the regime rule includes the recipe rule's parts, per claim kind
+        gates = claim_regimes(registry, claims, sides, regime, options.profile)
+        untestable = {k: g.reason for k, g in gates.items() if g.failures}
+    else:
+        untestable = untestable_reasons(sides, check_baselines(registry, results_dir, options))
     return [
         replace(r, untestable=untestable[r.claim.id]) if r.claim.id in untestable else r
         for r in results

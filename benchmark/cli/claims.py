@@ -45,12 +45,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def cmd_claims(args: argparse.Namespace) -> int:
     from benchmark.claims import load_claims, measure_claims, select_claims
     from benchmark.recipe_rule import check_baselines
+    from benchmark.regime_rule import check_regime
     from benchmark.registry import load_registry
     from benchmark.report.claims import (
+        CELL_HEADERS,
         HEADERS,
+        REGIME_HEADERS,
         RULE_HEADERS,
+        SCALE_HEADERS,
+        feature_cell_row,
+        object_scale_row,
         recipe_rule_caption,
         recipe_rule_row,
+        regime_baseline_row,
+        regime_rule_caption,
         row,
         rule_text,
         untestable_text,
@@ -73,8 +81,21 @@ def cmd_claims(args: argparse.Namespace) -> int:
     print(tabulate([row(r) for r in results], headers=list(HEADERS), disable_numparse=True))
     print()
     print(rule_text(results).replace("**", ""))
-    caption = recipe_rule_caption(options.profile)
-    if caption:  # the profile's recipe rule (mini): which baselines pass it
+    regime = check_regime(registry, results_dir(args), options)
+    if regime is not None:  # the profile's regime rule (mini v3): every part, measured
+        print(f"\n{regime_rule_caption(options.profile)}")
+        rows = [regime_baseline_row(c) for c in regime.baselines]
+        print(tabulate(rows, headers=list(REGIME_HEADERS), disable_numparse=True))
+        print()
+        rows = [object_scale_row(c) for c in regime.datasets]
+        print(tabulate(rows, headers=list(SCALE_HEADERS), disable_numparse=True))
+        print()
+        rows = [feature_cell_row(c) for c in regime.backbones]
+        print(tabulate(rows, headers=list(CELL_HEADERS), disable_numparse=True))
+        if untestable_text(results, "regime"):
+            print(f"\n{untestable_text(results, 'regime')}")
+    caption = None if regime is not None else recipe_rule_caption(options.profile)
+    if caption:  # the profile's recipe rule (mini v2): which baselines pass it
         checks = check_baselines(registry, results_dir(args), options)
         print(f"\n{caption}")
         rows = [recipe_rule_row(c) for c in checks]

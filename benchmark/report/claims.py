@@ -13,6 +13,7 @@ from benchmark.claims import ClaimResult, MeasureOptions, load_claims, measure_c
 from benchmark.plan import PlanOptions
 from benchmark.profiles import get_profile
 from benchmark.recipe_rule import BaselineCheck
+from benchmark.regime_rule import BaselineRegime, FeatureCellCheck, ObjectScaleCheck
 from benchmark.registry import Cell, Registry
 from benchmark.report.wording import DASH, MISSING, fmt, fmt_signed, is_number
 
@@ -77,15 +78,17 @@ def verdict_text(result: ClaimResult) -> str:
     return f"{result.verdict} ({'consistent' if result.consistent else 'not consistent'})"
 
 
-def untestable_text(results: list[ClaimResult]) -> str | None:
-    """One line per claim the recipe rule makes not testable, with the failing baseline."""
+def untestable_text(results: list[ClaimResult], rule: str = "recipe") -> str | None:
+    """One line per claim the recipe (or regime) rule makes not testable, with the reason."""
     lines = [f"{r.claim.id}: {r.untestable}" for r in results if r.untestable]
     if not lines:
         return None
-    return (
-        "Not testable at this scale (a side trains on a baseline that fails the recipe rule "
-        "below): " + "; ".join(lines) + "."
-    )
+    if rule == "regime":
+        lead = "Not testable in this regime (a part of the regime rule below that it needs fails)"
+    else:
+        lead = "Not testable at this scale (a side trains on a baseline that fails the recipe rule"
+        lead += " below)"
+    return f"{lead}: " + "; ".join(lines) + "."
 
 
 RULE_HEADERS = (
@@ -116,6 +119,73 @@ def recipe_rule_row(check: BaselineCheck) -> list[str]:
         fmt_signed(check.margin) if check.margin is not None else DASH,
         f"{check.change:.2f}" if check.change is not None else DASH,
         status,
+    ]
+
+
+REGIME_HEADERS = (
+    "baseline (seed 0)", "cells", "training mAP", "test mAP", "training − test",
+    "BCE ÷ class-frequency BCE", "above floor", "change over last two epochs", "rule",
+)  # fmt: skip
+SCALE_HEADERS = ("dataset", "pairs", "median class box area", "≥ 90 % hidden", "band", "rule")
+CELL_HEADERS = ("backbone", "stride", "map", "cells ≥ 90 % hidden", "at least", "rule")
+
+
+def regime_rule_caption(profile: str) -> str | None:
+    rule = get_profile(profile).regime_rule
+    recipe = get_profile(profile).recipe_rule
+    if rule is None or recipe is None:
+        return None
+    bands = ", ".join(f"{d} {lo:g}–{hi:g} %" for d, (lo, hi) in rule.object_scale.items())
+    return (
+        f"The regime rule, written down before any run of this regime (docs/mini.md, v3). Per "
+        f"supervised baseline at seed 0: it fits its training set (training − test mAP ≥ "
+        f"{rule.fit_gap:g}, training BCE ≤ {rule.fit_bce_ratio:g} × the class-frequency BCE, "
+        f"at the selected epoch), ends ≥ {recipe.margin:g} mAP above its context-only floor and "
+        f"moves ≤ {recipe.flat:g} over its last two epochs. Per dataset: (image, class) pairs "
+        f"≥ {100 * rule.hidden:g} % hidden by a high-pool training mask, {bands}. Per backbone: "
+        f"≥ {rule.cells:g} % of final-map cells ≥ {100 * rule.hidden:g} % hidden. A clean-image "
+        f"claim needs its baselines' fit, floor and flatness and its dataset's object scale; a "
+        f"masked-image claim needs floor, flatness, object scale and its backbone's feature "
+        f"cells; a claim whose needed part fails is not testable here."
+    )
+
+
+def regime_baseline_row(check: BaselineRegime) -> list[str]:
+    failures = (*check.fit_failures, *check.recipe.failures)
+    status = check.status if not failures else "fails: " + "; ".join(failures)
+    recipe = check.recipe
+    return [
+        check.run,
+        ", ".join(recipe.cells),
+        fmt(check.train_mAP),
+        fmt(check.test_mAP),
+        fmt_signed(check.gap) if check.gap is not None else DASH,
+        f"{check.bce_ratio:.2f}" if check.bce_ratio is not None else DASH,
+        fmt_signed(recipe.margin) if recipe.margin is not None else DASH,
+        f"{recipe.change:.2f}" if recipe.change is not None else DASH,
+        status,
+    ]
+
+
+def object_scale_row(check: ObjectScaleCheck) -> list[str]:
+    return [
+        check.dataset,
+        f"{check.pairs:,}" if check.pairs is not None else DASH,
+        f"{check.median_area:.1f} %" if check.median_area is not None else DASH,
+        f"{check.hidden:.1f} %" if check.hidden is not None else DASH,
+        f"{check.band[0]:g}–{check.band[1]:g} %",
+        f"fails: {check.failure}" if check.failure else "passes",
+    ]
+
+
+def feature_cell_row(check: FeatureCellCheck) -> list[str]:
+    return [
+        check.backbone,
+        str(check.stride) if check.stride is not None else DASH,
+        f"{check.map} × {check.map}" if check.map is not None else DASH,
+        f"{check.hidden:.1f} %" if check.hidden is not None else DASH,
+        f"{check.minimum:g} %",
+        f"fails: {check.failure}" if check.failure else "passes",
     ]
 
 
