@@ -207,9 +207,15 @@ def test_every_claim_has_a_kind_and_baselines(registry):
         assert kinds[clean] == CLEAN, clean
     for masked in ("t6.voc2007.map", "curve.coco2014.bucket-0", "control.bn-mixed.voc2007"):
         assert kinds[masked] == MASKED, masked
+    same = ("dataset", "backbone", "weights", "arch", "num_heads", "lam", "img_size")
     for claim in claims.values():
         for side in (claim.a, claim.b):
-            assert baseline_of(registry, side_run(registry, side)) is not None, claim.id
+            run = side_run(registry, side)
+            base = baseline_of(registry, run)
+            assert base is not None, claim.id
+            assert registry.runs[base]["method"] == "supervised"
+            assert [registry.runs[base][k] for k in same] == [registry.runs[run][k] for k in same]
+    assert baseline_of(registry, "voc-resnetcut-plain-msl-high") == "voc-resnetcut-plain"
     assert baseline_of(registry, "voc-vitl-csra-msl-low") == "voc-vitl-csra"
     assert baseline_of(registry, "coco-resnetcut-csra-bce-half") == "coco-resnetcut-csra"
 

@@ -218,6 +218,7 @@ def _bce(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
+    cpu_start = time.process_time()  # this process's CPU time: the run's cost on a busy machine
     device = ddp.local_device(ctx.torch_device())
     configure_determinism(device)
     seed_everything(spec.seed)
@@ -404,6 +405,7 @@ def fit(spec: RunSpec, ctx: RunContext, out_dir: Path) -> dict[str, Any]:
         "predictions": state["predictions"],
         "history": history,
         "fit": fitted,
+        "timings": {"fit_cpu_s": time.process_time() - cpu_start},
         "train_loss": state["losses"],  # every epoch's, evaluated or not
         "skipped_files": state["skipped_files"],
         "train_samples_per_s": _mean(r["train_samples_per_s"] for r in history),
