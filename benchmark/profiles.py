@@ -56,6 +56,9 @@ class Profile:
     synthetic: SynthSpec | None = None  # None = real data
     # per-dataset trees where one size does not fit all (paper-synth), overriding `synthetic`
     synthetic_by_dataset: Mapping[str, SynthSpec] = field(default_factory=dict)
+    # per-dataset recipe fields (epochs, lr_step) over the profile-wide ones (mini v3: each
+    # dataset's rung of the regime ladder, docs/mini.md)
+    recipe_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # per-dataset notes added to every run's notes (labels: not part of the identity)
     notes_by_dataset: Mapping[str, str] = field(default_factory=dict)
     # paper backbone name, or family ("resnet"/"vit") as a fallback → small timm model
@@ -230,6 +233,7 @@ def resolve_run(
         value = getattr(prof, key)
         if value is not None:
             raw[key] = value
+    raw.update(prof.recipe_by_dataset.get(raw["dataset"], {}))
     if epochs is not None:
         raw["epochs"] = epochs
     if seed is not None:
