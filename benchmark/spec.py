@@ -56,6 +56,10 @@ class SynthSpec:
     test_images: int
     image_size: int
     seed: int = 0
+    # VOC/COCO scenes: log-uniform range of an object's box area as a fraction of the image;
+    # None = the v1 generator's (0.6–25 %). Left out of the identity at None, so trees and runs
+    # made before it existed keep their names and hashes.
+    object_area: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class RunSpec:
     clean_loss_weight: float = 1.0
     # fp32 | tf32 | bf16 (PRECISIONS): evaluations of the run's checkpoints use it too
     precision: str = "fp32"
+    # Evaluate the test (and validation) split every ``eval_every``-th epoch and at each of the
+    # last EVAL_TAIL epochs (benchmark.train.loop); 1 = every epoch, as the paper does.
+    eval_every: int = 1
     synth: SynthSpec | None = None  # None = the real dataset
     profile: str = "paper"
     notes: tuple[str, ...] = field(default=())
@@ -103,7 +110,12 @@ class RunSpec:
     LABEL_FIELDS = ("name", "notes")
     # Fields added after results were recorded: left out of the identity at their default, so
     # the runs that do not use them keep their hashes (and their committed results).
-    OMITTED_AT_DEFAULT = {"val_fraction": 0.0, "clean_loss_weight": 1.0, "precision": "fp32"}
+    OMITTED_AT_DEFAULT = {
+        "val_fraction": 0.0,
+        "clean_loss_weight": 1.0,
+        "precision": "fp32",
+        "eval_every": 1,
+    }
 
     @property
     def num_classes(self) -> int:
@@ -113,6 +125,8 @@ class RunSpec:
         data = dataclasses.asdict(self)
         for key in self.LABEL_FIELDS:
             data.pop(key)
+        if data["synth"] is not None:
+            data["synth"] = omit_defaults(data["synth"], {"object_area": None})
         return omit_defaults(data, self.OMITTED_AT_DEFAULT)
 
     @property
@@ -131,7 +145,10 @@ class RunSpec:
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         data = dict(data)
         if data.get("synth") is not None:
-            data["synth"] = SynthSpec(**data["synth"])
+            synth = dict(data["synth"])
+            if synth.get("object_area") is not None:  # a JSON list back to the tuple
+                synth["object_area"] = tuple(synth["object_area"])
+            data["synth"] = SynthSpec(**synth)
         data["notes"] = tuple(data.get("notes", ()))
         return cls(**data)
 

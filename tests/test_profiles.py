@@ -36,13 +36,19 @@ def test_mini_maps_each_paper_backbone_to_a_small_member_of_its_family(registry)
         spec = resolve_run(registry, name, "mini")
         seen[run["backbone"]] = spec.backbone
         assert model_family(spec.backbone) == model_family(run["backbone"])
-        # mini v2 (docs/mini.md): the rule's recipe, the same for every cell and method
-        assert (spec.img_size, spec.epochs, spec.warmup_epochs, spec.lr_step) == (96, 15, 2, 5)
-        assert spec.val_fraction == 0.2 and spec.synth is not None
+        # mini v3 (docs/mini.md): each dataset's rung of the regime ladder, the same for every
+        # cell and method of the dataset; 9,600 training samples per run whatever the rung
+        images, epochs = {"voc2007": (150, 80)}.get(spec.dataset, (300, 40))
+        assert (spec.img_size, spec.epochs, spec.warmup_epochs, spec.lr_step) == (
+            96, epochs, 2, round(0.8 * epochs)
+        )  # fmt: skip
+        assert spec.synth is not None and spec.synth.train_images == images
+        assert (spec.val_fraction, spec.eval_every, spec.lr) == (0.2, 5, 0.05)
+        assert round(images * (1 - spec.val_fraction)) * epochs == 9_600
         # every run starts from its family's committed pretrained file, never from scratch
         assert spec.weights == f"{spec.backbone.replace('_', '-')}-attributes"
         # the method and its structure are the paper's
-        for field in ("arch", "method", "mask_pool", "num_heads", "lam", "batch_size", "lr"):
+        for field in ("arch", "method", "mask_pool", "num_heads", "lam", "batch_size"):
             assert getattr(spec, field) == resolve_run(registry, name, "paper").__dict__[field]
     assert seen == {
         "resnet101": "mini_resnet",
@@ -60,13 +66,17 @@ def test_synthetic_profiles_use_procedural_masks_even_when_the_nvidia_set_is_giv
     assert PlanOptions(profile="paper", masks_root=tmp_path).mask_source == "nvidia"
 
 
-@pytest.mark.parametrize("name", ["mini_resnet", "mini_vit_base", "mini_vit_large"])
-def test_mini_backbones_give_a_six_by_six_map_at_96_px(name):
+@pytest.mark.parametrize(
+    "name, side", [("mini_resnet", 12), ("mini_vit_base", 6), ("mini_vit_large", 6)]
+)
+def test_mini_backbones_map_96_px_to_their_feature_grid(name, side):
+    # mini v3: the ResNet at output stride 8 (12 × 12, the regime rule's feature cells), the
+    # ViTs' 16-pixel patches (6 × 6)
     backbone = build_backbone(name, 96)
     features = backbone(torch.zeros(2, 3, 96, 96))
     assert (
         features.shape
-        == (2, backbone.out_dim, 6, 6)
+        == (2, backbone.out_dim, side, side)
         == (2, backbone.out_dim, *[backbone.feature_size(96)] * 2)
     )
 

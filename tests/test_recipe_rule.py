@@ -39,6 +39,9 @@ def _result(folder: Path, spec, last_two: tuple[float, float], preds: Prediction
          "profile": spec.profile, "spec": spec.to_dict(), "history": history,
          "floors": {"chance_mAP": 10.0, "context_mAP": FLOOR}, "predictions": listed,
          "metrics": {k: {"mAP": last_two[-1], "epoch": 3} for k in ("best", "last")},
+         # fits its training set (mini v3's regime rule holds this rule's parts, and that one)
+         "fit": {"train_mAP": 99.0, "test_mAP": last_two[-1], "bce": 0.01,
+                 "frequency_bce": 0.3},
          "provenance": {"seed": spec.seed}},
     )  # fmt: skip
 
@@ -87,7 +90,7 @@ def test_a_claim_on_a_failing_baseline_is_not_testable(tmp_path, registry):
     measured = {r.claim.id: r for r in measure_claims(registry, [resnet, vit], tmp_path, options)}
     voided, kept = measured[resnet.id], measured[vit.id]
     assert voided.status == "measured" and voided.low is not None  # the interval stays shown
-    assert "voc-resnetcut-csra moves 1.80" in voided.untestable
+    assert "voc-resnetcut-csra: moves 1.80" in voided.untestable
     assert verdict_text(voided) == (
         f"not testable (interval: {voided.interval_verdict}); image noise only"
     )

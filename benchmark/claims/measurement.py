@@ -16,6 +16,7 @@ import numpy as np
 from benchmark.claims.claim_registry import Claim, Side, side_run, side_target
 from benchmark.claims.matched import matched_mode, matched_spec, not_applicable, side_condition
 from benchmark.claims.recipe_rule import BaselineCheck, check_baselines, untestable_reasons
+from benchmark.claims.regime_rule import check_regime, claim_regimes
 from benchmark.claims.verdicts import MIN_SEEDS, consistent_with, seeded_verdict, verdict
 from benchmark.errors import DataError
 from benchmark.experiment.plan import Plan, PlanOptions, check_seeds, run_command
@@ -56,7 +57,7 @@ class ClaimResult:
     resamples: int | None = None
     reason: str = ""
     missing: list[str] = field(default_factory=list)
-    # why the profile's recipe rule makes this claim not testable (a failing baseline), or ""
+    # why the profile's recipe or regime rule makes this claim not testable, or ""
     untestable: str = ""
     damaged: tuple[str, ...] = ()  # <hash>/<file> of each damaged predictions file it reads
     repair: str = ""  # damaged: the command that redoes the damaged results
@@ -310,7 +311,12 @@ def measure_claims(
     if checks is None:
         checks = check_baselines(registry, results_dir, options)
     sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
-    untestable = untestable_reasons(sides, checks)
+    regime = check_regime(registry, results_dir, options, checks)
+    if regime is not None:  # the regime rule holds the recipe rule's parts, per claim kind
+        gates = claim_regimes(registry, claims, sides, regime, options.profile)
+        untestable = {k: g.reason for k, g in gates.items() if g.failures}
+    else:
+        untestable = untestable_reasons(sides, checks)
     return [
         replace(
             r,

@@ -69,7 +69,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     from benchmark.experiment.registry import load_registry
     from benchmark.report.claims_section import HEADERS, row, rule_text, untestable_text
     from benchmark.report.claims_section import measure_options as to_measure_options
-    from benchmark.report.regime_section import grid, recipe_regime
+    from benchmark.report.regime_section import grid, paragraph, profile_regime
 
     registry = load_registry(s.results.experiments)
     claims = select_claims(load_claims(registry), s.selector)
@@ -82,11 +82,14 @@ def cmd_claims(args: argparse.Namespace) -> int:
     print(tabulate([row(r) for r in results], headers=list(HEADERS), disable_numparse=True))
     print()
     print(rule_text(results).replace("**", ""))
-    regime = recipe_regime(options.profile, checks)
-    if regime is not None:  # the profile's recipe rule (mini): which baselines pass it
+    regime = profile_regime(registry, s.results.folder, options, checks)
+    if regime is not None:  # the profile's rule (mini): every part, measured
         print(f"\n{regime.caption}")
+        for kind, text in paragraph(regime):
+            print(f"  {kind}: {text}")
         for table in regime.tables:
             headers, rows = grid(table)
+            print(f"\n{table.title}")
             print(tabulate(rows, headers=headers, disable_numparse=True))
         if untestable_text(results):
             print(f"\n{untestable_text(results)}")

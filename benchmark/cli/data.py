@@ -1,5 +1,6 @@
-"""``benchmark data …``: stats, verify, masks and synth. Handlers parse, call and print; they
-return an exit code and raise UserError for bad input (the top-level CLI prints it, exits 2)."""
+"""``benchmark data …``: stats, verify, masks, regime and synth. Handlers parse, call and
+print; they return an exit code and raise UserError for bad input (the top-level CLI prints it,
+exits 2)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--gallery", type=Path, metavar="OUT.png", help="draw a grid of masks")
     add_cache_flag(masks)
     masks.set_defaults(func=cmd_masks)
+
+    regime = verbs.add_parser(
+        "regime",
+        help="object scale and feature cells under high-pool training masks (the regime rule's "
+        "data parts, docs/mini.md v3)",
+    )
+    regime.add_argument("--profile", default="mini", help="a synthetic profile (default: mini)")
+    regime.add_argument(
+        "--experiments", type=Path, default=None, help="registry folder (default: ./experiments)"
+    )
+    regime.add_argument(
+        "--images", type=int, default=None, help="measure only the first N training images"
+    )
+    regime.add_argument("--json", action="store_true", help="print the record as JSON")
+    regime.add_argument(
+        "--write",
+        action="store_true",
+        help="record the numbers with the profile (experiments/regime/<profile>.json), where "
+        "`benchmark claims` reads them",
+    )
+    add_cache_flag(regime)
+    regime.set_defaults(func=cmd_regime)
 
     synth = verbs.add_parser("synth", help="write a synthetic tree in the official layout")
     synth.add_argument("dataset", choices=list(DATASETS))
@@ -107,6 +130,88 @@ def cmd_masks(args: argparse.Namespace) -> int:
         rows = [(k, v if isinstance(v, int) else f"{v:.4f}") for k, v in stats.items()]
         print(tabulate(rows, headers=["statistic", "value"], disable_numparse=True))
     return 0
+
+
+def cmd_regime(args: argparse.Namespace) -> int:
+    from benchmark.claims.regime_rule import OBJECT_DATASETS, geometry_path, write_geometry
+    from benchmark.experiment.profiles import get_profile
+    from benchmark.experiment.registry import load_registry
+
+    profile = get_profile(args.profile)
+    if profile.synthetic is None:
+        raise UserError(f"--profile {args.profile}: real data has no generator to measure")
+    if args.images is not None and args.images < 1:
+        raise UserError(f"--images: must be at least 1, got {args.images}")
+    if args.write and args.images is not None:
+        raise UserError("--write records the whole training split: leave out --images")
+    from benchmark.data.mask_geometry import DRAWS, measure  # torch: this verb only
+    from benchmark.models.backbones import backbone_stride
+
+    synthetic = {d: profile.synth_for(d) for d in OBJECT_DATASETS}
+    backbones = sorted(set((profile.backbones or {}).values()))
+    strides = {b: backbone_stride(b) for b in backbones}
+    img_size = profile.img_size or 448
+    record = measure(
+        synthetic, img_size, strides, "procedural", cache_from(args), DRAWS, args.images
+    )
+    record = {"profile": args.profile, "command": _regime_command(args), **record}
+    rule = profile.regime_rule
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        _print_regime(record, rule)
+    if args.write:
+        path = geometry_path(load_registry(args.experiments).root, args.profile)
+        write_geometry(path, record)
+        print(f"recorded: {path}")
+    return 0
+
+
+def _regime_command(args: argparse.Namespace) -> str:
+    words = ["benchmark", "data", "regime", "--profile", args.profile]
+    if args.images is not None:
+        words += ["--images", str(args.images)]
+    return " ".join(words + (["--write"] if args.write else []))
+
+
+def _print_regime(record: dict, rule) -> None:
+    settings = record["settings"]
+    print(
+        f"Object scale: (image, positive class) pairs of the training split whose class boxes "
+        f"are ≥ {100 * settings['hidden']:g} % hidden under a training crop and a "
+        f"{settings['pool']}-pool mask ({settings['mask_source']}, {settings['img_size']} px), "
+        f"{settings['draws']} draws per image"
+    )
+    rows = []
+    for dataset, m in record["object_scale"].items():
+        band = rule.object_scale.get(dataset) if rule else None
+        verdict = "—" if band is None else (
+            "passes" if band[0] <= 100 * m["hidden_fraction"] <= band[1] else "fails"
+        )  # fmt: skip
+        rows.append([
+            dataset, m["samples"], m["pairs"], f"{100 * m['median_area']:.1f} %",
+            f"{100 * m['hidden_fraction']:.1f} %", f"{100 * m['hidden_visible_fraction']:.1f} %",
+            f"{band[0]:g}–{band[1]:g} %" if band else "—", verdict,
+        ])  # fmt: skip
+    headers = ["dataset", "images", "pairs", "median class box area", "hidden (boxes)",
+               "hidden (visible pixels)", "rule", ""]  # fmt: skip
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+    print(
+        f"\nFeature cells: final-map cells ≥ {100 * settings['hidden']:g} % holes over the "
+        f"{settings['pool_masks']} {settings['pool']}-pool masks"
+    )
+    rows = []
+    for backbone, m in record["feature_cells"].items():
+        verdict = "—" if rule is None else (
+            "passes" if 100 * m["hidden_fraction"] >= rule.cells else "fails"
+        )  # fmt: skip
+        hidden = f"{100 * m['hidden_fraction']:.1f} %"
+        rows.append([
+            backbone, m["stride"], f"{m['map']} × {m['map']}", hidden,
+            f"≥ {rule.cells:g} %" if rule else "—", verdict,
+        ])  # fmt: skip
+    print(tabulate(rows, headers=["backbone", "stride", "map", "hidden", "rule", ""],
+                   disable_numparse=True))  # fmt: skip
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

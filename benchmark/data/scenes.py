@@ -181,9 +181,28 @@ def object_scene(
     n_classes: int,
     empty_prob: float = 0.0,
     crowd_prob: float = 0.0,
+    area_range: tuple[float, float] = AREA_RANGE,
 ) -> tuple[Image.Image, list[Placed]]:
     """A VOC/COCO-style scene: 1–4 objects mostly from one context group, varied sizes,
     occluders, overlaps and border truncation."""
+    image, placed, _ = object_scene_with_classes(
+        rng, size, groups, n_classes, empty_prob, crowd_prob, area_range
+    )
+    return image, placed
+
+
+def object_scene_with_classes(
+    rng: np.random.Generator,
+    size: int,
+    groups: list[list[int]],
+    n_classes: int,
+    empty_prob: float = 0.0,
+    crowd_prob: float = 0.0,
+    area_range: tuple[float, float] = AREA_RANGE,
+) -> tuple[Image.Image, list[Placed], np.ndarray]:
+    """``object_scene`` plus its class map: the class visible at each pixel (-1 where the
+    background or an occluder shows), read from the owner map — what the regime rule's
+    object-scale part measures (benchmark.data.mask_geometry)."""
     width, height, g = scene_frame(rng, size, len(groups))
     canvas = Canvas(rng, width, height, group_tint(g, len(groups)))
     n = 0 if rng.random() < empty_prob else int(rng.choice(OBJECT_COUNTS, p=OBJECT_COUNT_P))
@@ -191,7 +210,7 @@ def object_scene(
     for _ in range(n):
         in_context = rng.random() < 0.8
         cls = int(rng.choice(groups[g])) if in_context else int(rng.integers(n_classes))
-        drawn.append(_draw_object(rng, canvas, cls, first_id=_next_id(drawn)))
+        drawn.append(_draw_object(rng, canvas, cls, _next_id(drawn), area_range))
     if n and rng.random() < crowd_prob:
         drawn.append(_draw_crowd(rng, canvas, int(rng.choice(groups[g])), _next_id(drawn)))
     for _ in range(int(rng.random() < 0.3)):  # a free-standing occluder anywhere
@@ -214,7 +233,11 @@ def object_scene(
                 crowd=len(ids) > 1,
             )
         )
-    return canvas.to_image(rng), placed
+    owner_class = np.full(_next_id(drawn) + 1, -1, dtype=np.int16)  # last entry: not an object
+    for cls, _, _, ids in drawn:
+        owner_class[ids] = cls
+    owner = np.where(canvas.owner >= 0, canvas.owner, len(owner_class) - 1)
+    return canvas.to_image(rng), placed, owner_class[owner]
 
 
 def _next_id(drawn: list) -> int:
@@ -229,9 +252,11 @@ def _object_size(rng: np.random.Generator, canvas: Canvas, area_range=AREA_RANGE
     return w, h
 
 
-def _draw_object(rng: np.random.Generator, canvas: Canvas, cls: int, first_id: int) -> tuple:
+def _draw_object(
+    rng: np.random.Generator, canvas: Canvas, cls: int, first_id: int, area_range=AREA_RANGE
+) -> tuple:
     shape, colour, texture = class_signature(cls)
-    w, h = _object_size(rng, canvas)
+    w, h = _object_size(rng, canvas, area_range)
     if rng.random() < 0.15:  # truncated: 20–50 % of one side beyond a border
         out = rng.uniform(0.2, 0.5)
         side = int(rng.integers(4))

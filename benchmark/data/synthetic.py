@@ -24,7 +24,7 @@ from tqdm import tqdm
 from benchmark.data.classes import COCO_CATEGORIES, VOC_CLASSES, WIDER_ATTRIBUTES
 from benchmark.data.layout import dataset_info
 from benchmark.data.people import SCENES, person_scene
-from benchmark.data.scenes import Placed, object_scene, scene_frame
+from benchmark.data.scenes import AREA_RANGE, Placed, object_scene_with_classes, scene_frame
 from benchmark.errors import UserError
 from benchmark.store.results import atomic_write_bytes
 
@@ -55,14 +55,18 @@ def synthesize(
     image_size: int,
     seed: int,
     workers: int = 1,
+    object_area: tuple[float, float] | None = None,
 ) -> Path:
     """Write a synthetic ``dataset`` tree under ``out`` and return ``out`` (a valid ``--root``).
 
     ``out`` must be empty, absent, or a previous synthetic tree (it is then replaced).
     A ``SYNTHETIC.json`` marker records the arguments and the expected sample counts.
     ``workers`` processes draw the images of a large split (same bytes for any number).
+    ``object_area``: the log-uniform range of an object's box area as a fraction of the image
+    (VOC/COCO scenes; None: v1's 0.6–25 %, ``scenes.AREA_RANGE``).
     """
     dataset_info(dataset)
+    _check_object_area(object_area)
     for name, value, low in (
         ("images", train_images, 1),
         ("test-images", test_images, 1),
@@ -75,7 +79,7 @@ def synthesize(
     writer = WRITERS[dataset]
     counts = {}
     for split, n in (("train", train_images), ("test", test_images)):
-        counts[split] = writer(out, split, n, image_size, seed, workers)
+        counts[split] = writer(out, split, n, image_size, seed, workers, object_area)
     marker = {
         "dataset": dataset,
         "generator_version": GENERATOR_VERSION,
@@ -83,11 +87,46 @@ def synthesize(
         "image_size": image_size,
         "images": {"train": train_images, "test": test_images},
         "counts": counts,
+        **({"object_area": list(object_area)} if object_area is not None else {}),
     }
     # Written last, atomically: a tree without its marker is unfinished (the images and
     # annotations before it are plain writes, as a tree is only used once its marker is there).
     atomic_write_bytes(out / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
     return out
+
+
+def _check_object_area(object_area: tuple[float, float] | None) -> None:
+    if object_area is None:
+        return
+    low, high = object_area
+    if not 0 < low < high <= 1:
+        raise UserError(
+            f"object area range: need 0 < low < high <= 1 (fractions of the image), got "
+            f"{low}, {high}"
+        )
+
+
+def scene_classes(
+    dataset: str,
+    split: str,
+    i: int,
+    size: int,
+    seed: int,
+    object_area: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, dict[int, list[tuple[int, int, int, int]]]]:
+    """Image ``i`` of a VOC or COCO tree, replayed without writing it: its class map (the
+    class visible at each pixel, -1 elsewhere) and, for each class its loader labels positive
+    in training (VOC: a non-difficult instance; COCO: any annotation, crowds included), the
+    boxes of all its instances (x0, y0, x1, y1, clipped, end exclusive)."""
+    if dataset == "voc2007":
+        _, objects, difficult, classes = _voc_scene(split, i, size, seed, object_area)
+        positive = {o.cls for o, d in zip(objects, difficult, strict=True) if not d}
+    elif dataset == "coco2014":
+        _, objects, classes = _coco_scene(split, i, size, seed, object_area)
+        positive = {o.cls for o in objects}
+    else:
+        raise ValueError(f"scene_classes: {dataset} has no object scenes")
+    return classes, {c: [o.box for o in objects if o.cls == c] for c in sorted(positive)}
 
 
 def read_marker(root: Path) -> dict[str, Any] | None:
@@ -147,10 +186,12 @@ def _groups(names: tuple[str, ...], groups: tuple[tuple[str, ...], ...]) -> list
     return [[index[n] for n in group] for group in groups]
 
 
-def _write_voc(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
+def _write_voc(
+    out: Path, split: str, n: int, size: int, seed: int, workers: int = 1, object_area=None
+) -> int:
     base = out / "VOCdevkit" / "VOC2007"
     offset = 0 if split == "train" else 500000  # test ids follow train ids, as in VOC
-    args = [(base, split, i, size, seed, offset) for i in range(n)]
+    args = [(base, split, i, size, seed, offset, object_area) for i in range(n)]
     ids = _map(_voc_image, args, workers, f"voc2007 {split}")
     list_name = "trainval.txt" if split == "train" else "test.txt"
     lines = "".join(f"{i}\n" for i in ids)
@@ -158,12 +199,24 @@ def _write_voc(out: Path, split: str, n: int, size: int, seed: int, workers: int
     return n
 
 
-def _voc_image(base: Path, split: str, i: int, size: int, seed: int, offset: int) -> str:
+def _voc_scene(split: str, i: int, size: int, seed: int, object_area) -> tuple:
+    """(image, objects, their difficult flags, class map) of one VOC scene."""
     rng = _rng(seed, "voc2007", split, i)
-    image, objects = object_scene(rng, size, _groups(VOC_CLASSES, VOC_GROUPS), len(VOC_CLASSES))
+    image, objects, classes = object_scene_with_classes(
+        rng, size, _groups(VOC_CLASSES, VOC_GROUPS), len(VOC_CLASSES),
+        area_range=object_area or AREA_RANGE,
+    )  # fmt: skip
+    difficult = [_voc_difficult(obj, rng) for obj in objects]  # drawn after the image
+    return image, objects, difficult, classes
+
+
+def _voc_image(
+    base: Path, split: str, i: int, size: int, seed: int, offset: int, object_area=None
+) -> str:
+    image, objects, difficult, _ = _voc_scene(split, i, size, seed, object_area)
     image_id = f"{offset + i + 1:06d}"
     _save_jpeg(image, base / "JPEGImages" / f"{image_id}.jpg")
-    xml = _voc_xml(image_id, image.size, objects, rng)
+    xml = _voc_xml(image_id, image.size, objects, difficult)
     _write_bytes(base / "Annotations" / f"{image_id}.xml", xml.encode())
     return image_id
 
@@ -175,7 +228,9 @@ def _voc_difficult(obj: Placed, rng: np.random.Generator) -> bool:
     return (obj.occluded >= 0.5 or obj.area_frac < 0.01) and rng.random() < 0.4
 
 
-def _voc_xml(image_id: str, size: tuple[int, int], objects: list[Placed], rng) -> str:
+def _voc_xml(
+    image_id: str, size: tuple[int, int], objects: list[Placed], difficult: list[bool]
+) -> str:
     parts = [
         "<annotation>",
         "\t<folder>VOC2007</folder>",
@@ -184,14 +239,14 @@ def _voc_xml(image_id: str, size: tuple[int, int], objects: list[Placed], rng) -
         f"\t<size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>",
         "\t<segmented>0</segmented>",
     ]
-    for obj in objects:
+    for obj, hard in zip(objects, difficult, strict=True):
         x0, y0, x1, y1 = obj.box
         parts += [
             "\t<object>",
             f"\t\t<name>{VOC_CLASSES[obj.cls]}</name>",
             "\t\t<pose>Unspecified</pose>",
             f"\t\t<truncated>{int(obj.truncated)}</truncated>",
-            f"\t\t<difficult>{int(_voc_difficult(obj, rng))}</difficult>",
+            f"\t\t<difficult>{int(hard)}</difficult>",
             f"\t\t<occlusion>{obj.occluded:.3f}</occlusion>",
             # VOC boxes are 1-based and inclusive.
             f"\t\t<bndbox><xmin>{x0 + 1}</xmin><ymin>{y0 + 1}</ymin>"
@@ -202,10 +257,12 @@ def _voc_xml(image_id: str, size: tuple[int, int], objects: list[Placed], rng) -
     return "\n".join(parts) + "\n"
 
 
-def _write_coco(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
+def _write_coco(
+    out: Path, split: str, n: int, size: int, seed: int, workers: int = 1, object_area=None
+) -> int:
     folder = "train2014" if split == "train" else "val2014"
     offset = 0 if split == "train" else 500000
-    args = [(out, folder, split, i, size, seed, offset) for i in range(n)]
+    args = [(out, folder, split, i, size, seed, offset, object_area) for i in range(n)]
     drawn = _map(_coco_image, args, workers, f"coco2014 {split}")
     images, annotations = [], []
     for image, objects in drawn:
@@ -235,15 +292,28 @@ def _write_coco(out: Path, split: str, n: int, size: int, seed: int, workers: in
     return len({a["image_id"] for a in annotations})
 
 
-def _coco_image(
-    out: Path, folder: str, split: str, i: int, size: int, seed: int, offset: int
-) -> tuple[dict[str, Any], list[Placed]]:
+def _coco_scene(split: str, i: int, size: int, seed: int, object_area) -> tuple:
+    """(image, objects, class map) of one COCO scene."""
     supers = [sup for _, _, sup in COCO_CATEGORIES]
     contexts = [[k for k, s in enumerate(supers) if s in ctx] for ctx in COCO_CONTEXTS]
     rng = _rng(seed, "coco2014", split, i)
-    image, objects = object_scene(
-        rng, size, contexts, len(COCO_CATEGORIES), empty_prob=0.03, crowd_prob=0.08
-    )
+    return object_scene_with_classes(
+        rng, size, contexts, len(COCO_CATEGORIES), empty_prob=0.03, crowd_prob=0.08,
+        area_range=object_area or AREA_RANGE,
+    )  # fmt: skip
+
+
+def _coco_image(
+    out: Path,
+    folder: str,
+    split: str,
+    i: int,
+    size: int,
+    seed: int,
+    offset: int,
+    object_area=None,
+) -> tuple[dict[str, Any], list[Placed]]:
+    image, objects, _ = _coco_scene(split, i, size, seed, object_area)
     image_id = offset + i + 1
     file_name = f"COCO_{folder}_{image_id:012d}.jpg"
     _save_jpeg(image, out / folder / file_name)
@@ -252,7 +322,11 @@ def _coco_image(
     return entry, objects
 
 
-def _write_wider(out: Path, split: str, n: int, size: int, seed: int, workers: int = 1) -> int:
+def _write_wider(
+    out: Path, split: str, n: int, size: int, seed: int, workers: int = 1, object_area=None
+) -> int:
+    if object_area is not None:
+        raise UserError("object area range: WIDER scenes draw people, not objects")
     args = [(out, split, i, size, seed) for i in range(n)]
     images = _map(_wider_image, args, workers, f"wider {split}")
     data = {

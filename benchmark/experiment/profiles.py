@@ -36,12 +36,29 @@ class RecipeRule:
 
 
 @dataclass(frozen=True)
+class RegimeRule:
+    """What a profile's regime must show for a claim to be testable there (docs/mini.md, v3;
+    benchmark.claims.regime_rule applies it; its floor and flatness parts are the RecipeRule's)."""
+
+    fit_gap: float  # training mAP − test mAP at the selected epoch, at least
+    fit_bce_ratio: float  # training BCE ÷ class-frequency BCE, at most
+    # dataset → (low, high) share of (image, positive class) pairs ≥ `hidden` hidden by a
+    # high-pool training mask under the training crop, in percent
+    object_scale: Mapping[str, tuple[float, float]]
+    cells: float  # share of final-feature-map cells ≥ `hidden` hidden by high masks, at least (%)
+    hidden: float = 0.9
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     synthetic: SynthSpec | None = None  # None = real data
     # per-dataset trees where one size does not fit all (paper-synth), overriding `synthetic`
     synthetic_by_dataset: Mapping[str, SynthSpec] = field(default_factory=dict)
+    # per-dataset recipe fields (epochs, lr_step) over the profile-wide ones (mini v3: each
+    # dataset's rung of the regime ladder, docs/mini.md)
+    recipe_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # per-dataset notes added to every run's notes (labels: not part of the identity)
     notes_by_dataset: Mapping[str, str] = field(default_factory=dict)
     # paper backbone name, or family ("resnet"/"vit") as a fallback → small timm model
@@ -50,6 +67,8 @@ class Profile:
     epochs: int | None = None
     warmup_epochs: int | None = None
     lr_step: int | None = None
+    lr: float | None = None  # backbone learning rate (the head's is × head_lr_mult)
+    eval_every: int | None = None  # RunSpec.eval_every
     pretrained: bool = True
     # profile backbone → weights catalogue key, replacing the registry's (mini: the committed
     # pretrained mini backbones), and the folder those files are in, relative to the repository
@@ -67,6 +86,7 @@ class Profile:
     # paper profiles compute as the authors' torch did on Ampere and later GPUs (TF32 allowed);
     # the CPU profiles in fp32.
     precision: str = "fp32"
+    regime_rule: RegimeRule | None = None
 
     def synth_for(self, dataset: str) -> SynthSpec | None:
         """The synthetic tree a run on ``dataset`` reads, or None for the real dataset."""
@@ -98,8 +118,14 @@ def _scaled_note(dataset: str, unit: str) -> str:
     )
 
 
-# mini v2's scenes: the v1 generator and sizes, fewer images (see the mini profile)
-MINI_TRAIN, MINI_TEST, MINI_VAL_FRACTION = 800, 500, 0.2
+# mini v3's scenes (docs/mini.md, "mini v3"): the v1 generator, VOC's objects at real-VOC
+# scale (the regime rule's object-scale part), few training images so the baselines fit them
+MINI_TEST, MINI_VAL_FRACTION = 500, 0.2
+MINI_VOC_AREA = (0.03, 0.7)  # log-uniform box area, fraction of the image (v1: 0.006–0.25)
+# Each dataset's rung of the regime ladder (docs/mini.md, amendment 3): training images ×
+# epochs at a constant 9,600 samples, the first rung at which its reference baseline passed.
+MINI_RUNGS = {"voc2007": (150, 80), "coco2014": (300, 40), "wider": (300, 40)}
+MINI_TRAIN, MINI_EPOCHS = MINI_RUNGS["coco2014"]  # the profile-wide rung; VOC's is its own
 
 # The profile of a verb given neither --profile nor a results folder that holds one (the
 # README's; CI and the tests say --profile smoke).
@@ -124,17 +150,27 @@ PROFILES: dict[str, Profile] = {
         pretrained=False,
         val_fraction=0.25,  # so CI exercises selection on a held-out split
     ),
-    # v2 (issue 17, docs/mini.md): backbones pretrained once on the synthetic attribute corpus
-    # (the committed weights/mini files) fine-tuned on the paper's schedule shape, fixed by a
-    # rule written down before any v2 result was seen: its first fallback (the baselines failed
-    # the first recipe's test), 2 warm-up epochs, ×0.1 after epochs 5 and 10, 15 epochs,
-    # identical for every cell and method. Image counts fit the 120-minute budget with three
-    # seeds on the claim cells (the same for every dataset).
+    # v3 (issue 26, docs/mini.md "mini v3"): the regime rule's regime, chosen on supervised
+    # baselines only before any v3 MSL run — VOC scenes at real-VOC object scale, mini_resnet
+    # at output stride 8 (re-pretrained), few training images and many epochs at rate 0.05
+    # with one ×0.1 step after 80 % of them, the test split scored every 5th epoch and at the
+    # last three; identical for every cell and method.
     "mini": Profile(
         "mini",
         "every table on synthetic scenes at CPU scale: small pretrained backbones fine-tuned "
-        "at 96 px for 15 epochs",
+        "at 96 px on 150–300 training images for 80–40 epochs",
         synthetic=SynthSpec(train_images=MINI_TRAIN, test_images=MINI_TEST, image_size=128, seed=0),
+        synthetic_by_dataset={
+            "voc2007": SynthSpec(
+                MINI_RUNGS["voc2007"][0], MINI_TEST, 128, 0, object_area=MINI_VOC_AREA
+            )
+        },
+        recipe_by_dataset={
+            "voc2007": {
+                "epochs": MINI_RUNGS["voc2007"][1],
+                "lr_step": round(0.8 * MINI_RUNGS["voc2007"][1]),
+            }
+        },
         backbones={
             "resnet": "mini_resnet",
             "vit_base_patch16_224": "mini_vit_base",
@@ -147,11 +183,19 @@ PROFILES: dict[str, Profile] = {
         },
         weights_root="weights/mini",
         img_size=96,
-        epochs=15,
+        epochs=MINI_EPOCHS,
         warmup_epochs=2,
-        lr_step=5,
+        lr_step=round(0.8 * MINI_EPOCHS),
+        lr=0.05,
+        eval_every=5,
         val_fraction=MINI_VAL_FRACTION,
         recipe_rule=RecipeRule(margin=10.0, flat=1.0),
+        regime_rule=RegimeRule(
+            fit_gap=10.0,
+            fit_bce_ratio=0.5,
+            object_scale={"voc2007": (4.0, 8.0), "coco2014": (15.0, 22.0)},
+            cells=30.0,
+        ),
     ),
     # The paper's recipe unchanged (backbones, sizes, heads, batch, schedule); only the data
     # (synthetic trees) and the initialisation (random: no weight files) differ.
@@ -217,10 +261,12 @@ def resolve_run(
         raw["weights"] = None
     elif raw["backbone"] in prof.weights:
         raw["weights"] = prof.weights[raw["backbone"]]
-    for key in ("img_size", "epochs", "warmup_epochs", "lr_step", "val_fraction"):
+    for key in ("img_size", "epochs", "warmup_epochs", "lr_step", "lr", "eval_every",
+                "val_fraction"):  # fmt: skip
         value = getattr(prof, key)
         if value is not None:
             raw[key] = value
+    raw.update(prof.recipe_by_dataset.get(raw["dataset"], {}))
     if epochs is not None:
         raw["epochs"] = epochs
     if seed is not None:

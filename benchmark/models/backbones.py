@@ -47,6 +47,14 @@ def model_family(name: str) -> str:
     )
 
 
+def backbone_stride(name: str) -> int:
+    """Input pixels per cell of a backbone's final feature map (a ResNet's output stride, a
+    ViT's patch), read from the model timm builds (on the meta device: free)."""
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False, num_classes=0)
+    return FeatureBackbone(model, model_family(name), name).stride
+
+
 class FeatureBackbone(nn.Module):
     """A timm model reduced to its spatial feature map."""
 

@@ -89,7 +89,7 @@ def untestable_text(results: list[ClaimResult]) -> str | None:
     if not lines:
         return None
     return (
-        "Not testable at this scale (a side trains on a baseline that fails the rule above): "
+        "Not testable in this regime (a part of the rule above that it needs fails): "
         + "; ".join(lines)
         + "."
     )

@@ -5,15 +5,22 @@ why. The report opens its banner and its Claims section with them.
 Generic over the rule: a rule is given as check tables — rows (a baseline, a dataset, a
 backbone) of named measured numbers, each number pass or fail against the threshold of the part
 of the rule it decides — and the kinds of claim with the parts each needs. `recipe_regime`
-puts the recipe rule (benchmark.claims.recipe_rule) in that form; another rule plugs in the
-same way, by building a `Regime`.
+puts the recipe rule (benchmark.claims.recipe_rule, mini v2) in that form and `rule_regime`
+the regime rule (benchmark.claims.regime_rule, mini v3); `profile_regime` picks the profile's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from benchmark.claims.recipe_rule import FLAT, FLOOR, BaselineCheck
+from benchmark.claims.recipe_rule import FLAT, FLOOR, BaselineCheck, check_baselines
+from benchmark.claims.regime_rule import (
+    BaselineRegime,
+    FeatureCellCheck,
+    ObjectScaleCheck,
+    RegimeChecks,
+    check_regime,
+)
 from benchmark.experiment.profiles import get_profile
 from benchmark.report.wording import DASH, fmt, fmt_signed
 
@@ -189,6 +196,31 @@ FLOOR_PART, FLAT_PART = "the floor margin", "flatness"
 EVERY_CLAIM = "Every claim (Tables 1–6, the curves, the controls)"
 
 
+def profile_regime(registry, results_dir, options, checks=None) -> Regime | None:
+    """The profile's rule, measured on ``results_dir``: the regime rule where the profile has
+    one (mini v3), else its recipe rule (mini v2); None when it has neither. ``checks``: the
+    recipe rule's baseline checks when the caller has them."""
+    if checks is None:
+        checks = check_baselines(registry, results_dir, options)
+    measured = check_regime(registry, results_dir, options, checks)
+    if measured is not None:
+        return rule_regime(options.profile, measured)
+    return recipe_regime(options.profile, checks)
+
+
+def _recipe_measures(check: BaselineCheck, margin: float, flat: float) -> tuple[Measure, ...]:
+    """A baseline's floor margin and flatness (the recipe rule's parts), with the thresholds."""
+    judged = check.status != "pending"
+    ok = {part: (part not in check.failed) if judged else None for part in (FLOOR, FLAT)}
+    change = f"{check.change:.2f}" if check.change is not None else DASH
+    return (
+        Measure("above floor", fmt_signed(check.margin) if check.margin is not None else DASH,
+                check.margin, FLOOR_PART, f"≥ {margin:.0f}", ok[FLOOR]),
+        Measure("change over last two epochs", change, check.change, FLAT_PART,
+                f"≤ {flat:.1f}", ok[FLAT]),
+    )  # fmt: skip
+
+
 def recipe_regime(profile: str, checks: list[BaselineCheck]) -> Regime | None:
     """The profile's recipe rule and its baselines' checks; None when the profile has none."""
     rule = get_profile(profile).recipe_rule
@@ -196,23 +228,17 @@ def recipe_regime(profile: str, checks: list[BaselineCheck]) -> Regime | None:
         return None
     rows = []
     for check in checks:
-        judged = check.status != "pending"
-        ok = {part: (part not in check.failed) if judged else None for part in (FLOOR, FLAT)}
-        change = f"{check.change:.2f}" if check.change is not None else DASH
         measures = (
             Measure("context-only floor", fmt(check.floor), check.floor),
             Measure("last epoch", fmt(check.last), check.last),
-            Measure("above floor", fmt_signed(check.margin) if check.margin is not None else DASH,
-                    check.margin, FLOOR_PART, f"≥ {rule.margin:.0f}", ok[FLOOR]),
-            Measure("change over last two epochs", change, check.change, FLAT_PART,
-                    f"≤ {rule.flat:.1f}", ok[FLAT]),
-        )  # fmt: skip
+            *_recipe_measures(check, rule.margin, rule.flat),
+        )
         rows.append(
             CheckRow(
                 check.run,
                 measures,
                 cells=check.cells,
-                pending=not judged,
+                pending=check.status == "pending",
                 failures="; ".join(check.failures),
                 concerns=(check.run,),  # the baseline's own run: its cells, and what reads it
             )
@@ -227,3 +253,99 @@ def recipe_regime(profile: str, checks: list[BaselineCheck]) -> Regime | None:
     return Regime(
         "The recipe rule", caption, (table,), (ClaimKind(EVERY_CLAIM, (FLOOR_PART, FLAT_PART)),)
     )
+
+
+# ---- the regime rule (mini v3) in this form
+
+FIT_PART, SCALE_PART, CELLS_PART = "fit", "object scale", "feature cells"
+CLEAN_KIND = "Clean-image claims (Tables 1–5, the loss-scale and BatchNorm-clean controls)"
+MASKED_KIND = "Masked-image claims (Table 6, the curves, the BatchNorm-mixed control)"
+
+
+def rule_regime(profile: str, checks: RegimeChecks) -> Regime:
+    """The profile's regime rule, every part measured: three tables (baselines, datasets,
+    backbones) and the two kinds of claim with the parts each needs."""
+    rule, recipe = checks.rule, get_profile(profile).recipe_rule
+    percent = f"{100 * rule.hidden:g} %"
+    baselines = tuple(_baseline_row(c, rule, recipe) for c in checks.baselines)
+    datasets = tuple(_scale_row(c, percent) for c in checks.datasets)
+    backbone_runs: dict[str, list[str]] = {}
+    for check in checks.baselines:
+        backbone_runs.setdefault(check.backbone, []).append(check.run)
+    backbones = tuple(
+        _cells_row(c, percent, tuple(backbone_runs.get(c.backbone, ()))) for c in checks.backbones
+    )
+    bands = ", ".join(f"{d} {lo:g}–{hi:g} %" for d, (lo, hi) in rule.object_scale.items())
+    caption = (
+        f"The regime rule, written down before any run of this regime (docs/mini.md, v3). Per "
+        f"supervised baseline at seed 0: it fits its training set (training − test mAP ≥ "
+        f"{rule.fit_gap:g} and training BCE ≤ {rule.fit_bce_ratio:g} × the class-frequency BCE, "
+        f"at the selected epoch), ends ≥ {recipe.margin:g} mAP above its context-only floor and "
+        f"moves ≤ {recipe.flat:g} over its last two epochs. Per dataset: (image, class) pairs "
+        f"≥ {percent} hidden by a high-pool training mask, {bands}. Per backbone: ≥ "
+        f"{rule.cells:g} % of final-map cells ≥ {percent} hidden. A clean-image claim needs its "
+        f"baselines' fit, floor and flatness and its dataset's object scale; a masked-image "
+        f"claim needs floor, flatness, object scale and its backbones' feature cells; a claim "
+        f"whose needed part fails is not testable here."
+    )
+    tables = (
+        CheckTable("Supervised baselines", "baseline (seed 0)", "baselines", baselines),
+        CheckTable("Datasets", "dataset", "datasets", datasets),
+        CheckTable("Backbones", "backbone", "backbones", backbones),
+    )
+    kinds = (
+        ClaimKind(CLEAN_KIND, (FIT_PART, FLOOR_PART, FLAT_PART, SCALE_PART)),
+        ClaimKind(MASKED_KIND, (FLOOR_PART, FLAT_PART, SCALE_PART, CELLS_PART)),
+    )
+    return Regime("The regime rule", caption, tables, kinds)
+
+
+def _baseline_row(check: BaselineRegime, rule, recipe) -> CheckRow:
+    pending = check.status == "pending"
+    gap, ratio = check.gap, check.bce_ratio
+    gap_ok = None if pending else gap is not None and gap >= rule.fit_gap
+    ratio_ok = None if pending else ratio is not None and ratio <= rule.fit_bce_ratio
+    measures = (
+        Measure("training mAP", fmt(check.train_mAP), check.train_mAP),
+        Measure("test mAP", fmt(check.test_mAP), check.test_mAP),
+        Measure("training − test", fmt_signed(gap) if gap is not None else DASH, gap, FIT_PART,
+                f"≥ {rule.fit_gap:g}", gap_ok),
+        Measure("BCE ÷ class-frequency BCE", f"{ratio:.2f}" if ratio is not None else DASH,
+                ratio, FIT_PART, f"≤ {rule.fit_bce_ratio:g}", ratio_ok),
+        *_recipe_measures(check.recipe, recipe.margin, recipe.flat),
+    )  # fmt: skip
+    return CheckRow(
+        check.run,
+        measures,
+        cells=check.recipe.cells,
+        pending=pending,
+        failures="; ".join((*check.fit_failures, *check.recipe.failures)),
+        concerns=(check.run,),
+    )
+
+
+def _scale_row(check: ObjectScaleCheck, percent: str) -> CheckRow:
+    low, high = check.band
+    hidden = check.hidden
+    measures = (
+        Measure("pairs", f"{check.pairs:,}" if check.pairs is not None else DASH, check.pairs),
+        Measure("median class box area",
+                f"{check.median_area:.1f} %" if check.median_area is not None else DASH,
+                check.median_area),
+        Measure(f"pairs ≥ {percent} hidden", f"{hidden:.1f} %" if hidden is not None else DASH,
+                hidden, SCALE_PART, "in band", check.failure is None),
+        Measure("band", f"{low:g}–{high:g} %"),
+    )  # fmt: skip
+    failures = check.failure or ""
+    return CheckRow(check.dataset, measures, failures=failures, concerns=(check.dataset,))
+
+
+def _cells_row(check: FeatureCellCheck, percent: str, runs: tuple[str, ...]) -> CheckRow:
+    hidden = check.hidden
+    measures = (
+        Measure("stride", str(check.stride) if check.stride is not None else DASH, check.stride),
+        Measure("map", f"{check.map} × {check.map}" if check.map is not None else DASH, check.map),
+        Measure(f"cells ≥ {percent} hidden", f"{hidden:.1f} %" if hidden is not None else DASH,
+                hidden, CELLS_PART, f"≥ {check.minimum:g} %", check.failure is None),
+    )  # fmt: skip
+    return CheckRow(check.backbone, measures, failures=check.failure or "", concerns=runs)

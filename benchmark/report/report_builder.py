@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmark.claims.recipe_rule import check_baselines
 from benchmark.experiment.file_evaluations import FileEvaluation, file_evaluations
 from benchmark.experiment.plan import PlanOptions, build_plan, cell_statuses
 from benchmark.experiment.registry import Cell, Registry
@@ -24,7 +23,7 @@ from benchmark.report.figures import build_figures, draw
 from benchmark.report.forest import forest_figure
 from benchmark.report.honesty import schedule_note, table_honesty
 from benchmark.report.published_section import ReleasedSection, attach_cell_lines, build_released
-from benchmark.report.regime_section import recipe_regime, select
+from benchmark.report.regime_section import profile_regime, select
 from benchmark.report.tables import build_tables
 from benchmark.report.wording import fmt
 
@@ -72,7 +71,7 @@ def build_report(
     if released is not None:
         attach_cell_lines(tables, released)
     yours = own.own_evaluations(evaluations, None if subset is None else runs)
-    regime = recipe_regime(options.profile, check_baselines(registry, results_dir, options))
+    regime = profile_regime(registry, results_dir, options)
     if regime is not None and subset is not None:
         regime = select(regime, subset | runs | {c.dataset for c in cells})
     counts = Counter(s["status"] for s in statuses.values())

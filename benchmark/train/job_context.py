@@ -73,6 +73,8 @@ def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
         f"{spec.dataset}-n{synth.train_images}-t{synth.test_images}-s{synth.image_size}"
         f"-seed{synth.seed}"
     )
+    if synth.object_area is not None:
+        name += "-area{:g}-{:g}".format(*synth.object_area)
     final = Path(cache_dir) / "synthetic" / name
     if final.exists():
         return final
@@ -88,6 +90,7 @@ def synthetic_tree(spec: RunSpec, cache_dir: Path) -> Path:
             synth.image_size,
             synth.seed,
             workers=os.cpu_count() or 1,  # used only for large trees (paper-synth)
+            object_area=synth.object_area,
         )
         os.replace(tmp, final)
     except OSError:

@@ -1,8 +1,11 @@
 """The training loop, read top to bottom: fit → train_one_epoch → evaluate (docs/spec.md §1.8).
 
-Every epoch is evaluated on the test split; the best-on-test epoch (the paper's protocol) and
-the last epoch are both recorded. `last.pt` is written after every epoch, so a run killed at any
-moment resumes from the last completed epoch and ends with the same numbers.
+Every epoch is evaluated on the test split (or every ``eval_every``-th and the last EVAL_TAIL,
+where a profile says so); the best-on-test epoch among them (the paper's protocol) and the last
+epoch are both recorded, and the selected checkpoint is then scored on the run's own training
+images (``fit_record``: the regime rule's "fits its training set"). `last.pt` is written after
+every epoch, so a run killed at any moment resumes from the last completed epoch and ends with
+the same numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
@@ -57,6 +61,8 @@ log = logging.getLogger("benchmark.train")
 # Per-epoch predictions are kept where they are cheap: up to this many test scores per epoch
 # (VOC 4,952 × 20 and WIDER ≈ 29k × 14 qualify; COCO 40,137 × 80 keeps best/last only).
 EPOCH_PREDICTIONS_MAX = 1_000_000
+EVAL_TAIL = 3  # the last epochs always evaluated, so "last" and the flatness test are measured
+BCE_EPS = 1e-7  # probabilities clipped into [eps, 1 − eps] before a log
 
 
 class NonFiniteLoss(RuntimeError):
@@ -126,6 +132,20 @@ def initial_weights(spec: RunSpec, ctx: JobContext) -> dict[str, str] | None:
     return {"key": str(spec.weights), "file": path.name, "sha256": sha256_file(path)}
 
 
+def evaluated(epoch: int, spec: RunSpec) -> bool:
+    """Whether 1-based ``epoch`` is scored on the test (and validation) split."""
+    return epoch % spec.eval_every == 0 or epoch > spec.epochs - EVAL_TAIL
+
+
+def split_indices(n: int, spec: RunSpec) -> tuple[list[int], list[int]]:
+    """(validation, training) indices of an n-image training split, drawn from the run's seed."""
+    if spec.val_fraction <= 0:
+        return [], list(range(n))
+    held = min(n - 1, max(1, round(n * spec.val_fraction)))
+    order = torch.randperm(n, generator=generator(derive_seed(spec.seed, 0, 5))).tolist()
+    return sorted(order[:held]), sorted(order[held:])
+
+
 def split_validation(train_set, spec: RunSpec, ctx: JobContext):
     """(training subset, validation view, record) — the held-out split of the training set.
 
@@ -136,9 +156,8 @@ def split_validation(train_set, spec: RunSpec, ctx: JobContext):
     if spec.val_fraction <= 0:
         return train_set, None, None
     n = len(train_set)
-    held = min(n - 1, max(1, round(n * spec.val_fraction)))
-    order = torch.randperm(n, generator=generator(derive_seed(spec.seed, 0, 5))).tolist()
-    val_idx, train_idx = sorted(order[:held]), sorted(order[held:])
+    val_idx, train_idx = split_indices(n, spec)
+    held = len(val_idx)
     plain = build_test_set(spec, ctx, "train")  # the held-out images, test-time transform
     val_set = torch.utils.data.Subset(plain, val_idx)
     val_set.collate, val_set.files = plain.collate, [plain.files[i] for i in val_idx]
@@ -155,8 +174,43 @@ def split_validation(train_set, spec: RunSpec, ctx: JobContext):
     return fit_set, val_set, record
 
 
+def fit_record(model, spec: RunSpec, ctx: JobContext, device, graphs, best: dict) -> dict:
+    """How well the selected checkpoint (already loaded) fits the images it was trained on:
+    training mAP and BCE on the training split less its validation share, test-time
+    preprocessing, eval mode; and the BCE of predicting each class's frequency there."""
+    start = time.perf_counter()
+    plain = build_test_set(spec, ctx, "train")
+    _, train_idx = split_indices(len(plain), spec)
+    images = torch.utils.data.Subset(plain, train_idx)
+    images.collate = plain.collate
+    probs, targets, _, _ = evaluate_test_set(model, images, spec, ctx, device, graphs=graphs)
+    labels = (targets == 1).astype(np.float64)  # the training loss's labels
+    frequency = np.broadcast_to(labels.mean(axis=0), labels.shape)
+    bce = _bce(probs.astype(np.float64), labels)
+    frequency_bce = _bce(frequency, labels)
+    train_map = score(probs, targets, get_profile(spec.profile).tie_order).mAP
+    return {
+        "checkpoint": "best",
+        "epoch": best["epoch"],
+        "images": len(train_idx),
+        "train_mAP": train_map,
+        "test_mAP": best["mAP"],
+        "gap": train_map - best["mAP"],
+        "bce": bce,
+        "frequency_bce": frequency_bce,
+        "bce_ratio": bce / frequency_bce if frequency_bce > 0 else None,
+        "time_s": time.perf_counter() - start,
+    }
+
+
+def _bce(probs: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probs, BCE_EPS, 1 - BCE_EPS)
+    return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
+
+
 def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     """Train one run to completion (resuming if possible); returns the result body."""
+    cpu_start = time.process_time()  # this process's CPU time: the run's cost on a busy machine
     device = ddp.local_device(ctx.torch_device())
     configure_determinism(device)
     configure_precision(spec.precision, device)
@@ -195,7 +249,7 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     ckpt_dir = out_dir / "checkpoints"
     state = {
         "epoch": 0, "history": [], "best": None, "last": None, "skipped_files": [],
-        "predictions": {}, "val_best": None,
+        "predictions": {}, "val_best": None, "losses": [],
     }  # fmt: skip
     last_path = ckpt_dir / checkpoint.LAST
     if last_path.exists():
@@ -237,6 +291,12 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
             graphs,
         )
         train_time = time.perf_counter() - start
+        state["losses"].append(loss)
+        if not evaluated(epoch + 1, spec):
+            if main:
+                print(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss:.4f}, {train_time:.0f} s")
+            _save_last(last_path, model, optimizer, state, epoch, skipped)
+            continue
         start = time.perf_counter()
         probs, targets, indices, bad = evaluate_test_set(
             model, test_set, spec, ctx, device, graphs=graphs
@@ -305,22 +365,14 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
                 f"{train_time + eval_time:.0f} s",
                 flush=True,
             )
-        state["epoch"] = epoch + 1
-        state["skipped_files"] = sorted(skipped)
         state["last"] = last
-        checkpoint.save(
-            last_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "rng": rng_state(),
-                **state,
-            },
-        )
+        _save_last(last_path, model, optimizer, state, epoch, skipped)
 
     history = state["history"]
     if state["last"] is None:
         raise RuntimeError("the run finished without an evaluated epoch (epochs = 0?)")
+    model.load_state_dict(checkpoint.load(ckpt_dir / checkpoint.BEST)["model"])  # as saved
+    fitted = fit_record(model, spec, ctx, device, graphs, state["best"])
     return {
         "metrics": {
             "best": state["best"],
@@ -332,6 +384,9 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         "initial_weights": initial,
         "predictions": state["predictions"],
         "history": history,
+        "fit": fitted,
+        "timings": {"fit_cpu_s": time.process_time() - cpu_start},
+        "train_loss": state["losses"],  # every epoch's, evaluated or not
         "skipped_files": state["skipped_files"],
         "train_samples_per_s": _mean(r["train_samples_per_s"] for r in history),
         "eval_samples_per_s": _mean(r["eval_samples_per_s"] for r in history),
@@ -342,6 +397,21 @@ def fit(spec: RunSpec, ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         "precision": precision_record(spec.precision, device),
         **graphs.record(),
     }
+
+
+def _save_last(path: Path, model, optimizer, state: dict, epoch: int, skipped) -> None:
+    """``last.pt`` after an epoch: everything a resume needs."""
+    state["epoch"] = epoch + 1
+    state["skipped_files"] = sorted(skipped)
+    checkpoint.save(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng_state(),
+            **state,
+        },
+    )
 
 
 def _mean(values) -> float:

@@ -192,8 +192,10 @@ def test_a_report_on_table6_is_titled_for_it_and_shows_only_its_cells(registry, 
 
 def test_a_subset_shows_only_the_baselines_its_cells_read(registry, tmp_path):
     report = build_report(registry, tmp_path, PlanOptions("mini"), selector="table6", figures=False)
-    (table,) = report.regime.tables
-    assert {r.subject for r in table.rows} == {"voc-resnetcut-csra", "coco-resnetcut-csra"}
+    baselines, datasets, backbones = report.regime.tables
+    assert {r.subject for r in baselines.rows} == {"voc-resnetcut-csra", "coco-resnetcut-csra"}
+    assert {r.subject for r in datasets.rows} == {"voc2007", "coco2014"}
+    assert {r.subject for r in backbones.rows} == {"mini_resnet"}  # no ViT side in Table 6
     assert "1 of 2 baselines not measured" not in render(report, "md")  # both: pending
     assert "2 of 2 baselines not measured yet" in render(report, "md")
     title = build_report(registry, tmp_path, PlanOptions("mini"), selector="t4.*.voc2007",
