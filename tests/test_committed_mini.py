@@ -135,7 +135,7 @@ def test_committed_mini_report_has_claims_first_every_table_and_figure():
 def test_a_rerun_of_a_committed_cell_is_within_the_stated_tolerance(registry, tmp_path):
     """Retrains one cell (about a minute) and judges it as `benchmark compare` does."""
     from benchmark.cli import main
-    from benchmark.report.compare import compare_results
+    from benchmark.report.results_comparison import compare_results
 
     cell = "t3.vit-b16.wider"
     args = [

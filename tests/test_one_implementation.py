@@ -71,7 +71,8 @@ CONCERNS = {
             "benchmark/data/masks.py",  # the rule itself (as tensors)
             "benchmark/data/pools.py",  # the rule itself (as arrays)
             "benchmark/report/images.py",  # the report's figure draws the same masks
-            "benchmark/train/evaluate.py",  # BatchNorm re-estimation: a training image's mask
+            # BatchNorm re-estimation: a training image's mask
+            "benchmark/train/checkpoint_evaluation.py",
         },
     ),
     "CSRA's head counts and their temperatures (the registry validates, the model builds)": (

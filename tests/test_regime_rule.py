@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark.experiment.plan import PlanOptions
-from benchmark.store.predictions import Predictions, predictions_path, save_predictions
 
 from benchmark.claims.claim_registry import load_claims
 from benchmark.claims.measurement import MeasureOptions, measure_claims, side_run
@@ -27,8 +25,10 @@ from benchmark.claims.regime_rule import (
     geometry_path,
     write_geometry,
 )
+from benchmark.experiment.plan import PlanOptions
 from benchmark.experiment.profiles import get_profile, resolve_run
 from benchmark.experiment.registry import load_registry
+from benchmark.store.predictions import Predictions, predictions_path, save_predictions
 from benchmark.store.results import write_result
 
 REPO = Path(__file__).resolve().parents[1]

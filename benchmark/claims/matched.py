@@ -5,7 +5,8 @@ images as the other side's, instead of those its own training left behind.
 A claim tested on clean images is matched on clean training images ("clean"); a claim tested
 under masks (Table 6, the curves) on the same training batches clean and then masked
 ("mixed"), as MSL's two training passes see them. The re-estimation depends on the evaluation
-alone (benchmark.train.evaluate.reestimate_on_training_images), so both sides see the same
+alone (benchmark.train.checkpoint_evaluation.reestimate_on_training_images), so both sides see
+the same
 images in the same order with the same masks; each result records a digest of them, which
 the measurement compares.
 """

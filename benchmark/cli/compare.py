@@ -13,7 +13,11 @@ from tabulate import tabulate
 from benchmark.cli.settings import Results, add_results_flags, existing_folder, results_from
 from benchmark.errors import UserError
 from benchmark.experiment.registry import load_registry
-from benchmark.report.compare import RANKING_TOLERANCE, THRESHOLD_TOLERANCE, compare_results
+from benchmark.report.results_comparison import (
+    RANKING_TOLERANCE,
+    THRESHOLD_TOLERANCE,
+    compare_results,
+)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

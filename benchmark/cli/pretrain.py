@@ -69,7 +69,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             )
 
     from benchmark.data.pretrain_corpus import load_or_build
-    from benchmark.train.pretrain import MINI_PRETRAIN, pretrain_all, with_overrides
+    from benchmark.train.pretraining import MINI_PRETRAIN, pretrain_all, with_overrides
 
     recipe = with_overrides(
         MINI_PRETRAIN,

@@ -26,7 +26,7 @@ from benchmark.spec import EvalSpec, RunSpec
 from benchmark.store.results import is_done, job_dir
 from benchmark.train import checkpoint
 from benchmark.train import distributed as ddp
-from benchmark.train.evaluate import evaluate_checkpoint
+from benchmark.train.checkpoint_evaluation import evaluate_checkpoint
 from benchmark.train.job_context import JobContext
 from benchmark.train.loop import fit
 

@@ -2,7 +2,8 @@
 
 Planning reads each file's keys and shapes (memory-mapped, no values), decides which
 architecture it is, and checks it fits before any work starts; the evaluation itself is the
-suite's one evaluation job (`benchmark.train.evaluate.evaluate_checkpoint`), stored like any other:
+suite's one evaluation job (`benchmark.train.checkpoint_evaluation.evaluate_checkpoint`),
+stored like any other:
 its identity is the file's sha256 plus the evaluation config, so a second call finds it done
 and launches nothing. The conditions are the protocol's (`protocol_conditions`), the same list
 `benchmark.evaluate_model` scores by default.

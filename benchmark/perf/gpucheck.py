@@ -265,7 +265,7 @@ def _packed(k: int, cache: Path) -> dict[str, Any]:
     import torch
 
     from benchmark.perf.flops import mfu, peak_tflops, step_flops
-    from benchmark.perf.packing import PackOptions, packed_throughput
+    from benchmark.perf.packed_throughput import PackOptions, packed_throughput
     from benchmark.perf.steps import perf_spec
     from benchmark.train.precision import computed_as
 
@@ -329,7 +329,7 @@ def _epoch(spec, ctx) -> dict[str, Any]:
 
 
 def _evaluate(evaluation, ctx) -> dict[str, Any]:
-    from benchmark.train.evaluate import evaluate_checkpoint
+    from benchmark.train.checkpoint_evaluation import evaluate_checkpoint
 
     began = time.perf_counter()
     body = evaluate_checkpoint(evaluation, ctx, Path(ctx.results_dir) / evaluation.hash)

@@ -68,7 +68,7 @@ SCIENCE_SOURCES: tuple[str, ...] = (
     "train/__init__.py",
     "train/checkpoint.py",
     "train/job_context.py",
-    "train/evaluate.py",
+    "train/checkpoint_evaluation.py",
     "train/graphs.py",
     "train/inference.py",
     "train/loop.py",
@@ -88,8 +88,10 @@ NOT_SCIENCE: dict[str, str] = {
     "file pretraining made (its sha256 is in weights/mini/PRETRAIN.json)",
     "data/stats.py": "dataset statistics for `benchmark data stats`",
     "data/verify.py": "layout checks for `benchmark data verify`",
+    "data/mask_geometry.py": "measures the regime rule's object scale and feature cells for "
+    "`benchmark data regime`; no run imports it",
     "models/macs.py": "MAC counting for the cost column of `benchmark run --dry-run`",
-    "train/pretrain.py": "makes the weights/mini files; a run reads only those files",
+    "train/pretraining.py": "makes the weights/mini files; a run reads only those files",
 }
 
 NO_FINGERPRINT_NOTE = "no code fingerprint (made before fingerprints were recorded)"

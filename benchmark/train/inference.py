@@ -67,7 +67,7 @@ def load_split(
         split,
         img_size=img_size,
         train=augment is not None,
-        augment=augment or "flip_rrc",
+        augment=augment or "flip_rrc",  # read only when training
         normalize=normalize,
         skip_bad=ctx.skip_bad,
         cache_dir=ctx.cache_dir,

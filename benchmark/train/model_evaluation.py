@@ -1,5 +1,6 @@
 """`benchmark.evaluate_model`: any model scored under the paper's occlusion protocol, and the
-engine behind `benchmark evaluate` (benchmark.train.evaluate builds a checkpoint's model and
+engine behind `benchmark evaluate` (benchmark.train.checkpoint_evaluation builds a checkpoint's
+model and
 calls it).
 
 A model that maps a normalised image batch (B×3×S×S) to logits (B×C) is scored on a dataset's

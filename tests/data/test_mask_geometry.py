@@ -51,7 +51,6 @@ def test_a_class_is_hidden_when_nine_tenths_of_its_boxes_are_or_the_crop_drops_i
 
 def test_the_class_map_and_labels_replay_the_written_tree(tmp_path):
     from benchmark.data.dataset_factory import build_dataset
-
     from benchmark.data.synthetic import synthesize
 
     root = synthesize("voc2007", tmp_path / "voc", 12, 1, 128, 0, object_area=(0.03, 0.7))

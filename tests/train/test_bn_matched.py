@@ -29,7 +29,7 @@ from benchmark.models import build_model
 from benchmark.spec import EvalSpec
 from benchmark.store.results import write_result
 from benchmark.train import checkpoint
-from benchmark.train.evaluate import evaluate_checkpoint, reestimate_on_training_images
+from benchmark.train.checkpoint_evaluation import evaluate_checkpoint, reestimate_on_training_images
 from benchmark.train.job_context import JobContext
 
 REPO = Path(__file__).resolve().parents[2]

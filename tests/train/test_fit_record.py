@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.experiment import profiles
 from benchmark.cli import main
+from benchmark.experiment import profiles
 from benchmark.experiment.profiles import resolve_run
 from benchmark.experiment.registry import load_registry
 from benchmark.train.loop import _bce, evaluated, split_indices
@@ -32,7 +32,6 @@ def test_a_run_records_how_its_selected_checkpoint_fits_its_training_images(work
     assert fit["bce_ratio"] == pytest.approx(fit["bce"] / fit["frequency_bce"])
     # the class-frequency BCE, recomputed from the training split's labels
     from benchmark.data.dataset_factory import build_dataset
-
     from benchmark.train.job_context import JobContext
 
     spec = resolve_run(load_registry(), "voc-resnetcut-plain", "smoke")

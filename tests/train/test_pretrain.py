@@ -13,7 +13,7 @@ from benchmark.data.pretrain_corpus import build_corpus
 from benchmark.models.backbones import build_backbone
 from benchmark.models.mini import MINI_BACKBONES
 from benchmark.models.weights import CATALOGUE
-from benchmark.train.pretrain import (
+from benchmark.train.pretraining import (
     MINI_PRETRAIN,
     RECORD_FILE,
     Normalise,
