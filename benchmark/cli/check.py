@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 from dataclasses import dataclass
 
 from benchmark.cli.settings import Results, add_results_flags, results_from
@@ -68,11 +69,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def unknown_backbones(registry: Registry) -> list[str]:
     """Runs whose backbone no model library knows (a typo like `resnet1O1` would otherwise be
     replaced silently by a profile's stand-in and surface only on the paper profile)."""
-    import difflib
+    import timm  # timm and torch: only `check` asks the model registry (names, no weights)
 
-    import timm  # its model registry (names only: no weights are loaded)
-
-    import benchmark.models.mini  # noqa: F401 — registers the mini stand-ins with timm
+    import benchmark.models.mini  # noqa: F401 — registers the mini stand-ins with timm (torch)
 
     known = set(timm.list_models())
     wanted = {f"run {name}": run["backbone"] for name, run in registry.runs.items()}

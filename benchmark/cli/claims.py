@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from benchmark.claims.claim_registry import load_claims, select_claims
+from benchmark.claims.recipe_rule import check_baselines
 from benchmark.cli.settings import Results, add_results_flags, results_from
 from benchmark.errors import UserError
+from benchmark.experiment.registry import load_registry
 
 CHECKPOINTS = ("best", "last", "val_best")
 
@@ -63,10 +66,8 @@ class ClaimsSettings:
 
 def cmd_claims(args: argparse.Namespace) -> int:
     s = ClaimsSettings.from_args(args)
-    from benchmark.claims.claim_registry import load_claims, select_claims
+    # scipy (the bootstrap) and pandas (the report's sections): this verb only
     from benchmark.claims.measurement import measure_claims
-    from benchmark.claims.recipe_rule import check_baselines
-    from benchmark.experiment.registry import load_registry
     from benchmark.report.claims_section import HEADERS, row, rule_text, untestable_text
     from benchmark.report.claims_section import measure_options as to_measure_options
     from benchmark.report.regime_section import grid, paragraph, profile_regime

@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from benchmark.claims.regime_rule import OBJECT_DATASETS, geometry_path, write_geometry
 from benchmark.cli.settings import add_cache_flag, cache_from, writable_folder
 from benchmark.data.layout import DATASETS, SPLITS
 from benchmark.errors import UserError
+from benchmark.experiment.profiles import get_profile
+from benchmark.experiment.registry import load_registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -133,10 +136,6 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_regime(args: argparse.Namespace) -> int:
-    from benchmark.claims.regime_rule import OBJECT_DATASETS, geometry_path, write_geometry
-    from benchmark.experiment.profiles import get_profile
-    from benchmark.experiment.registry import load_registry
-
     profile = get_profile(args.profile)
     if profile.synthetic is None:
         raise UserError(f"--profile {args.profile}: real data has no generator to measure")
@@ -144,7 +143,8 @@ def cmd_regime(args: argparse.Namespace) -> int:
         raise UserError(f"--images: must be at least 1, got {args.images}")
     if args.write and args.images is not None:
         raise UserError("--write records the whole training split: leave out --images")
-    from benchmark.data.mask_geometry import DRAWS, measure  # torch: this verb only
+    # torch: this verb only
+    from benchmark.data.mask_geometry import DRAWS, measure
     from benchmark.models.backbones import backbone_stride
 
     synthetic = {d: profile.synth_for(d) for d in OBJECT_DATASETS}

@@ -28,7 +28,9 @@ from benchmark.cli.settings import (
 )
 from benchmark.errors import UserError
 from benchmark.experiment.registry import load_registry
+from benchmark.experiment.releases import load_releases
 from benchmark.spec import BN_REESTIMATES
+from benchmark.store.results import load_result
 
 if TYPE_CHECKING:
     from benchmark.train.job_context import JobContext
@@ -117,8 +119,8 @@ class EvaluateSettings:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     s = EvaluateSettings.from_args(args)  # every flag checked before any file is read
-    from benchmark.experiment.releases import load_releases
-    from benchmark.launch.release_jobs import plan_checkpoint, plan_releases  # torch: evaluating
+    # torch: only when evaluating, after every flag is checked
+    from benchmark.launch.release_jobs import evaluate_releases, plan_checkpoint, plan_releases
 
     registry = load_registry(s.results.experiments)
     releases = load_releases(registry)
@@ -157,19 +159,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if s.dry_run:
         return 0
-    from benchmark.launch.release_jobs import evaluate_releases
-
     statuses = evaluate_releases(plan, s.job, options, force=s.force)
     _print_summary(plan, releases, s.results)
     return 1 if "failed" in statuses else 0
 
 
 def _print_summary(plan, releases, results: Results) -> None:
-    # Here, not at the top: the report package draws with matplotlib, which no other verb
-    # needs at start-up.
+    # Here, not at the top: the report's modules load pandas and matplotlib, which no other
+    # verb needs at start-up.
     from benchmark.report.published_section import condition_values, mean_std
     from benchmark.report.wording import fmt, fmt_mean_std
-    from benchmark.store.results import load_result
 
     rows = []
     for ev in plan.evals:

@@ -56,7 +56,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     writable_folder(args.out, "--out")
     cache = cache_from(args)
 
-    from benchmark.models.mini import MINI_BACKBONES
+    from benchmark.models.mini import MINI_BACKBONES  # torch and timm: this verb only
 
     backbones = MINI_BACKBONES
     if args.backbones is not None:
@@ -68,6 +68,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                 f"(choose from {', '.join(MINI_BACKBONES)})"
             )
 
+    # PIL (the corpus) and torch (pretraining): this verb only
     from benchmark.data.pretrain_corpus import load_or_build
     from benchmark.train.pretraining import MINI_PRETRAIN, pretrain_all, with_overrides
 

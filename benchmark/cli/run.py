@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from benchmark.claims.claim_registry import load_claims, select_claims
 from benchmark.cli.hints import command
 from benchmark.cli.settings import (
     Results,
@@ -144,7 +145,7 @@ class ExecutorSettings:
     def build(self, results_dir: Path):
         """The executor; each imports torch, so they are imported here, when running."""
         if self.kind == "slurm":
-            from benchmark.launch.slurm import SlurmExecutor
+            from benchmark.launch.slurm import SlurmExecutor  # submitit and torch: running only
 
             return SlurmExecutor(
                 folder=results_dir / ".slurm",
@@ -157,10 +158,10 @@ class ExecutorSettings:
                 runs_per_job=self.runs_per_gpu,
             )
         if self.nproc > 1:
-            from benchmark.launch.torchrun import TorchrunExecutor
+            from benchmark.launch.torchrun import TorchrunExecutor  # torch: running only
 
             return TorchrunExecutor(self.nproc)
-        from benchmark.launch.local import LocalExecutor
+        from benchmark.launch.local import LocalExecutor  # torch: running only
 
         return LocalExecutor(self.runs_per_gpu, results_dir / ".pack")
 
@@ -187,7 +188,7 @@ class RunSettings:
 
 def print_estimate(plan, results: Path) -> None:
     """The plan with each run's training compute and time, from measured rates."""
-    from benchmark.perf.estimate import Rates, fmt_seconds
+    from benchmark.perf.estimate import Rates, fmt_seconds  # torch (MAC counts): --dry-run only
 
     rates = Rates()
     costs = {}
@@ -243,8 +244,7 @@ def plan_selection(registry, selector: str, options) -> Plan:
     those)."""
     if not selector.startswith(CLAIMS_PREFIX):
         return build_plan(registry, registry.select(selector), options)
-    from benchmark.claims.claim_registry import load_claims, select_claims
-    from benchmark.claims.measurement import claims_plan
+    from benchmark.claims.measurement import claims_plan  # scipy: claims: selectors only
 
     claims = select_claims(load_claims(registry), selector[len(CLAIMS_PREFIX) :])
     return claims_plan(registry, claims, options)

@@ -33,13 +33,30 @@ Nothing is installed or downloaded: every model is randomly initialised.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import multiprocessing
 import os
+import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from tabulate import tabulate
+
+from benchmark.experiment.plan import PlanOptions, build_plan
+from benchmark.experiment.profiles import resolve_eval, resolve_run
+from benchmark.experiment.registry import load_registry
+from benchmark.experiment.releases import load_releases
+from benchmark.store.results import (
+    atomic_write_bytes,
+    atomic_write_json,
+    iter_result_files,
+    read_result,
+)
 
 GRAPHS = "reduce-overhead"  # torch.compile mode that captures CUDA graphs
 PERF_MODELS = (("resnet101", 448), ("vit_large_patch16_224", 224))
@@ -97,7 +114,7 @@ def _stderr(message: str) -> None:
 
 def cuda_problem() -> str | None:
     """Why this machine cannot run the check, or None when it has a CUDA GPU."""
-    import torch
+    import torch  # torch here: --help and the tests' report helpers load without it
 
     if not torch.cuda.is_available():
         built = torch.version.cuda or "none (a CPU-only build)"
@@ -136,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_check(out: Path, cache: Path, budget_s: float, log: Callable[[str], None]) -> dict:
+    # torch and timm here, as in cuda_problem
     import torch
 
-    from benchmark.experiment.plan import PlanOptions, build_plan
-    from benchmark.experiment.profiles import resolve_eval, resolve_run
-    from benchmark.experiment.registry import load_registry
     from benchmark.perf.flops import peak_tflops
     from benchmark.train.job_context import JobContext
 
@@ -213,9 +228,6 @@ def run_check(out: Path, cache: Path, budget_s: float, log: Callable[[str], None
 
 def _prepare(spec, evaluation, ctx) -> dict[str, Any]:
     """The synthetic tree (written over all cores) and every mask pool, in parallel."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     pools = sorted({*evaluation.conditions, spec.mask_pool} - {"clean"})
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(pools), mp_context=context) as executor:
@@ -229,6 +241,7 @@ def _prepare(spec, evaluation, ctx) -> dict[str, Any]:
 
 
 def _load_pool(pool: str, size: int, cache: Path) -> None:
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.data.masks import load_pool
 
     load_pool(pool, size, "procedural", cache_dir=cache)
@@ -237,6 +250,7 @@ def _load_pool(pool: str, size: int, cache: Path) -> None:
 def _perf(
     model: str, size: int, mode, host: bool, precision: str, cache: Path, log
 ) -> dict[str, Any]:
+    # torch: imported in the step, so a failing import fails that step alone
     import torch
 
     from benchmark.perf.suite import PerfOptions, measure_performance
@@ -262,6 +276,7 @@ def _perf(
 
 
 def _packed(k: int, cache: Path) -> dict[str, Any]:
+    # torch: imported in the step, so a failing import fails that step alone
     import torch
 
     from benchmark.perf.flops import mfu, peak_tflops, step_flops
@@ -286,6 +301,7 @@ def _packed(k: int, cache: Path) -> dict[str, Any]:
 
 def _data_path(spec, ctx) -> dict[str, Any]:
     """Decode + augment of the training images over all cores, as a run's loader does it."""
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.train.inference import build_train_set, make_loader
 
     cores = os.cpu_count() or 1
@@ -304,12 +320,11 @@ def _data_path(spec, ctx) -> dict[str, Any]:
 
 
 def _with_workers(ctx, workers: int):
-    import dataclasses
-
     return dataclasses.replace(ctx, num_workers=workers)
 
 
 def _epoch(spec, ctx) -> dict[str, Any]:
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.train.loop import fit
 
     folder = Path(ctx.results_dir) / spec.hash
@@ -329,6 +344,7 @@ def _epoch(spec, ctx) -> dict[str, Any]:
 
 
 def _evaluate(evaluation, ctx) -> dict[str, Any]:
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.train.checkpoint_evaluation import evaluate_checkpoint
 
     began = time.perf_counter()
@@ -353,12 +369,8 @@ def released_file(
     child process, as a user runs it: the file is checked to fit, loaded through the
     publisher-layout path and evaluated clean, at Table 6's setting and at every bucket.
     ``extra``: more flags (the tests plan it with --dry-run on a CPU)."""
-    import subprocess
-
-    from benchmark.experiment.registry import load_registry
-    from benchmark.experiment.releases import load_releases
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.perf.release_file import write_release_file
-    from benchmark.store.results import iter_result_files, read_result
 
     releases = load_releases(load_registry())
     release = releases.releases[RELEASE]
@@ -405,6 +417,7 @@ def _projection(figures: dict[str, Any], plans: dict[str, Any]) -> dict[str, Any
     """The suite projected once per measured precision, from that precision's perf figures
     (graphs where they ran, else eager), the packing gain (measured at tf32) and the data path.
     ``assumes``: the precision of the estimate (the paper profile's)."""
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.perf.projection import project
 
     packed = {int(k): v for k, v in figures["packed"].items() if v}
@@ -434,6 +447,7 @@ def _projection(figures: dict[str, Any], plans: dict[str, Any]) -> dict[str, Any
 
 def _measured(perf: dict[str, Any], precision: str):
     """Each model's throughput at ``precision``: its CUDA-graph figures, else its eager ones."""
+    # torch: imported in the step, so a failing import fails that step alone
     from benchmark.perf.projection import Throughput
 
     measured, basis = [], {}
@@ -456,8 +470,6 @@ def _measured(perf: dict[str, Any], precision: str):
 
 
 def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
-    from benchmark.store.results import atomic_write_bytes, atomic_write_json
-
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "gpu-check.json", out / "gpu-check.md"
     atomic_write_json(json_path, report)
@@ -467,8 +479,6 @@ def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
 
 def markdown(report: dict[str, Any]) -> str:
     """The figures as one markdown table, then the projection by dataset and precision."""
-    from tabulate import tabulate
-
     f = report["figures"]
     rows = []
     for precision, results in f["perf"].items():

@@ -10,6 +10,7 @@ which is the per-run footprint `--runs-per-gpu` sizes K from.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue as queue_module
 import resource
 import time
@@ -36,7 +37,7 @@ class PackOptions:
 
 def peak_memory_bytes(device) -> int:
     """Peak memory of this process: CUDA memory reserved by PyTorch, else resident set size."""
-    import torch
+    import torch  # torch: not at the top, see _worker
 
     if device.type == "cuda":
         return int(torch.cuda.max_memory_reserved(device))
@@ -45,6 +46,8 @@ def peak_memory_bytes(device) -> int:
 
 def _worker(index: int, options: PackOptions, barrier, results) -> None:
     try:
+        # torch inside the try, not at the top: a spawned worker whose imports fail tells the
+        # parent (which names it) instead of leaving the others waiting at the barrier
         import torch
 
         from benchmark.data.masks import load_pool
@@ -81,9 +84,7 @@ def _worker(index: int, options: PackOptions, barrier, results) -> None:
 
 def packed_throughput(options: PackOptions, k: int) -> dict[str, Any]:
     """K processes of MSL steps on one device: aggregate and per-process images/s, memory."""
-    import os
-
-    from benchmark.data.masks import load_pool
+    from benchmark.data.masks import load_pool  # torch: not at the top, see _worker
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -16,6 +16,7 @@ from benchmark.claims.measurement import ClaimResult, MeasureOptions, measure_cl
 from benchmark.experiment.plan import PlanOptions
 from benchmark.experiment.registry import Cell, Registry
 from benchmark.report.wording import DASH, MISSING, fmt_signed, is_number
+from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
 
 RULE = (
     "Verdict (rule fixed in advance, docs/claims.md): **supported** if the 95 % interval of "
@@ -199,7 +200,5 @@ def shown(results: list[ClaimResult]) -> list[ClaimResult]:
 
 def rule_text(results: list[ClaimResult]) -> str:
     resamples = next((r.resamples for r in results if r.resamples), None)
-    from benchmark.scoring.bootstrap import DEFAULT_RESAMPLES
-
     text = RULE.format(resamples=f"{resamples or DEFAULT_RESAMPLES:,}", seed=0)
     return text + MATCHED_NOTE if shown(results) else text  # beside the table's column

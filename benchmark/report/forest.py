@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure as MplFigure
 
 from benchmark.claims.measurement import ClaimResult
+from benchmark.report.images import FigureSkipped
 from benchmark.report.plots import to_png
 
 VERDICT_COLORS = {
@@ -19,8 +20,6 @@ def forest_figure(results: Sequence[ClaimResult]) -> bytes:
     """One row per measured claim: interval (line), mean over seeds (dot), paper (red x)."""
     measured = [r for r in results if r.status == "measured"]
     if not measured:
-        from benchmark.report.images import FigureSkipped
-
         raise FigureSkipped("no claim has per-image predictions on both sides yet")
     height = 1.4 + 0.28 * len(measured)  # inches: 0.8 below the axes for the label, 0.3 above
     fig = MplFigure(figsize=(8.5, height))

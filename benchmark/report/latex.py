@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from benchmark.report import regime_section
+from benchmark.report.claims_section import HEADERS as CLAIM_HEADERS
+from benchmark.report.claims_section import row as claim_row
+from benchmark.report.claims_section import shown, untestable_text, verdict_counts
 from benchmark.report.document import DATASET_NAMES, Header, Report, TableData
 from benchmark.report.wording import MEASURED, fmt, fmt_diff, is_number, round1
 
@@ -152,16 +156,7 @@ def header_latex(header: Header) -> str:
 def claims_latex(report: Report) -> str:
     """The Claims table (the same rows as the markdown's), before the paper's tables, opened by
     the verdict count and what the profile's regime can test."""
-    from benchmark.report.claims_section import (
-        HEADERS,
-        row,
-        shown,
-        untestable_text,
-        verdict_counts,
-    )
-    from benchmark.report.regime_section import paragraph
-
-    rows = [row(r) for r in shown(report.claims)]
+    rows = [claim_row(r) for r in shown(report.claims)]
     if not rows:
         return ""
     lines = [
@@ -170,15 +165,16 @@ def claims_latex(report: Report) -> str:
     ]
     if report.regime is not None:
         sentences = " ".join(
-            rf"\textbf{{{escape(kind)}:}} {escape(text)}" for kind, text in paragraph(report.regime)
+            rf"\textbf{{{escape(kind)}:}} {escape(text)}"
+            for kind, text in regime_section.paragraph(report.regime)
         )
         lines.append(r"\noindent " + sentences + r"\par\smallskip")
     lines += [
         r"\noindent " + escape(report.claims_rule.replace("**", "")) + r"\par\smallskip",
         r"{\footnotesize",
-        r"\begin{tabular}{" + "l" * len(HEADERS) + "}",
+        r"\begin{tabular}{" + "l" * len(CLAIM_HEADERS) + "}",
         r"\toprule",
-        " & ".join(escape(h) for h in HEADERS) + r" \\",
+        " & ".join(escape(h) for h in CLAIM_HEADERS) + r" \\",
         r"\midrule",
         *(" & ".join(escape(cell) for cell in cells) + r" \\" for cells in rows),
         r"\bottomrule",

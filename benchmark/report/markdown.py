@@ -8,6 +8,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.report import own_checkpoints_section as own
+from benchmark.report import published_section as rel
 from benchmark.report import regime_section
 from benchmark.report.claims_section import HEADERS as CLAIM_HEADERS
 from benchmark.report.claims_section import pending_text, shown, untestable_text, verdict_counts
@@ -156,8 +157,6 @@ def subset_lines(subsets: pd.DataFrame) -> list[str]:
 
 def released_lines(section) -> list[str]:
     """The "Published checkpoints" section (report/published_section.py)."""
-    from benchmark.report import published_section as rel
-
     if not section.evaluated:
         return [f"## {rel.SECTION}", "", rel.NONE_EVALUATED, ""]
     lines = [f"## {rel.SECTION}", "", rel.NOTE, ""]

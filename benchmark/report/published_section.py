@@ -23,6 +23,7 @@ from benchmark.experiment.file_evaluations import (
 from benchmark.experiment.registry import Registry
 from benchmark.experiment.releases import Release, Releases, Target, target_run
 from benchmark.report.document import DATASET_NAMES, Figure
+from benchmark.report.figures import draw  # the report's one way to draw or note a skip
 from benchmark.report.plots import Curve, robustness_figure
 from benchmark.report.wording import DASH, MISSING, fmt, fmt_diff, fmt_mean_std, is_number
 from benchmark.spec import split_condition
@@ -212,8 +213,6 @@ def _hole_ratio(result: dict, base: str) -> float:
 
 
 def _curve_figure(dataset: str, curves: list[Curve]) -> Figure:
-    from benchmark.report.figures import draw  # the report's one way to draw or note a skip
-
     name = DATASET_NAMES.get(dataset, dataset)
     figure = Figure(
         f"released-robustness-{dataset}",

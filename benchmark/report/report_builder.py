@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+import yaml
+
 from benchmark.experiment.file_evaluations import FileEvaluation, file_evaluations
 from benchmark.experiment.plan import PlanOptions, build_plan, cell_statuses
 from benchmark.experiment.registry import Cell, Registry
@@ -144,8 +146,6 @@ def _forest(claims) -> Figure:
 
 def _schedule(registry: Registry) -> str:
     """The paper recipe's learning rate per dataset, from the registry (docs/spec.md §1.8)."""
-    import yaml
-
     raw = yaml.safe_load((Path(registry.root) / "runs.yaml").read_text())
     epochs: dict[str, int] = {}
     for run in registry.runs.values():

@@ -214,8 +214,9 @@ def seeds_in(results_dir: Path, profile: str) -> tuple[int, ...]:
 
 def provenance(seed: int, device: str) -> dict[str, Any]:
     """Where and with what a number was produced."""
+    # numpy and torch only when recording a result: light verbs import this module
     import numpy
-    import torch  # only when recording a result: light verbs import this module
+    import torch
 
     versions = {
         "python": platform.python_version(),

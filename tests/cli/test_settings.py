@@ -114,6 +114,7 @@ def test_claims_checks_the_recipe_rules_baselines_once(tmp_path, monkeypatch, ca
     claims already made: one pass over the baselines' results, not two."""
     import benchmark.claims.measurement as measurement
     import benchmark.claims.recipe_rule as recipe_rule
+    import benchmark.cli.claims as claims_verb
 
     calls = []
     real = recipe_rule.check_baselines
@@ -124,6 +125,7 @@ def test_claims_checks_the_recipe_rules_baselines_once(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(recipe_rule, "check_baselines", counted)
     monkeypatch.setattr(measurement, "check_baselines", counted)
+    monkeypatch.setattr(claims_verb, "check_baselines", counted)  # the verb imports it by name
     folder = tmp_path / "results"
     folder.mkdir()
     assert main(["claims", "t6.*", "--profile", "mini", "--results-dir", str(folder),
