@@ -109,9 +109,10 @@ def test_negative_workers_are_refused(verb, tmp_path, capsys):
     assert _error(capsys) == "benchmark: error: --workers: must be 0 or more, got -1"
 
 
-def test_claims_checks_the_recipe_rules_baselines_once(tmp_path, monkeypatch, capsys):
-    """`benchmark claims` on mini prints the recipe rule's baseline checks that measuring the
-    claims already made: one pass over the baselines' results, not two."""
+def test_claims_checks_the_rules_baselines_once(tmp_path, monkeypatch, capsys):
+    """`benchmark claims` on mini prints the regime rule's baseline checks (the recipe rule's
+    parts among them) that measuring the claims already made: one pass over the baselines'
+    results for floor and flatness, not two."""
     import benchmark.claims.measurement as measurement
     import benchmark.claims.recipe_rule as recipe_rule
     import benchmark.cli.claims as claims_verb
@@ -130,5 +131,5 @@ def test_claims_checks_the_recipe_rules_baselines_once(tmp_path, monkeypatch, ca
     folder.mkdir()
     assert main(["claims", "t6.*", "--profile", "mini", "--results-dir", str(folder),
                  "--resamples", "10"]) == 0  # fmt: skip
-    assert "recipe rule" in capsys.readouterr().out
+    assert "The regime rule" in capsys.readouterr().out
     assert len(calls) == 1

@@ -45,7 +45,7 @@ def test_kills_inside_checkpoint_and_result_writes_lose_nothing(
     # 1. Killed with last.pt complete in its temp file, one rename short of being in place.
     first = run_benchmark(args, workdir, shared_cache, FAULT_KILL_ON_REPLACE=checkpoint.LAST)
     assert first.returncode == -9, first.stdout + first.stderr
-    (run,) = folder.iterdir()
+    (run,) = [p for p in folder.iterdir() if not p.name.startswith(".")]  # not .runners
     ckpts = run / "checkpoints"
     assert list(ckpts.glob(".last.pt.*.tmp")) and not (ckpts / checkpoint.LAST).exists()
     assert not (run / "result.json").exists()

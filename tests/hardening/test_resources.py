@@ -91,7 +91,7 @@ def test_disk_full_everywhere_is_one_line_naming_the_folder(
     _no_space_on_fsync(monkeypatch, None, folder)  # not even the failure can be recorded
     code, out, err = _run(capsys, folder)
     assert code == 2 and err.count("\n") == 1
-    (run,) = folder.iterdir()
+    (run,) = [p for p in folder.iterdir() if not p.name.startswith(".")]  # not .runners
     assert err == f"benchmark: error: cannot write results to {run}: No space left on device\n"
     assert not list(run.rglob("*.tmp")) and not (run / "result.json").exists()
     assert "Traceback" not in out + err
