@@ -249,8 +249,9 @@ def _remove_job_files(job_list: Path) -> None:
     """The job list and the workers' start markers (by the parent, or by a worker whose parent
     is gone)."""
     job_list.unlink(missing_ok=True)
-    for ready in job_list.parent.glob(f"{job_list.stem}.ready-*"):
-        ready.unlink(missing_ok=True)
+    for what in ("ready", "tried"):
+        for marker in job_list.parent.glob(f"{job_list.stem}.{what}-*"):
+            marker.unlink(missing_ok=True)
 
 
 def _raise_stopped(signum: int, frame: object) -> None:
@@ -294,12 +295,20 @@ def _take_jobs(job_list: Path, index: int, workers: int) -> int:
     cores = core_share(jobs)
     failed = False
     try:
-        # Worker i starts at job i, so K workers begin on K different runs.
-        for job in jobs[index % len(jobs) :] + jobs[: index % len(jobs)]:
+        # Worker i starts at job i, so K workers begin on K different runs: job j < K is left
+        # to worker j until it has tried it (a fast worker would otherwise take it too).
+        n = len(jobs)
+        for position in [(index + step) % n for step in range(n)]:
+            job = jobs[position]
+            if position < workers and position != index:
+                _wait_for_first_try(job_list, position)
             folder = job_dir(job.ctx.results_dir, job.hash)
             lock = JobLock(folder)
             done = partial(is_done, job.ctx.results_dir, job.hash)
-            if take_lock(lock, done, wait=False) != "locked":
+            taken = take_lock(lock, done, wait=False)
+            if position == index:
+                _marker(job_list, "tried", index).touch()
+            if taken != "locked":
                 continue  # done already, or another worker has it
             try:
                 print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
@@ -315,11 +324,22 @@ def _take_jobs(job_list: Path, index: int, workers: int) -> int:
     return 1 if failed else 0
 
 
+def _marker(job_list: Path, what: str, index: int) -> Path:
+    """A worker's marker beside the job list: ``ready`` (started), ``tried`` (its first job)."""
+    return job_list.with_name(f"{job_list.stem}.{what}-{index}")
+
+
+def _wait_for_first_try(job_list: Path, index: int) -> None:
+    """Until worker ``index`` has tried its first job (or, if it died first, for a while)."""
+    deadline = time.monotonic() + START_WAIT_S
+    while not _marker(job_list, "tried", index).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _start_together(job_list: Path, index: int, workers: int) -> None:
     """Wait until every worker has started (Python and torch loaded), so the K workers take
     their first K runs at once instead of the first one taking several while others load."""
-    ready = job_list.with_name(f"{job_list.stem}.ready-{index}")
-    ready.touch()
+    _marker(job_list, "ready", index).touch()
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         if len(list(job_list.parent.glob(f"{job_list.stem}.ready-*"))) >= workers:
