@@ -43,7 +43,7 @@ def test_mini_maps_each_paper_backbone_to_a_small_member_of_its_family(registry)
             96, epochs, 2, round(0.8 * epochs)
         )  # fmt: skip
         assert spec.synth is not None and spec.synth.train_images == images
-        assert (spec.val_fraction, spec.eval_every, spec.lr) == (0.2, 5, 0.05)
+        assert (spec.val_fraction, spec.eval_every, spec.lr) == (0.2, 5, 0.02)
         assert round(images * (1 - spec.val_fraction)) * epochs == 9_600
         # every run starts from its family's committed pretrained file, never from scratch
         assert spec.weights == f"{spec.backbone.replace('_', '-')}-attributes"
