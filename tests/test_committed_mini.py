@@ -1,5 +1,6 @@
-"""The committed mini run (docs/mini.md): every runnable cell done, three seeds where the
-claims need them, a verdict for every claim, its report complete, and its numbers reproducible.
+"""The committed mini run (docs/mini.md, v3): every runnable cell done, five seeds where the
+claims need them, every baseline judged by the regime rule, a verdict for every claim, its
+report complete, and its numbers reproducible.
 
 Fails when a change alters a mini run's identity (its hash) without the results being rerun,
 when a result file was edited by hand (checksums), or when the committed numbers stop following
@@ -18,7 +19,7 @@ import pytest
 
 from benchmark.claims.claim_registry import load_claims
 from benchmark.claims.measurement import MeasureOptions, measure_claims
-from benchmark.claims.recipe_rule import check_baselines
+from benchmark.claims.regime_rule import check_regime
 from benchmark.experiment.plan import PlanOptions, build_plan, cell_status
 from benchmark.experiment.registry import load_registry
 from benchmark.scoring.metrics import score
@@ -28,8 +29,7 @@ from benchmark.store.results import iter_result_files, seeds_in
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "mini"
 REPORT = REPO / "reports" / "mini"
-CLAIM_SEEDS = (0, 1, 2)
-STORED = ("done", "stale")
+CLAIM_SEEDS = (0, 1, 2, 3, 4)
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +45,23 @@ def test_committed_mini_results_cover_every_runnable_cell(registry):
     cells = [c for c in registry.select("all") if c.runnable]
     plan = build_plan(registry, cells, PlanOptions(profile="mini"))
     statuses = {c.id: cell_status(registry, c, plan, RESULTS) for c in cells}
-    # stale = done by other code: the identity still matches (whether the code does is
-    # tests/test_fingerprint.py's concern)
-    missing = {cid: s["status"] for cid, s in statuses.items() if s["status"] not in STORED}
+    # done: made by this code (a stale result would say the code changed since)
+    missing = {cid: s["status"] for cid, s in statuses.items() if s["status"] != "done"}
     assert len(cells) == 36 and not missing, missing
 
 
-def test_claims_of_tables_4_to_6_and_the_controls_have_three_seeds(registry):
+def test_claims_of_tables_4_to_6_the_curves_and_the_controls_have_five_seeds(registry):
     from benchmark.claims.claim_registry import select_claims
     from benchmark.claims.measurement import claims_plan
 
     claims = [c for g in ("t4.*", "t5.*", "t6.*", "curve.*", "control.*")
               for c in select_claims(load_claims(registry), g)]  # fmt: skip
     plan = claims_plan(registry, claims, PlanOptions(profile="mini", seeds=CLAIM_SEEDS))
-    # The BatchNorm-matched evaluations (docs/claims.md) are planned too; they came after the
-    # committed v2 results, so only the as-trained ones are checked here until mini is rerun.
-    as_trained = [h for h, ev in plan.evals.items() if "-bn-matched-" not in ev.name]
-    hashes = [*plan.runs, *as_trained]
+    # the BatchNorm-matched evaluations (docs/claims.md) included
+    matched = [h for h, ev in plan.evals.items() if "-bn-matched-" in ev.name]
     done = {r["hash"] for r in _results() if r["status"] == "done"}
-    assert len(plan.runs) == 22 * 3 and len(as_trained) == 8 * 3
-    assert not [h for h in hashes if h not in done]
+    assert len(plan.runs) == 22 * 5 and len(plan.evals) - len(matched) == 8 * 5 and matched
+    assert not [h for h in [*plan.runs, *plan.evals] if h not in done]
     assert seeds_in(RESULTS, "mini") == CLAIM_SEEDS
 
 
@@ -76,16 +73,19 @@ def test_every_claim_gets_a_verdict_from_the_committed_predictions(registry):
     assert all(r.status == "measured" and r.verdict for r in measured), [
         (r.claim.id, r.reason) for r in measured if r.status != "measured"
     ]
-    three = [r for r in measured if r.claim.table in (4, 5, 6) or r.claim.table is None]
-    assert all(r.seeds == CLAIM_SEEDS for r in three)
+    five = [r for r in measured if r.claim.table in (4, 5, 6) or r.claim.table is None]
+    assert all(r.seeds == CLAIM_SEEDS for r in five)
 
 
-def test_every_baseline_was_checked_against_the_recipe_rule(registry):
-    checks = check_baselines(registry, RESULTS, PlanOptions("mini"))
-    assert len(checks) == 13 and all(c.status in ("passes", "fails") for c in checks)
+def test_every_part_of_the_regime_rule_was_measured_and_reported(registry):
+    regime = check_regime(registry, RESULTS, PlanOptions("mini"))
+    assert len(regime.baselines) == 13
+    assert all(c.status in ("passes", "fails") for c in regime.baselines)
+    assert all(c.train_mAP is not None for c in regime.baselines)  # every fit measured
+    assert all(d.hidden is not None for d in regime.datasets)  # the recorded geometry holds
     text = (REPORT / "report.md").read_text()
-    assert "### The recipe rule" in text
-    for check in checks:
+    assert "### The regime rule" in text
+    for check in regime.baselines:
         assert check.run in text
 
 
@@ -112,7 +112,8 @@ def test_committed_metrics_follow_from_their_own_predictions():
         got = score(preds.probs.astype("float32"), preds.targets).mAP
         assert got == pytest.approx(result["metrics"]["best"]["mAP"], abs=0.05), result["name"]
         checked += 1
-    assert checked == 28 + 22 * 2 + 2  # seed 0 everywhere, 1 and 2 on the claim runs, controls
+    # seed 0 everywhere, 1–4 on the claim runs; the loss-scale control's two runs at seed 0
+    assert checked == 28 + 22 * 4 + 2
 
 
 def test_committed_mini_report_has_claims_first_every_table_and_figure():

@@ -65,12 +65,6 @@ def test_a_result_without_fingerprint_is_unrecorded_not_stale():
     assert check_code({}).state == "unrecorded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 23 (the authors' warm-up and CSRA operation order) changed train/loop.py and "
-    "models/heads.py after results/mini was made; the regime issue reruns mini once, last. "
-    "Remove this mark with that rerun (strict: this test then passes and the mark fails).",
-)
 def test_committed_results_that_record_a_fingerprint_are_not_stale():
     # Future committed results (the mini profile rerun) must be made by the committed code.
     from benchmark.store.results import iter_result_files, read_result
