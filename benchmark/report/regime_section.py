@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from benchmark.claims.claim_registry import load_claims, side_run
 from benchmark.claims.recipe_rule import FLAT, FLOOR, BaselineCheck, check_baselines
 from benchmark.claims.regime_rule import (
+    CLEAN,
+    MASKED,
     BaselineRegime,
     FeatureCellCheck,
     ObjectScaleCheck,
     RegimeChecks,
     check_regime,
+    claim_regimes,
 )
 from benchmark.experiment.profiles import get_profile
 from benchmark.report.wording import DASH, fmt, fmt_signed
@@ -77,6 +81,8 @@ class CheckTable:
 class ClaimKind:
     name: str  # "Clean-accuracy claims (Tables 1–5)"
     parts: tuple[str, ...]  # the parts of the rule a claim of this kind needs to pass
+    # the rows its claims depend on (their baselines, datasets, backbones); None: every row
+    subjects: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,12 @@ def kind_text(regime: Regime, kind: ClaimKind) -> str:
     reasons, passing, waiting = [], [], []
     hopeless = failed = False
     for table in regime.tables:
-        rows = [r for r in table.rows if any(r.decides(p) for p in kind.parts)]
+        rows = [
+            r
+            for r in table.rows
+            if any(r.decides(p) for p in kind.parts)
+            and (kind.subjects is None or r.subject in kind.subjects)
+        ]
         if not rows:
             continue
         judged = [r for r in rows if not r.pending]
@@ -204,8 +215,23 @@ def profile_regime(registry, results_dir, options, checks=None) -> Regime | None
         checks = check_baselines(registry, results_dir, options)
     measured = check_regime(registry, results_dir, options, checks)
     if measured is not None:
-        return rule_regime(options.profile, measured)
+        return rule_regime(options.profile, measured, _kind_subjects(registry, measured, options))
     return recipe_regime(options.profile, checks)
+
+
+def _kind_subjects(registry, measured: RegimeChecks, options) -> dict[str, frozenset[str]]:
+    """Claim kind (clean | masked) → the baselines, datasets and backbones its claims read."""
+    claims = load_claims(registry)
+    sides = {c.id: {side_run(registry, s) for s in (c.a, c.b)} for c in claims}
+    gates = claim_regimes(registry, claims, sides, measured, options.profile)
+    backbone = {b.run: b.backbone for b in measured.baselines}
+    subjects: dict[str, set[str]] = {CLEAN: set(), MASKED: set()}
+    for claim in claims:
+        gate = gates[claim.id]
+        subjects[gate.kind] |= {*gate.baselines, claim.dataset}
+        if gate.kind == MASKED:
+            subjects[gate.kind] |= {backbone[b] for b in gate.baselines}
+    return {kind: frozenset(names) for kind, names in subjects.items()}
 
 
 def _recipe_measures(check: BaselineCheck, margin: float, flat: float) -> tuple[Measure, ...]:
@@ -262,9 +288,13 @@ CLEAN_KIND = "Clean-image claims (Tables 1–5, the loss-scale and BatchNorm-cle
 MASKED_KIND = "Masked-image claims (Table 6, the curves, the BatchNorm-mixed control)"
 
 
-def rule_regime(profile: str, checks: RegimeChecks) -> Regime:
+def rule_regime(
+    profile: str, checks: RegimeChecks, subjects: dict[str, frozenset[str]] | None = None
+) -> Regime:
     """The profile's regime rule, every part measured: three tables (baselines, datasets,
-    backbones) and the two kinds of claim with the parts each needs."""
+    backbones) and the two kinds of claim with the parts each needs (and, given ``subjects``,
+    the rows each kind's claims read: clean | masked → names)."""
+    subjects = subjects or {}
     rule, recipe = checks.rule, get_profile(profile).recipe_rule
     percent = f"{100 * rule.hidden:g} %"
     baselines = tuple(_baseline_row(c, rule, recipe) for c in checks.baselines)
@@ -294,8 +324,10 @@ def rule_regime(profile: str, checks: RegimeChecks) -> Regime:
         CheckTable("Backbones", "backbone", "backbones", backbones),
     )
     kinds = (
-        ClaimKind(CLEAN_KIND, (FIT_PART, FLOOR_PART, FLAT_PART, SCALE_PART)),
-        ClaimKind(MASKED_KIND, (FLOOR_PART, FLAT_PART, SCALE_PART, CELLS_PART)),
+        ClaimKind(CLEAN_KIND, (FIT_PART, FLOOR_PART, FLAT_PART, SCALE_PART), subjects.get(CLEAN)),
+        ClaimKind(
+            MASKED_KIND, (FLOOR_PART, FLAT_PART, SCALE_PART, CELLS_PART), subjects.get(MASKED)
+        ),
     )
     return Regime("The regime rule", caption, tables, kinds)
 

@@ -85,8 +85,8 @@ PROFILE_NOTES = {
     "mini": "Profile `mini` fine-tunes small backbones of the paper's families, pretrained on "
     "a generic synthetic corpus (its ImageNet), on generated scenes full of small and occluded "
     "objects in the datasets' layouts, with one recipe of the paper's schedule shape for every "
-    "cell, fixed by a rule written before any result (docs/mini.md): it asks the paper's "
-    "question at a scale anyone can rerun, not at the paper's.",
+    "cell and method of a dataset, fixed by rules written before any result (docs/mini.md): "
+    "it asks the paper's question at a scale anyone can rerun, not at the paper's.",
 }
 
 

@@ -97,6 +97,22 @@ def test_a_dataset_or_backbone_part_can_void_a_kind_on_its_own():
     )
 
 
+def test_a_kind_is_judged_only_by_the_rows_its_claims_read():
+    # a failing ViT backbone and a failing baseline that no masked claim reads
+    rows = [baseline("resnet-csra", 15.0), baseline("sst", 12.0, margin=3.9)]
+    measured = regime(rows, cells=(32.0, 17.6))
+    reads = dataclasses.replace(
+        MASKED, subjects=frozenset({"resnet-csra", "voc2007", "coco2014", "net0"})
+    )
+    text = kind_text(measured, reads)
+    assert text.startswith("testable — "), text
+    assert "sst" not in text and "net1" not in text
+    assert "1 of 1 baselines pass the floor margin" in text
+    # every row, when the kind does not say which it reads
+    every = kind_text(measured, MASKED)
+    assert every.startswith("testable only where the rule passes") and "(sst) fail" in every
+
+
 def test_pending_baselines_leave_a_kind_not_known_yet():
     text = kind_text(regime([baseline("b0", 15.0), baseline("b1", None)]), CLEAN)
     assert text.startswith("not known yet — 1 of 2 baselines not measured yet")
