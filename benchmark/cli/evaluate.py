@@ -24,7 +24,6 @@ from benchmark.cli.settings import (
     job_from,
     parse_seeds,
     readable_file,
-    results_from,
 )
 from benchmark.errors import UserError
 from benchmark.experiment.registry import load_registry
@@ -103,8 +102,7 @@ class EvaluateSettings:
             raise UserError("--like goes with --checkpoint FILE")
         checkpoint = args.checkpoint and readable_file(args.checkpoint, "--checkpoint")
         mask_seeds = parse_seeds(args.mask_seeds, "--mask-seeds")
-        results = results_from(args)
-        job = job_from(args, results)
+        results, job = job_from(args)
         real_data = results.definition.synthetic is None
         if args.bn_reestimate and job.data_root is None and real_data:
             raise UserError(
