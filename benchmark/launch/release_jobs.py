@@ -20,8 +20,15 @@ from benchmark.errors import UserError
 from benchmark.experiment.batchnorm import describe_model, has_batchnorm
 from benchmark.experiment.plan import Plan, PlanOptions
 from benchmark.experiment.profiles import resolve_run
-from benchmark.experiment.registry import Registry
-from benchmark.experiment.releases import Release, Releases, Target, known_layouts, target_run
+from benchmark.experiment.registry import Registry, load_registry
+from benchmark.experiment.releases import (
+    Release,
+    Releases,
+    Target,
+    known_layouts,
+    load_releases,
+    target_run,
+)
 from benchmark.launch.local import LocalExecutor
 from benchmark.launch.preflight import preflight
 from benchmark.launch.runner import jobs_for
@@ -41,9 +48,35 @@ from benchmark.train.model_evaluation import protocol_conditions
 class ReleasePlan:
     evals: list[EvalSpec] = field(default_factory=list)  # files present, in registry order
     architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
+    released: dict[str, Release] = field(default_factory=dict)  # eval hash → its release
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
     skipped: list[tuple[Release, str]] = field(default_factory=list)  # nothing to re-estimate
+
+
+def plan_evaluations(
+    experiments: Path | None,
+    selector: str | None,
+    checkpoint: Path | None,
+    like: str | None,
+    options: PlanOptions,
+    weights_root: Path | None,
+    mask_seeds: tuple[int, ...],
+    bn_reestimate: str | None = None,
+) -> ReleasePlan:
+    """What `benchmark evaluate` runs, planned against the registry in ``experiments`` and its
+    releases: the user's ``checkpoint`` fitted to the run ``like`` (`plan_checkpoint`), else the
+    files of the releases ``selector`` names (`plan_releases`)."""
+    registry = load_registry(experiments)
+    releases = load_releases(registry)
+    if checkpoint is not None:
+        return plan_checkpoint(
+            registry, releases, checkpoint, like, options, mask_seeds, bn_reestimate
+        )
+    return plan_releases(
+        registry, releases, releases.select(selector), options, weights_root, mask_seeds,
+        bn_reestimate,
+    )  # fmt: skip
 
 
 def plan_releases(
@@ -75,6 +108,7 @@ def plan_releases(
         ev = _evaluation(spec, file, options, mask_seeds, bn_reestimate)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
+        plan.released[ev.hash] = release
     return plan
 
 
