@@ -23,7 +23,6 @@ from benchmark.experiment.profiles import resolve_run
 from benchmark.experiment.registry import Registry, load_registry
 from benchmark.experiment.releases import (
     Release,
-    Releases,
     Target,
     known_layouts,
     load_releases,
@@ -42,6 +41,8 @@ from benchmark.spec import FILE_CHECKPOINT, EvalSpec, RunSpec
 from benchmark.store.results import is_done
 from benchmark.train.job_context import JobContext
 from benchmark.train.model_evaluation import protocol_conditions
+
+Layouts = dict[str, dict[str, tuple[int, ...]]]  # a published architecture → its layout
 
 
 @dataclass
@@ -69,19 +70,20 @@ def plan_evaluations(
     files of the releases ``selector`` names (`plan_releases`)."""
     registry = load_registry(experiments)
     releases = load_releases(registry)
+    known = known_layouts(releases)
     if checkpoint is not None:
         return plan_checkpoint(
-            registry, releases, checkpoint, like, options, mask_seeds, bn_reestimate
+            registry, known, checkpoint, like, options, mask_seeds, bn_reestimate
         )
     return plan_releases(
-        registry, releases, releases.select(selector), options, weights_root, mask_seeds,
+        registry, known, releases.select(selector), options, weights_root, mask_seeds,
         bn_reestimate,
     )  # fmt: skip
 
 
 def plan_releases(
     registry: Registry,
-    releases: Releases,
+    known: Layouts,
     selected: list[Release],
     options: PlanOptions,
     weights_root: Path | None,
@@ -90,9 +92,10 @@ def plan_releases(
 ) -> ReleasePlan:
     """The evaluations of the selected releases whose files are under ``weights_root``; every
     present file is checked to fit before anything runs (a misfit is one error naming it).
-    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why."""
+    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why.
+    ``known``: the published architectures' layouts (`known_layouts`), what a misfit is
+    compared with."""
     plan = ReleasePlan()
-    known = known_layouts(releases)
     for release in selected:
         if release.unmapped:
             plan.unmapped.append(release)
@@ -113,7 +116,7 @@ def plan_releases(
 
 
 def fit_target(
-    registry: Registry, release: Release, path: Path, options: PlanOptions, known
+    registry: Registry, release: Release, path: Path, options: PlanOptions, known: Layouts
 ) -> tuple[Target, RunSpec, CheckpointFile]:
     """The architecture (of the release's candidates) whose layout the file has exactly, at
     the options' precision, and the file as read."""
@@ -135,7 +138,7 @@ def fit_target(
 
 def plan_checkpoint(
     registry: Registry,
-    releases: Releases,
+    known: Layouts,
     path: Path,
     like: str,
     options: PlanOptions,
@@ -154,7 +157,6 @@ def plan_checkpoint(
         name=f"{run}@{path.name}",
         weights=None,
     )
-    known = known_layouts(releases)
     file = read_checkpoint(path)
     problem = file.mismatch(model_layout(spec), known)
     if problem is not None:
