@@ -46,6 +46,19 @@ def test_a_device_that_cannot_run_is_refused_before_any_work(
     assert not results.exists() and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.parametrize("verb", [["run", "t4.resnet-cut-csra.voc2007"], ["evaluate", "released"]])
+def test_a_bad_execution_flag_is_refused_before_the_results_folder_is_read(verb, tmp_path, capsys):
+    """Every flag is checked before any file is read: a folder whose results would choose the
+    profile (and say so) is not read when --device cannot run."""
+    held = tmp_path / "results" / "0123456789ab"
+    held.mkdir(parents=True)
+    (held / "result.json").write_text('{"profile": "mini", "status": "done"}')
+    code = main([*verb, "--device", "tpu", "--results-dir", str(tmp_path / "results"),
+                 "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert code == 2
+    assert _error(capsys).startswith("benchmark: error: --device tpu: unknown device")
+
+
 @pytest.mark.parametrize("epochs", ["0", "-1"])
 @pytest.mark.parametrize("verb", ["run", "status", "list"])
 def test_epochs_below_one_are_refused(verb, epochs, tmp_path, capsys):

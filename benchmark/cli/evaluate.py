@@ -24,11 +24,8 @@ from benchmark.cli.settings import (
     job_from,
     parse_seeds,
     readable_file,
-    results_from,
 )
 from benchmark.errors import UserError
-from benchmark.experiment.registry import load_registry
-from benchmark.experiment.releases import load_releases
 from benchmark.spec import BN_REESTIMATES
 from benchmark.store.results import load_result
 
@@ -103,8 +100,7 @@ class EvaluateSettings:
             raise UserError("--like goes with --checkpoint FILE")
         checkpoint = args.checkpoint and readable_file(args.checkpoint, "--checkpoint")
         mask_seeds = parse_seeds(args.mask_seeds, "--mask-seeds")
-        results = results_from(args)
-        job = job_from(args, results)
+        results, job = job_from(args)
         real_data = results.definition.synthetic is None
         if args.bn_reestimate and job.data_root is None and real_data:
             raise UserError(
@@ -120,21 +116,13 @@ class EvaluateSettings:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     s = EvaluateSettings.from_args(args)  # every flag checked before any file is read
     # torch: only when evaluating, after every flag is checked
-    from benchmark.launch.release_jobs import evaluate_releases, plan_checkpoint, plan_releases
+    from benchmark.launch.release_jobs import evaluate_releases, plan_evaluations
 
-    registry = load_registry(s.results.experiments)
-    releases = load_releases(registry)
     options = s.results.plan
-    if s.checkpoint is not None:
-        plan = plan_checkpoint(
-            registry, releases, s.checkpoint, s.like, options, s.mask_seeds, s.bn_reestimate
-        )
-    else:
-        selected = releases.select(s.selector)
-        weights = s.job.weights_root
-        plan = plan_releases(
-            registry, releases, selected, options, weights, s.mask_seeds, s.bn_reestimate
-        )
+    plan = plan_evaluations(
+        s.results.experiments, s.selector, s.checkpoint, s.like, options, s.job.weights_root,
+        s.mask_seeds, s.bn_reestimate,
+    )  # fmt: skip
     for release, reason in plan.skipped:
         print(f"{release.id}: skipped ({reason})")
     for release, path in plan.absent:
@@ -160,11 +148,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if s.dry_run:
         return 0
     statuses = evaluate_releases(plan, s.job, options, force=s.force)
-    _print_summary(plan, releases, s.results)
+    _print_summary(plan, s.results)
     return 1 if "failed" in statuses else 0
 
 
-def _print_summary(plan, releases, results: Results) -> None:
+def _print_summary(plan, results: Results) -> None:
     # Here, not at the top: the report's modules load pandas and matplotlib, which no other
     # verb needs at start-up.
     from benchmark.report.published_section import condition_values, mean_std
@@ -174,7 +162,7 @@ def _print_summary(plan, releases, results: Results) -> None:
     for ev in plan.evals:
         loaded = load_result(results.folder, ev.hash)
         data = loaded.data if loaded.problem is None else None
-        release = releases.releases.get(ev.name)
+        release = plan.released.get(ev.hash)
         reported = release.reported.get("mAP") if release else None
         if not loaded.done:
             rows.append([ev.name, fmt(reported), "—", "—", (data or {}).get("error", "failed")])

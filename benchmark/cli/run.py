@@ -21,15 +21,15 @@ from benchmark.cli.settings import (
     add_execution_flags,
     add_results_flags,
     job_from,
-    results_from,
 )
 from benchmark.cli.status import print_summary
 from benchmark.errors import UserError
-from benchmark.experiment.plan import Plan, build_plan
+from benchmark.experiment.plan import Plan, PlanOptions, build_plan
 from benchmark.experiment.registry import load_registry
 from benchmark.store.results import is_done
 
 if TYPE_CHECKING:
+    from benchmark.experiment.registry import Cell
     from benchmark.train.job_context import JobContext
 
 
@@ -178,9 +178,8 @@ class RunSettings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunSettings:
-        results = results_from(args)
-        job = job_from(args, results)
         executor = ExecutorSettings.from_args(args)
+        results, job = job_from(args)
         return cls(
             args.selector, results, job, executor, args.force, args.rerun_stale, args.dry_run
         )
@@ -238,24 +237,33 @@ def _gpu_assumption(assumed: dict[str, str | None]) -> str:
 CLAIMS_PREFIX = "claims:"
 
 
-def plan_selection(registry, selector: str, options) -> Plan:
-    """The plan that fills the selected cells (``plan.cell_hashes``, in selection order);
-    ``claims:GLOB`` selects what those claims need, the controls included (no table names
-    those)."""
-    if not selector.startswith(CLAIMS_PREFIX):
-        return build_plan(registry, registry.select(selector), options)
-    from benchmark.claims.measurement import claims_plan  # scipy: claims: selectors only
-
-    claims = select_claims(load_claims(registry), selector[len(CLAIMS_PREFIX) :])
-    return claims_plan(registry, claims, options)
+@dataclass(frozen=True)
+class Selection:
+    cells: list[Cell]  # in selection order
+    plan: Plan  # what fills them
 
 
-def print_notes(s: RunSettings, plan: Plan) -> None:
-    """What the settings mean for this plan where it is not what they say: tf32 on a CPU, the
-    masks a profile uses."""
+def selection(experiments: Path | None, selector: str, options: PlanOptions) -> Selection:
+    """The selected cells and the plan that fills them (``plan.cell_hashes``, in selection
+    order), from the registry in ``experiments``; ``claims:GLOB`` selects what those claims
+    need, the controls included (no table names those)."""
+    registry = load_registry(experiments)
+    if selector.startswith(CLAIMS_PREFIX):
+        from benchmark.claims.measurement import claims_plan  # scipy: claims: selectors only
+
+        claims = select_claims(load_claims(registry), selector[len(CLAIMS_PREFIX) :])
+        plan = claims_plan(registry, claims, options)
+    else:
+        plan = build_plan(registry, registry.select(selector), options)
+    return Selection([registry.cell(cell_id) for cell_id in plan.cell_hashes], plan)
+
+
+def print_notes(s: RunSettings, precisions: list[str]) -> None:
+    """What the settings mean for a plan at these precisions where it is not what they say:
+    tf32 on a CPU, the masks a profile uses."""
     options = s.results.plan
     on_cpu = s.job.torch_device().type == "cpu"
-    if "tf32" in plan.precisions() and on_cpu and s.executor.nproc == 1:
+    if "tf32" in precisions and on_cpu and s.executor.nproc == 1:
         print(
             "note: precision tf32 allows TF32 on NVIDIA Ampere and later GPUs; on this CPU it "
             "computes in strict fp32 (each result records computed: fp32)"
@@ -277,19 +285,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     s = RunSettings.from_args(args)
     from benchmark.launch.runner import execute_plan  # torch: only when running
 
-    registry = load_registry(s.results.experiments)
-    plan = plan_selection(registry, s.selector, s.results.plan)
-    cells = [registry.cell(cell_id) for cell_id in plan.cell_hashes]
+    chosen = selection(s.results.experiments, s.selector, s.results.plan)
+    plan = chosen.plan
     folder = s.results.folder
+    precisions = plan.precisions()
     print(
-        f"{len(cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
-        f"evaluation(s); profile {s.results.profile}; precision {', '.join(plan.precisions())}; "
+        f"{len(chosen.cells)} cell(s) → {len(plan.runs)} training run(s), {len(plan.evals)} "
+        f"evaluation(s); profile {s.results.profile}; precision {', '.join(precisions)}; "
         f"results in {folder}"
     )
     if s.dry_run:
         print_estimate(plan, folder)
         return 0
-    print_notes(s, plan)
+    print_notes(s, precisions)
     executor = s.executor.build(folder)
     outcome = execute_plan(plan, s.job, executor, force=s.force, rerun_stale=s.rerun_stale)
     if "submitted" in outcome.statuses:
@@ -297,5 +305,5 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"submitted; follow with {follow} (add --wait to block until done)")
         return 0
     print()
-    print_summary(cells, plan, s.selector, s.results)
+    print_summary(chosen.cells, plan, s.selector, s.results)
     return 1 if "failed" in outcome.statuses else 0

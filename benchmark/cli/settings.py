@@ -191,9 +191,11 @@ def add_execution_flags(parser: argparse.ArgumentParser, weights_help: str) -> N
     parser.set_defaults(skip_bad=False, sync_bn=False)  # `run` declares these two
 
 
-def job_from(args: argparse.Namespace, results: Results) -> JobContext:
+def job_from(args: argparse.Namespace) -> tuple[Results, JobContext]:
     """The flags of `add_execution_flags` and `add_compile_flag` (and run's --skip-bad,
-    --sync-bn), checked: where jobs read and write, and on what device."""
+    --sync-bn), checked, then those of `add_results_flags` (`results_from`, which reads the
+    folder once): every flag is checked before any file is read. Returns the results folder
+    and the JobContext every job is given: where jobs read and write, and on what device."""
     import torch  # here, not at the top: the light verbs import this module
 
     from benchmark.train.job_context import JobContext  # torch, as above
@@ -203,18 +205,20 @@ def job_from(args: argparse.Namespace, results: Results) -> JobContext:
         raise UserError(f"--workers: must be 0 or more, got {args.workers}")
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     weights = _env_folder(args.weights_root, "--weights-root", WEIGHTS_ENV)
-    committed = results.definition.weights_root
-    if weights is None and committed is not None:
-        weights = REPO_ROOT / committed  # the profile's committed weights (mini), not the cwd's
     data_root = args.data_root
     if data_root is not None:
         existing_folder(data_root, "--data-root")
-    return JobContext(
+    cache_dir = cache_from(args)
+    results = results_from(args)
+    committed = PROFILES[results.plan.profile].weights_root
+    if weights is None and committed is not None:
+        weights = REPO_ROOT / committed  # the profile's committed weights (mini), not the cwd's
+    return results, JobContext(
         results_dir=results.folder,
         data_root=data_root,
         weights_root=weights,
         masks_root=results.plan.masks_root,
-        cache_dir=cache_from(args),
+        cache_dir=cache_dir,
         device=device,
         num_workers=args.workers if args.workers is not None else (8 if cuda else 0),
         skip_bad=args.skip_bad,

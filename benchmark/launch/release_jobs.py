@@ -20,8 +20,14 @@ from benchmark.errors import UserError
 from benchmark.experiment.batchnorm import describe_model, has_batchnorm
 from benchmark.experiment.plan import Plan, PlanOptions
 from benchmark.experiment.profiles import resolve_run
-from benchmark.experiment.registry import Registry
-from benchmark.experiment.releases import Release, Releases, Target, known_layouts, target_run
+from benchmark.experiment.registry import Registry, load_registry
+from benchmark.experiment.releases import (
+    Release,
+    Target,
+    known_layouts,
+    load_releases,
+    target_run,
+)
 from benchmark.launch.local import LocalExecutor
 from benchmark.launch.preflight import preflight
 from benchmark.launch.runner import jobs_for
@@ -36,19 +42,48 @@ from benchmark.store.results import is_done
 from benchmark.train.job_context import JobContext
 from benchmark.train.model_evaluation import protocol_conditions
 
+Layouts = dict[str, dict[str, tuple[int, ...]]]  # a published architecture → its layout
+
 
 @dataclass
 class ReleasePlan:
     evals: list[EvalSpec] = field(default_factory=list)  # files present, in registry order
     architectures: dict[str, str] = field(default_factory=dict)  # eval hash → manifest id
+    released: dict[str, Release] = field(default_factory=dict)  # eval hash → its release
     absent: list[tuple[Release, Path]] = field(default_factory=list)
     unmapped: list[Release] = field(default_factory=list)
     skipped: list[tuple[Release, str]] = field(default_factory=list)  # nothing to re-estimate
 
 
+def plan_evaluations(
+    experiments: Path | None,
+    selector: str | None,
+    checkpoint: Path | None,
+    like: str | None,
+    options: PlanOptions,
+    weights_root: Path | None,
+    mask_seeds: tuple[int, ...],
+    bn_reestimate: str | None = None,
+) -> ReleasePlan:
+    """What `benchmark evaluate` runs, planned against the registry in ``experiments`` and its
+    releases: the user's ``checkpoint`` fitted to the run ``like`` (`plan_checkpoint`), else the
+    files of the releases ``selector`` names (`plan_releases`)."""
+    registry = load_registry(experiments)
+    releases = load_releases(registry)
+    known = known_layouts(releases)
+    if checkpoint is not None:
+        return plan_checkpoint(
+            registry, known, checkpoint, like, options, mask_seeds, bn_reestimate
+        )
+    return plan_releases(
+        registry, known, releases.select(selector), options, weights_root, mask_seeds,
+        bn_reestimate,
+    )  # fmt: skip
+
+
 def plan_releases(
     registry: Registry,
-    releases: Releases,
+    known: Layouts,
     selected: list[Release],
     options: PlanOptions,
     weights_root: Path | None,
@@ -57,9 +92,10 @@ def plan_releases(
 ) -> ReleasePlan:
     """The evaluations of the selected releases whose files are under ``weights_root``; every
     present file is checked to fit before anything runs (a misfit is one error naming it).
-    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why."""
+    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why.
+    ``known``: the published architectures' layouts (`known_layouts`), what a misfit is
+    compared with."""
     plan = ReleasePlan()
-    known = known_layouts(releases)
     for release in selected:
         if release.unmapped:
             plan.unmapped.append(release)
@@ -75,11 +111,12 @@ def plan_releases(
         ev = _evaluation(spec, file, options, mask_seeds, bn_reestimate)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
+        plan.released[ev.hash] = release
     return plan
 
 
 def fit_target(
-    registry: Registry, release: Release, path: Path, options: PlanOptions, known
+    registry: Registry, release: Release, path: Path, options: PlanOptions, known: Layouts
 ) -> tuple[Target, RunSpec, CheckpointFile]:
     """The architecture (of the release's candidates) whose layout the file has exactly, at
     the options' precision, and the file as read."""
@@ -101,7 +138,7 @@ def fit_target(
 
 def plan_checkpoint(
     registry: Registry,
-    releases: Releases,
+    known: Layouts,
     path: Path,
     like: str,
     options: PlanOptions,
@@ -120,7 +157,6 @@ def plan_checkpoint(
         name=f"{run}@{path.name}",
         weights=None,
     )
-    known = known_layouts(releases)
     file = read_checkpoint(path)
     problem = file.mismatch(model_layout(spec), known)
     if problem is not None:

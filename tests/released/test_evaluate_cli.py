@@ -170,6 +170,14 @@ def test_evaluate_released_scores_present_files_and_names_absent_ones(evaluated)
     np.testing.assert_allclose(preds.probs, expected[order], atol=1e-3)  # float16 storage
 
 
+def test_the_summary_sets_each_file_beside_its_reported_map(evaluated):
+    """The closing table puts each evaluated file beside the mAP its publisher reported
+    (experiments/released.yaml: msl-c-voc 96.1), read from the plan that evaluated it."""
+    rows = [line.split() for line in evaluated["out"].splitlines()]
+    table = [r for r in rows if r[:1] == ["msl-c-voc"] and not r[1].startswith("[")]
+    assert len(table) == 1 and table[0][1] == "96.1"
+
+
 def test_a_second_call_launches_nothing(evaluated):
     path, _ = _results(evaluated["folder"])["msl-c-voc"]
     mtime = path.stat().st_mtime_ns
