@@ -108,9 +108,11 @@ def test_committed_metrics_follow_from_their_own_predictions():
         listed = result["predictions"]["best"]
         folder = RESULTS / result["hash"]
         preds = load_predictions(folder / listed["file"], listed["sha256"])
-        # the predictions are float16: the stored metric was scored on float32 probabilities
+        # the predictions are float16: the stored metric was scored on float32 probabilities.
+        # float16 steps by 4.9e-4 near 1, so confident scores it rounds together tie and move
+        # an AP: at most 0.17 mAP over the 118 v3 trainings (COCO ViT-L), 0.05 in v2
         got = score(preds.probs.astype("float32"), preds.targets).mAP
-        assert got == pytest.approx(result["metrics"]["best"]["mAP"], abs=0.05), result["name"]
+        assert got == pytest.approx(result["metrics"]["best"]["mAP"], abs=0.2), result["name"]
         checked += 1
     # seed 0 everywhere, 1–4 on the claim runs; the loss-scale control's two runs at seed 0
     assert checked == 28 + 22 * 4 + 2
