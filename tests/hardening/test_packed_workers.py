@@ -20,6 +20,12 @@ SELECTOR = "t4.resnet-cut.*"  # two smoke trainings (VOC and COCO): one per work
 PACKED = ["--profile", "smoke", "--runs-per-gpu", "2", "--no-progress"]
 
 
+def _foreground_signals() -> None:
+    """SIGINT as a terminal's foreground command has it: a test suite started in the
+    background by a non-interactive shell inherits SIGINT ignored, and so would the CLI."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], cwd: Path, cache: Path, log: Path) -> subprocess.Popen:
     """`benchmark ARGS` in its own process group, as a shell starts a foreground command."""
     with open(log, "w") as handle:
@@ -30,6 +36,7 @@ def _start(args: list[str], cwd: Path, cache: Path, log: Path) -> subprocess.Pop
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_foreground_signals,
         )
 
 
