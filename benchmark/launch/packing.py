@@ -26,6 +26,7 @@ does not fit stops before any work, naming the sizes.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import multiprocessing
 import os
@@ -270,19 +271,52 @@ def _watch_parent() -> None:
     os._exit(1)
 
 
+class RunNamedLines(io.TextIOBase):
+    """A worker's standard output: while it runs a job, each line that does not name the run
+    already carries the run's name after its indentation, so the epoch lines of K workers
+    interleaving on one terminal say whose they are."""
+
+    def __init__(self, out: io.TextIOBase) -> None:
+        self.out = out
+        self.run_name: str | None = None
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self.out.write(self._named(line) + "\n")
+        return len(text)
+
+    def _named(self, line: str) -> str:
+        if self.run_name is None or not line.strip() or self.run_name in line:
+            return line
+        body = line.lstrip(" ")
+        return f"{line[: len(line) - len(body)]}[{self.run_name}] {body}"
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return self.out.isatty()
+
+    def fileno(self) -> int:
+        return self.out.fileno()
+
+
 def worker(job_list: Path, index: int, workers: int) -> int:
     """Walk the jobs in order, running each one whose lock this process gets; 130 when
     stopped (by the parent, or because the parent is gone)."""
     signal.signal(signal.SIGTERM, _raise_stopped)
     threading.Thread(target=_watch_parent, daemon=True).start()
+    sys.stdout = out = RunNamedLines(sys.stdout)
     try:
-        return _take_jobs(Path(job_list), index, workers)
+        return _take_jobs(Path(job_list), index, workers, out)
     except Stopped:
         _remove_job_files(Path(job_list))  # the parent may have died without removing them
         return 130
 
 
-def _take_jobs(job_list: Path, index: int, workers: int) -> int:
+def _take_jobs(job_list: Path, index: int, workers: int, out: RunNamedLines) -> int:
     try:
         jobs = [job_from_dict(d) for d in json.loads(job_list.read_text())]
     except FileNotFoundError:  # removed by a worker whose parent died before we started
@@ -314,9 +348,11 @@ def _take_jobs(job_list: Path, index: int, workers: int) -> int:
                 print(f"[worker {index}] {job.kind} {job.name} [{job.hash}]", flush=True)
                 packed = {"worker": index, "pid": os.getpid(), "started": time.time()}
                 threads = torch.get_num_threads()
+                out.run_name = job.name
                 with cores.hold(threads) if cores is not None else nullcontext():
                     failed |= execute_locked(job, folder, packed=packed) == "failed"
             finally:
+                out.run_name = None
                 lock.release()
     finally:
         if cores is not None:
@@ -344,7 +380,7 @@ def _start_together(job_list: Path, index: int, workers: int) -> None:
     while time.monotonic() < deadline:
         if len(list(job_list.parent.glob(f"{job_list.stem}.ready-*"))) >= workers:
             return
-        time.sleep(0.2)
+        time.sleep(0.01)  # the K workers set off within 10 ms of each other
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def forest_figure(results: Sequence[ClaimResult]) -> bytes:
     ax = fig.add_axes((0.36, 0.8 / height, 0.6, 1 - 1.1 / height))
     rows = range(len(measured))[::-1]
     for y, r in zip(rows, measured, strict=True):
-        # a claim the recipe rule voids: drawn pale and dashed, its label says so
+        # a claim the profile's rule voids (regime or recipe rule): pale and dashed, so labelled
         color = "silver" if r.untestable else VERDICT_COLORS[r.verdict]
         style = "--" if r.untestable else "-"
         ax.plot([r.low, r.high], [y, y], style, color=color, linewidth=2.2, solid_capstyle="butt")

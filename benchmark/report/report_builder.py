@@ -138,7 +138,7 @@ def _forest(claims) -> Figure:
         "The paper's claims: our 95 % intervals",
         "One row per measured claim: our 95 % interval of a − b (line; green supported, red "
         "contradicted, grey inconclusive, orange one seed (image noise only), pale dashed not "
-        "testable under the recipe rule), the "
+        "testable under the profile's regime or recipe rule), the "
         "mean over seeds (dot) and the paper's claimed difference (x).",
     )
     return draw(figure, lambda: forest_figure(claims))

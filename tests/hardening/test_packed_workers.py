@@ -5,6 +5,7 @@ prints one line per run stopped and no traceback."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -144,7 +145,11 @@ def test_ctrl_c_stops_each_run_with_one_line_and_sigterm_leaves_no_worker(
     assert all("resumes from its last completed epoch" in line for line in stopped)
     assert after[-1] == "benchmark: interrupted"
     others = [line for line in after[:-1] if line not in stopped]
-    assert all(line.startswith("  epoch ") for line in others), after  # nothing else
+    # nothing else, and each epoch line names its run: two workers' lines interleave
+    named = re.compile(r"  \[(voc|coco)-resnetcut-plain\] epoch ")
+    assert all(named.match(line) for line in others), after
+    epochs = [line for line in log.read_text().splitlines() if "/50: loss" in line]
+    assert epochs and all(named.match(line) for line in epochs), epochs
     assert not list((folder / ".pack").iterdir()), "job files left behind"
     assert not list(folder.glob("*/.lock")), "a stopped run kept its lock"
 
