@@ -37,7 +37,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; white-spac
 th, td { border-top: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th.words, td.words { white-space: normal; text-align: left; min-width: 5em; }
-thead th { border-bottom: 2px solid #444; text-align: center; }
+thead th { border-bottom: 2px solid #444; text-align: center; white-space: normal; }
 blockquote { background: #fff3cd; border: 1px solid #e0b000; margin: 1em 0; padding: 0 1em; }
 code { background: rgba(0, 0, 0, 0.06); padding: 0 0.25em; border-radius: 3px; }
 img { max-width: 100%; }

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from report_fixtures import STAMP
@@ -22,6 +23,8 @@ from benchmark.claims.recipe_rule import FLAT, FLOOR, BaselineCheck, baseline_ru
 from benchmark.experiment.plan import PlanOptions
 from benchmark.report import build_report, render
 from benchmark.report.regime_section import recipe_regime
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _Text(HTMLParser):
@@ -151,7 +154,18 @@ def test_the_claims_table_fits_the_window_with_its_verdicts_on_screen(
     registry, scenario, tmp_path, width
 ):
     _, report = scenario
-    page = render(measured(registry, report), "html")
+    _assert_on_screen(render(measured(registry, report), "html"), tmp_path, width)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no headless chromium (.ci/run installs one)")
+def test_the_committed_mini_report_opens_with_a_regime_table_that_fits_1280_px(registry, tmp_path):
+    """The regime rule's baselines table (nine columns, long failure reasons) and the Claims
+    table with both verdict columns, as the committed mini results render them."""
+    report = build_report(registry, REPO / "results" / "mini", PlanOptions("mini"), figures=False)
+    _assert_on_screen(render(report, "html"), tmp_path, 1280)
+
+
+def _assert_on_screen(page: str, tmp_path, width: int) -> None:
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", PROBE + "</body>"))
     done = subprocess.run(
