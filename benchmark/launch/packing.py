@@ -274,24 +274,34 @@ def _watch_parent() -> None:
 class RunNamedLines(io.TextIOBase):
     """A worker's standard output: while it runs a job, each line that does not name the run
     already carries the run's name after its indentation, so the epoch lines of K workers
-    interleaving on one terminal say whose they are."""
+    interleaving on one terminal say whose they are. Text passes straight through (nothing is
+    held back); only the start of a line is looked at."""
 
     def __init__(self, out: io.TextIOBase) -> None:
         self.out = out
         self.run_name: str | None = None
-        self._partial = ""
+        self._line_start = True
 
     def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self.out.write(self._named(line) + "\n")
+        for piece in text.splitlines(keepends=True):
+            if self._line_start:
+                piece = self._named(piece)
+            self.out.write(piece)
+            self._line_start = piece.endswith("\n")
         return len(text)
 
-    def _named(self, line: str) -> str:
-        if self.run_name is None or not line.strip() or self.run_name in line:
-            return line
-        body = line.lstrip(" ")
-        return f"{line[: len(line) - len(body)]}[{self.run_name}] {body}"
+    def _named(self, piece: str) -> str:
+        if self.run_name is None or not piece.strip() or self.run_name in piece:
+            return piece
+        body = piece.lstrip(" ")
+        return f"{piece[: len(piece) - len(body)]}[{self.run_name}] {body}"
+
+    @property
+    def encoding(self) -> str:
+        return self.out.encoding
+
+    def writable(self) -> bool:
+        return True
 
     def flush(self) -> None:
         self.out.flush()
