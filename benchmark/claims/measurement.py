@@ -222,11 +222,11 @@ def matched_specs(
     """Side (a, b) → the evaluation of its BatchNorm-matched predictions; empty when the claim
     has none (see ``matched_reason``). `benchmark run claims:…` plans them at the paper's
     best-on-test checkpoint; `benchmark claims --checkpoint last` reads them at the last."""
-    if matched_reason(registry, claim, options) is not None:
-        return {}
     specs = {key: side_spec(registry, side, seed, options) for key, side in _sides(claim)}
-    mode = matched_mode(registry, claim)
     checkpoint = getattr(options, "checkpoint", "best")
+    if not_applicable(specs, checkpoint) is not None:
+        return {}
+    mode = matched_mode(registry, claim)
     mask_source = options.mask_source or "nvidia"
     return {key: matched_spec(spec, mode, checkpoint, mask_source) for key, spec in specs.items()}
 

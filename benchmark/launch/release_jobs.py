@@ -45,6 +45,37 @@ from benchmark.train.model_evaluation import protocol_conditions
 Layouts = dict[str, dict[str, tuple[int, ...]]]  # a published architecture → its layout
 
 
+@dataclass(frozen=True)
+class Protocol:
+    """How every file of one `benchmark evaluate` is scored, worked out once per plan."""
+
+    conditions: tuple[str, ...]  # `protocol_conditions` of the mask seeds
+    mask_seed: int  # the first mask seed: it draws every masked condition
+    mask_source: str  # the options' masks: nvidia or procedural
+    bn_reestimate: str | None = None  # re-estimate BatchNorm statistics first (docs/claims.md)
+
+    @classmethod
+    def of(
+        cls, options: PlanOptions, mask_seeds: tuple[int, ...], bn_reestimate: str | None = None
+    ) -> Protocol:
+        return cls(
+            protocol_conditions(mask_seeds), mask_seeds[0], options.mask_source, bn_reestimate
+        )
+
+    def evaluation(self, spec: RunSpec, file: CheckpointFile) -> EvalSpec:
+        """The evaluation of ``file`` as a model of ``spec``'s architecture."""
+        return EvalSpec(
+            name=spec.name,
+            run=spec,
+            conditions=self.conditions,
+            mask_seed=self.mask_seed,
+            mask_source=self.mask_source,
+            checkpoint=FILE_CHECKPOINT + file.sha256,
+            checkpoint_file=str(file.path.resolve()),
+            bn_reestimate=self.bn_reestimate,
+        )
+
+
 @dataclass
 class ReleasePlan:
     evals: list[EvalSpec] = field(default_factory=list)  # files present, in registry order
@@ -68,17 +99,15 @@ def plan_evaluations(
     """What `benchmark evaluate` runs, planned against the registry in ``experiments`` and its
     releases: the user's ``checkpoint`` fitted to the run ``like`` (`plan_checkpoint`), else the
     files of the releases ``selector`` names (`plan_releases`)."""
+    protocol = Protocol.of(options, mask_seeds, bn_reestimate)
     registry = load_registry(experiments)
     releases = load_releases(registry)
     known = known_layouts(releases)
     if checkpoint is not None:
-        return plan_checkpoint(
-            registry, known, checkpoint, like, options, mask_seeds, bn_reestimate
-        )
+        return plan_checkpoint(registry, known, checkpoint, like, options, protocol)
     return plan_releases(
-        registry, known, releases.select(selector), options, weights_root, mask_seeds,
-        bn_reestimate,
-    )  # fmt: skip
+        registry, known, releases.select(selector), options, weights_root, protocol
+    )
 
 
 def plan_releases(
@@ -87,14 +116,13 @@ def plan_releases(
     selected: list[Release],
     options: PlanOptions,
     weights_root: Path | None,
-    mask_seeds: tuple[int, ...],
-    bn_reestimate: str | None = None,
+    protocol: Protocol,
 ) -> ReleasePlan:
     """The evaluations of the selected releases whose files are under ``weights_root``; every
     present file is checked to fit before anything runs (a misfit is one error naming it).
-    With ``bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped, said why.
-    ``known``: the published architectures' layouts (`known_layouts`), what a misfit is
-    compared with."""
+    With ``protocol.bn_reestimate``, a file whose model has no BatchNorm (a ViT) is skipped,
+    said why. ``known``: the published architectures' layouts (`known_layouts`), what a misfit
+    is compared with."""
     plan = ReleasePlan()
     for release in selected:
         if release.unmapped:
@@ -105,10 +133,10 @@ def plan_releases(
             plan.absent.append((release, path))
             continue
         target, spec, file = fit_target(registry, release, path, options, known)
-        if bn_reestimate is not None and not has_batchnorm(spec):
+        if protocol.bn_reestimate is not None and not has_batchnorm(spec):
             plan.skipped.append((release, f"{describe_model(spec)}: no BatchNorm to re-estimate"))
             continue
-        ev = _evaluation(spec, file, options, mask_seeds, bn_reestimate)
+        ev = protocol.evaluation(spec, file)
         plan.evals.append(ev)
         plan.architectures[ev.hash] = target.manifest
         plan.released[ev.hash] = release
@@ -142,16 +170,13 @@ def plan_checkpoint(
     path: Path,
     like: str,
     options: PlanOptions,
-    mask_seeds: tuple[int, ...],
-    bn_reestimate: str | None = None,
+    protocol: Protocol,
 ) -> ReleasePlan:
     """A user's checkpoint of a registered run's architecture (`--checkpoint FILE --like RUN`):
     the suite's best.pt/last.pt, a bare state dict of a suite model, or a publisher-layout file;
     a misfit is compared with the published architectures, to say which one it looks like."""
     run = like_run(registry, like)
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--checkpoint: {path} is not a file")
+    path = Path(path)  # checked readable where --checkpoint is read (cli.settings.readable_file)
     spec = dataclasses.replace(
         resolve_run(registry, run, options.profile, precision=options.precision),
         name=f"{run}@{path.name}",
@@ -164,12 +189,12 @@ def plan_checkpoint(
             f"{path} ({file.layout} layout) does not fit run {run} (profile {options.profile}): "
             f"{problem}"
         )
-    if bn_reestimate is not None and not has_batchnorm(spec):
+    if protocol.bn_reestimate is not None and not has_batchnorm(spec):
         raise UserError(
             f"--bn-reestimate: run {run}'s model ({describe_model(spec)}) has no BatchNorm "
             "layer to re-estimate"
         )
-    return ReleasePlan(evals=[_evaluation(spec, file, options, mask_seeds, bn_reestimate)])
+    return ReleasePlan(evals=[protocol.evaluation(spec, file)])
 
 
 def like_run(registry: Registry, name: str) -> str:
@@ -190,25 +215,6 @@ def like_run(registry: Registry, name: str) -> str:
     raise UserError(
         f"--like {name}: no run, evaluation or cell of that name{hint} (`benchmark list all` "
         "shows them in its run column)"
-    )
-
-
-def _evaluation(
-    spec: RunSpec,
-    file: CheckpointFile,
-    options: PlanOptions,
-    mask_seeds: tuple[int, ...],
-    bn_reestimate: str | None = None,
-) -> EvalSpec:
-    return EvalSpec(
-        name=spec.name,
-        run=spec,
-        conditions=protocol_conditions(mask_seeds),
-        mask_seed=mask_seeds[0],
-        mask_source=options.mask_source,
-        checkpoint=FILE_CHECKPOINT + file.sha256,
-        checkpoint_file=str(file.path.resolve()),
-        bn_reestimate=bn_reestimate,
     )
 
 
