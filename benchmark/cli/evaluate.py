@@ -159,6 +159,7 @@ def _print_summary(plan, results: Results) -> None:
     from benchmark.report.wording import fmt, fmt_mean_std
 
     rows = []
+    seeds_drawn = set()  # how many mask seeds each done evaluation drew for Table 6's setting
     for ev in plan.evals:
         loaded = load_result(results.folder, ev.hash)
         data = loaded.data if loaded.problem is None else None
@@ -171,9 +172,16 @@ def _print_summary(plan, results: Results) -> None:
         clean = values.get("clean", {}).get("mAP", [])
         high = values.get("high", {}).get("mAP", [])
         high_text = fmt_mean_std(*mean_std(high)) if high else "—"
+        seeds_drawn.add(len(high))
         rows.append([ev.name, fmt(reported), fmt(clean[0]) if clean else "—", high_text, "done"])
     headers = ["evaluation", "reported mAP", "clean mAP", "Table 6 setting mAP", "status"]
     print(tabulate(rows, headers=headers, disable_numparse=True))
+    if seeds_drawn - {0}:  # what the ± is, where a reader would take it for a training spread
+        counts = " or ".join(map(str, sorted(seeds_drawn - {0})))
+        print(
+            f"Table 6 setting: mean ± std over {counts} mask seed(s), one high-pool mask per test "
+            "image each: the spread of the mask draw for these weights, not of training seeds"
+        )
     modes = {ev.bn_reestimate for ev in plan.evals} - {None}
     if modes:  # the report shows files as published (experiment.file_evaluations)
         print(

@@ -176,6 +176,11 @@ def test_the_summary_sets_each_file_beside_its_reported_map(evaluated):
     rows = [line.split() for line in evaluated["out"].splitlines()]
     table = [r for r in rows if r[:1] == ["msl-c-voc"] and not r[1].startswith("[")]
     assert len(table) == 1 and table[0][1] == "96.1"
+    # the ± under Table 6's setting says what it spreads over (mask seeds 0,1: two draws)
+    assert (
+        "Table 6 setting: mean ± std over 2 mask seed(s), one high-pool mask per test image "
+        "each: the spread of the mask draw for these weights, not of training seeds"
+    ) in evaluated["out"]
 
 
 def test_a_second_call_launches_nothing(evaluated):
